@@ -1,0 +1,7 @@
+//! Rules for PeerAuthentication.
+
+use weft_config::model::security::PeerAuthentication;
+
+use crate::Checker;
+
+pub fn check(_spec: &PeerAuthentication, _c: &mut Checker) {}
