@@ -17,9 +17,14 @@ pub struct ObjectRef {
 
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.name.is_empty() {
+            "<unnamed>"
+        } else {
+            &self.name
+        };
         match &self.namespace {
-            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
+            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, name),
+            None => write!(f, "{} {}", self.kind, name),
         }
     }
 }
@@ -56,7 +61,10 @@ impl Problem {
     }
 
     pub fn warning(file: Arc<str>, line: u32, message: impl Into<String>) -> Self {
-        Problem { severity: Severity::Warning, ..Problem::error(file, line, message) }
+        Problem {
+            severity: Severity::Warning,
+            ..Problem::error(file, line, message)
+        }
     }
 
     pub fn is_error(&self) -> bool {

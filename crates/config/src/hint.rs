@@ -6,22 +6,39 @@ use crate::model::FieldError;
 /// at the path of the object that contains it, so the field itself is appended to the path.
 pub(crate) fn field_error(path: String, message: String) -> FieldError {
     if let Some((name, expected)) = parse_unknown(&message, "unknown field `") {
-        let path = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+        let path = if path.is_empty() {
+            name.clone()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path
+        } else {
+            format!("{path}.{name}")
+        };
         let message = match closest(&name, &expected) {
             Some(best) => format!("unknown field \"{name}\" (did you mean \"{best}\"?)"),
-            None if expected.is_empty() => format!("unknown field \"{name}\": this object has no fields"),
-            None => format!("unknown field \"{name}\" (known fields: {})", expected.join(", ")),
+            None if expected.is_empty() => {
+                format!("unknown field \"{name}\": this object has no fields")
+            }
+            None => format!(
+                "unknown field \"{name}\" (known fields: {})",
+                expected.join(", ")
+            ),
         };
         return FieldError { path, message };
     }
     if let Some((name, expected)) = parse_unknown(&message, "unknown variant `") {
         let message = match closest(&name, &expected) {
             Some(best) => format!("unknown value \"{name}\" (did you mean \"{best}\"?)"),
-            None => format!("unknown value \"{name}\" (expected one of: {})", expected.join(", ")),
+            None => format!(
+                "unknown value \"{name}\" (expected one of: {})",
+                expected.join(", ")
+            ),
         };
         return FieldError { path, message };
     }
-    FieldError { path, message: tidy(&message) }
+    FieldError {
+        path,
+        message: tidy(&message),
+    }
 }
 
 /// serde writes `invalid type: string "x", expected u32`; keep it, minus the backticks.
@@ -70,14 +87,24 @@ mod tests {
             "unknown field `hots`, expected one of `hosts`, `gateways`, `http`".into(),
         );
         assert_eq!(e.path, "spec.hots");
-        assert_eq!(e.message, "unknown field \"hots\" (did you mean \"hosts\"?)");
+        assert_eq!(
+            e.message,
+            "unknown field \"hots\" (did you mean \"hosts\"?)"
+        );
     }
 
     #[test]
     fn lists_fields_when_nothing_is_close() {
-        let e = field_error(String::new(), "unknown field `zzzzzz`, expected `spec` or `status`".into());
+        let e = field_error(
+            String::new(),
+            "unknown field `zzzzzz`, expected `spec` or `status`".into(),
+        );
         assert_eq!(e.path, "zzzzzz");
-        assert!(e.message.contains("known fields: spec, status"), "{}", e.message);
+        assert!(
+            e.message.contains("known fields: spec, status"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -86,6 +113,9 @@ mod tests {
             "spec.trafficPolicy.tls.mode".into(),
             "unknown variant `ISTIO_MUTAUL`, expected one of `DISABLE`, `SIMPLE`, `MUTUAL`, `ISTIO_MUTUAL`".into(),
         );
-        assert_eq!(e.message, "unknown value \"ISTIO_MUTAUL\" (did you mean \"ISTIO_MUTUAL\"?)");
+        assert_eq!(
+            e.message,
+            "unknown value \"ISTIO_MUTAUL\" (did you mean \"ISTIO_MUTUAL\"?)"
+        );
     }
 }

@@ -26,7 +26,9 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { default_namespace: "default".into() }
+        LoadOptions {
+            default_namespace: "default".into(),
+        }
     }
 }
 
@@ -54,7 +56,11 @@ pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> Loaded {
             let mut text = String::new();
             match std::io::stdin().read_to_string(&mut text) {
                 Ok(_) => load_str_into(&mut loaded, "<stdin>", &text, opts),
-                Err(e) => loaded.problems.push(Problem::error("<stdin>".into(), 0, format!("cannot read: {e}"))),
+                Err(e) => loaded.problems.push(Problem::error(
+                    "<stdin>".into(),
+                    0,
+                    format!("cannot read: {e}"),
+                )),
             }
         } else {
             load_path_into(&mut loaded, path, opts);
@@ -75,13 +81,19 @@ fn load_path_into(loaded: &mut Loaded, path: &Path, opts: &LoadOptions) {
     if path.is_dir() {
         match config_files_in(path) {
             Ok(files) => files.iter().for_each(|f| load_path_into(loaded, f, opts)),
-            Err(e) => loaded.problems.push(Problem::error(name, 0, format!("cannot read directory: {e}"))),
+            Err(e) => loaded.problems.push(Problem::error(
+                name,
+                0,
+                format!("cannot read directory: {e}"),
+            )),
         }
         return;
     }
     match std::fs::read_to_string(path) {
         Ok(text) => load_str_into(loaded, &name, &text, opts),
-        Err(e) => loaded.problems.push(Problem::error(name, 0, format!("cannot read: {e}"))),
+        Err(e) => loaded
+            .problems
+            .push(Problem::error(name, 0, format!("cannot read: {e}"))),
     }
 }
 
@@ -94,7 +106,10 @@ pub fn config_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let path = entry.path();
         if path.is_dir() {
             out.extend(config_files_in(&path)?);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
             out.push(path);
         }
     }
@@ -108,31 +123,63 @@ fn load_str_into(loaded: &mut Loaded, file: &str, text: &str, opts: &LoadOptions
         load_node(loaded, &file, Arc::new(doc.root), opts);
     }
     if let Some(e) = syntax {
-        loaded.problems.push(Problem::error(file, e.line, format!("YAML syntax error: {}", e.message)));
+        loaded.problems.push(Problem::error(
+            file,
+            e.line,
+            format!("YAML syntax error: {}", e.message),
+        ));
     }
 }
 
 fn load_node(loaded: &mut Loaded, file: &Arc<str>, node: Arc<Node>, opts: &LoadOptions) {
     let line = node.line;
     let Value::Object(mut map) = yaml::to_json(&node) else {
-        loaded.problems.push(Problem::error(file.clone(), line, "document is not an object (expected apiVersion, kind and metadata)"));
+        loaded.problems.push(Problem::error(
+            file.clone(),
+            line,
+            "document is not an object (expected apiVersion, kind and metadata)",
+        ));
         return;
     };
     let api_version = take_string(&mut map, "apiVersion");
     let kind_name = take_string(&mut map, "kind");
     let (Some(api_version), Some(kind_name)) = (api_version, kind_name) else {
-        let missing = if map.contains_key("apiVersion") || map.contains_key("kind") { "apiVersion and kind must be strings" } else { "document has no apiVersion or kind" };
-        loaded.problems.push(Problem::error(file.clone(), line, missing));
+        let missing = if map.contains_key("apiVersion") || map.contains_key("kind") {
+            "apiVersion and kind must be strings"
+        } else {
+            "document has no apiVersion or kind"
+        };
+        loaded
+            .problems
+            .push(Problem::error(file.clone(), line, missing));
         return;
     };
     if kind_name == "List" || kind_name.ends_with("List") && map.contains_key("items") {
         load_list(loaded, file, &node, opts);
         return;
     }
-    let origin = Origin { file: file.clone(), line, tree: node.clone() };
-    let mut ctx = ObjectContext { origin, api_version, kind_name, problems: &mut loaded.problems };
-    let metadata = ctx.decode_metadata(map.remove("metadata"));
-    let Some(info) = ctx.lookup_kind(&mut loaded.unknown_kinds) else {
+    let origin = Origin {
+        file: file.clone(),
+        line,
+        tree: node.clone(),
+    };
+    let mut ctx = ObjectContext {
+        origin,
+        api_version,
+        kind_name,
+        problems: &mut loaded.problems,
+    };
+    let Some(metadata) = ctx.decode_metadata(map.remove("metadata"), opts) else {
+        return;
+    };
+    let Some(info) = ctx.lookup_kind(&mut loaded.unknown_kinds, &metadata, opts) else {
+        let group = GroupVersion::parse(&ctx.api_version).group;
+        if KINDS
+            .iter()
+            .any(|k| k.name == ctx.kind_name && k.group == group)
+        {
+            return; // a known kind with an unserved version: already reported
+        }
         let body = Body::Unknown(Value::Object(map));
         loaded.objects.push(ctx.into_object(metadata, body, opts));
         return;
@@ -148,10 +195,18 @@ fn load_node(loaded: &mut Loaded, file: &Arc<str>, node: Arc<Node>, opts: &LoadO
 }
 
 fn load_list(loaded: &mut Loaded, file: &Arc<str>, node: &Node, opts: &LoadOptions) {
-    let NodeKind::Map(entries) = &node.kind else { return };
-    let Some((_, items)) = entries.iter().find(|(k, _)| k == "items") else { return };
+    let NodeKind::Map(entries) = &node.kind else {
+        return;
+    };
+    let Some((_, items)) = entries.iter().find(|(k, _)| k == "items") else {
+        return;
+    };
     let NodeKind::Seq(items) = &items.kind else {
-        loaded.problems.push(Problem::error(file.clone(), items.line, "items: must be a list"));
+        loaded.problems.push(Problem::error(
+            file.clone(),
+            items.line,
+            "items: must be a list",
+        ));
         return;
     };
     for item in items {
@@ -178,36 +233,73 @@ struct ObjectContext<'a> {
 }
 
 impl ObjectContext<'_> {
-    fn decode_metadata(&mut self, value: Option<Value>) -> ObjectMeta {
+    /// Decodes `metadata`; on failure reports it (naming the object as far as the raw map
+    /// allows) and returns `None`, as nothing about the object can be trusted then.
+    fn decode_metadata(&mut self, value: Option<Value>, opts: &LoadOptions) -> Option<ObjectMeta> {
         let value = value.unwrap_or(Value::Object(Default::default()));
+        let raw = value.clone();
         match serde_path_to_error::deserialize::<_, ObjectMeta>(value) {
-            Ok(m) => m,
+            Ok(m) => Some(m),
             Err(e) => {
                 let path = e.path().to_string();
                 let path = if path == "." { String::new() } else { path };
                 let err = crate::hint::field_error(path, e.into_inner().to_string());
-                let field = if err.path.is_empty() { "metadata".to_string() } else { format!("metadata.{}", err.path) };
-                self.push(None, &field, err.message);
-                ObjectMeta::default()
+                let field = if err.path.is_empty() {
+                    "metadata".to_string()
+                } else {
+                    format!("metadata.{}", err.path)
+                };
+                let best_effort = ObjectMeta {
+                    name: raw
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    namespace: raw
+                        .get("namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    ..ObjectMeta::default()
+                };
+                self.report(&best_effort, opts, &field, err.message);
+                None
             }
         }
     }
 
     /// Finds the kind; reports an unknown kind once and an unserved version always.
-    fn lookup_kind(&mut self, reported: &mut BTreeSet<String>) -> Option<&'static KindInfo> {
+    fn lookup_kind(
+        &mut self,
+        reported: &mut BTreeSet<String>,
+        meta: &ObjectMeta,
+        opts: &LoadOptions,
+    ) -> Option<&'static KindInfo> {
         let gv = GroupVersion::parse(&self.api_version);
-        let Some(info) = KINDS.iter().find(|k| k.name == self.kind_name && k.group == gv.group) else {
+        let Some(info) = KINDS
+            .iter()
+            .find(|k| k.name == self.kind_name && k.group == gv.group)
+        else {
             let key = format!("{}/{}", self.api_version, self.kind_name);
             if reported.insert(key) {
-                let msg = format!("unknown kind {} (apiVersion {}): passed through without checks", self.kind_name, self.api_version);
-                self.problems.push(Problem::warning(self.origin.file.clone(), self.origin.line, msg));
+                let msg = format!(
+                    "unknown kind {} (apiVersion {}): passed through without checks",
+                    self.kind_name, self.api_version
+                );
+                self.problems.push(Problem::warning(
+                    self.origin.file.clone(),
+                    self.origin.line,
+                    msg,
+                ));
             }
             return None;
         };
         if !info.versions.contains(&gv.version.as_str()) {
             let served = info.versions.join(", ");
-            let msg = format!("version {:?} of {} is not served (served: {served})", gv.version, self.api_version);
-            self.push(None, "apiVersion", msg);
+            let msg = format!(
+                "version {:?} of {} is not served (served: {served})",
+                gv.version, self.api_version
+            );
+            self.report(meta, opts, "apiVersion", msg);
             return None;
         }
         Some(info)
@@ -215,11 +307,18 @@ impl ObjectContext<'_> {
 
     fn check_metadata(&mut self, meta: &ObjectMeta, info: &KindInfo) -> bool {
         if meta.name.is_empty() && meta.generate_name.is_none() {
-            self.push(Some(meta), "metadata.name", "required field is missing".into());
+            self.push(
+                Some(meta),
+                "metadata.name",
+                "required field is missing".into(),
+            );
             return false;
         }
         if info.scope == Scope::Cluster && meta.namespace.is_some() {
-            let msg = format!("{} is cluster-scoped and cannot have a namespace", info.name);
+            let msg = format!(
+                "{} is cluster-scoped and cannot have a namespace",
+                info.name
+            );
             self.push(Some(meta), "metadata.namespace", msg);
             return false;
         }
@@ -228,7 +327,9 @@ impl ObjectContext<'_> {
 
     fn report(&mut self, meta: &ObjectMeta, opts: &LoadOptions, field: &str, message: String) {
         let mut meta = meta.clone();
-        if meta.namespace.is_none() && Kind::from_name(&self.kind_name).is_some_and(|k| k.info().scope == Scope::Namespaced) {
+        if meta.namespace.is_none()
+            && Kind::from_name(&self.kind_name).is_some_and(|k| k.info().scope == Scope::Namespaced)
+        {
             meta.namespace = Some(opts.default_namespace.clone());
         }
         self.push(Some(&meta), field, message);
@@ -236,7 +337,11 @@ impl ObjectContext<'_> {
 
     fn push(&mut self, meta: Option<&ObjectMeta>, field: &str, message: String) {
         let line = self.origin.line_of(field);
-        let object = meta.map(|m| ObjectRef { kind: self.kind_name.clone(), namespace: m.namespace.clone(), name: m.name.clone() });
+        let object = meta.map(|m| ObjectRef {
+            kind: self.kind_name.clone(),
+            namespace: m.namespace.clone(),
+            name: m.name.clone(),
+        });
         let mut p = Problem::error(self.origin.file.clone(), line, message);
         p.object = object;
         p.field = field.to_string();
@@ -244,10 +349,19 @@ impl ObjectContext<'_> {
     }
 
     fn into_object(self, mut metadata: ObjectMeta, body: Body, opts: &LoadOptions) -> Object {
-        let namespaced = body.kind().map(|k| k.info().scope == Scope::Namespaced).unwrap_or(true);
+        let namespaced = body
+            .kind()
+            .map(|k| k.info().scope == Scope::Namespaced)
+            .unwrap_or(true);
         if namespaced && metadata.namespace.is_none() {
             metadata.namespace = Some(opts.default_namespace.clone());
         }
-        Object { api_version: self.api_version, kind: self.kind_name, metadata, body, origin: self.origin }
+        Object {
+            api_version: self.api_version,
+            kind: self.kind_name,
+            metadata,
+            body,
+            origin: self.origin,
+        }
     }
 }

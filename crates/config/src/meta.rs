@@ -66,8 +66,14 @@ pub struct GroupVersion {
 impl GroupVersion {
     pub fn parse(api_version: &str) -> Self {
         match api_version.rsplit_once('/') {
-            Some((group, version)) => Self { group: group.into(), version: version.into() },
-            None => Self { group: String::new(), version: api_version.into() },
+            Some((group, version)) => Self {
+                group: group.into(),
+                version: version.into(),
+            },
+            None => Self {
+                group: String::new(),
+                version: api_version.into(),
+            },
         }
     }
 }

@@ -19,8 +19,15 @@ pub struct Origin {
 impl Origin {
     /// An origin for objects built in code (tests, generated defaults).
     pub fn synthetic(file: &str) -> Self {
-        let tree = Node { line: 0, kind: yaml::NodeKind::Map(Vec::new()) };
-        Origin { file: file.into(), line: 0, tree: Arc::new(tree) }
+        let tree = Node {
+            line: 0,
+            kind: yaml::NodeKind::Map(Vec::new()),
+        };
+        Origin {
+            file: file.into(),
+            line: 0,
+            tree: Arc::new(tree),
+        }
     }
 
     /// The line of the field at `path` (`spec.http[0].route`), or of its deepest ancestor.
@@ -68,7 +75,11 @@ impl Object {
 
     /// A problem at `field` of this object, with the field's line.
     pub fn problem(&self, field: &str, message: impl Into<String>) -> Problem {
-        let mut p = Problem::error(self.origin.file.clone(), self.origin.line_of(field), message);
+        let mut p = Problem::error(
+            self.origin.file.clone(),
+            self.origin.line_of(field),
+            message,
+        );
         p.object = Some(self.object_ref());
         p.field = field.to_string();
         p

@@ -18,10 +18,14 @@ pub struct Duration {
 
 impl Duration {
     pub const fn from_millis(ms: i64) -> Self {
-        Self { nanos: ms as i128 * 1_000_000 }
+        Self {
+            nanos: ms as i128 * 1_000_000,
+        }
     }
     pub const fn from_secs(s: i64) -> Self {
-        Self { nanos: s as i128 * 1_000_000_000 }
+        Self {
+            nanos: s as i128 * 1_000_000_000,
+        }
     }
     pub fn is_negative(&self) -> bool {
         self.nanos < 0
@@ -41,7 +45,9 @@ impl Duration {
 
 /// Why a duration string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {reason} (use a number with a unit, e.g. \"1s\", \"100ms\", \"1h\")")]
+#[error(
+    "invalid duration {input:?}: {reason} (use a number with a unit, e.g. \"1s\", \"100ms\", \"1h\")"
+)]
 pub struct DurationError {
     pub input: String,
     pub reason: &'static str,
@@ -51,7 +57,10 @@ impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason| DurationError { input: input.to_string(), reason };
+        let err = |reason| DurationError {
+            input: input.to_string(),
+            reason,
+        };
         let (negative, mut rest) = match input.strip_prefix('-') {
             Some(r) => (true, r),
             None => (false, input.strip_prefix('+').unwrap_or(input)),
@@ -64,13 +73,17 @@ impl FromStr for Duration {
         }
         let mut total: f64 = 0.0;
         while !rest.is_empty() {
-            let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            let num_len = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
             if num_len == 0 {
                 return Err(err("expected a number"));
             }
             let value: f64 = rest[..num_len].parse().map_err(|_| err("bad number"))?;
             rest = &rest[num_len..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(rest.len());
             let scale = match &rest[..unit_len] {
                 "ns" => 1.0,
                 "us" | "µs" | "μs" => 1e3,
@@ -88,7 +101,9 @@ impl FromStr for Duration {
             return Err(err("too large"));
         }
         let nanos = total.round() as i128;
-        Ok(Duration { nanos: if negative { -nanos } else { nanos } })
+        Ok(Duration {
+            nanos: if negative { -nanos } else { nanos },
+        })
     }
 }
 
@@ -101,7 +116,13 @@ impl fmt::Display for Duration {
         }
         let sign = if n < 0 { "-" } else { "" };
         let a = n.unsigned_abs();
-        for (unit, size) in [("h", 3_600_000_000_000u128), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        for (unit, size) in [
+            ("h", 3_600_000_000_000u128),
+            ("m", 60_000_000_000),
+            ("s", 1_000_000_000),
+            ("ms", 1_000_000),
+            ("us", 1_000),
+        ] {
             if a % size == 0 {
                 return write!(f, "{sign}{}{unit}", a / size);
             }
@@ -132,7 +153,13 @@ impl<'de> Deserialize<'de> for Duration {
                 v.parse().map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-                if v == 0 { Ok(Duration::default()) } else { Err(E::custom(format!("invalid duration {v}: a unit is required, e.g. \"{v}s\""))) }
+                if v == 0 {
+                    Ok(Duration::default())
+                } else {
+                    Err(E::custom(format!(
+                        "invalid duration {v}: a unit is required, e.g. \"{v}s\""
+                    )))
+                }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
                 self.visit_u64(v.unsigned_abs())
@@ -207,9 +234,18 @@ mod tests {
     #[test]
     fn parses_istio_durations() {
         assert_eq!("1s".parse::<Duration>().unwrap(), Duration::from_secs(1));
-        assert_eq!("100ms".parse::<Duration>().unwrap(), Duration::from_millis(100));
-        assert_eq!("1h30m".parse::<Duration>().unwrap(), Duration::from_secs(5400));
-        assert_eq!("1.5s".parse::<Duration>().unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            "100ms".parse::<Duration>().unwrap(),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            "1h30m".parse::<Duration>().unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            "1.5s".parse::<Duration>().unwrap(),
+            Duration::from_millis(1500)
+        );
         assert_eq!("0".parse::<Duration>().unwrap(), Duration::default());
         assert!("-1s".parse::<Duration>().unwrap().is_negative());
     }

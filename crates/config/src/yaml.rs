@@ -22,7 +22,10 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeKind {
     /// A scalar and whether it was quoted (quoted scalars are never numbers or booleans).
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(String, Node)>),
 }
@@ -86,9 +89,13 @@ impl TreeBuilder {
         }
         match self.stack.last_mut() {
             None => {
-                let is_null = matches!(&node.kind, NodeKind::Scalar { text, quoted: false } if is_null(text));
+                let is_null =
+                    matches!(&node.kind, NodeKind::Scalar { text, quoted: false } if is_null(text));
                 if !is_null {
-                    self.docs.push(Document { line: node.line, root: node });
+                    self.docs.push(Document {
+                        line: node.line,
+                        root: node,
+                    });
                 }
             }
             Some(Frame::Seq(seq)) => {
@@ -127,15 +134,27 @@ impl MarkedEventReceiver for TreeBuilder {
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
-                self.push_value(Node { line, kind: NodeKind::Scalar { text, quoted } }, anchor);
+                self.push_value(
+                    Node {
+                        line,
+                        kind: NodeKind::Scalar { text, quoted },
+                    },
+                    anchor,
+                );
             }
             Event::SequenceStart(anchor, _) => {
                 self.anchor_of_frame.push(anchor);
-                self.stack.push(Frame::Seq(Node { line, kind: NodeKind::Seq(Vec::new()) }));
+                self.stack.push(Frame::Seq(Node {
+                    line,
+                    kind: NodeKind::Seq(Vec::new()),
+                }));
             }
             Event::MappingStart(anchor, _) => {
                 self.anchor_of_frame.push(anchor);
-                let node = Node { line, kind: NodeKind::Map(Vec::new()) };
+                let node = Node {
+                    line,
+                    kind: NodeKind::Map(Vec::new()),
+                };
                 self.stack.push(Frame::Map { node, key: None });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -149,7 +168,10 @@ impl MarkedEventReceiver for TreeBuilder {
             Event::Alias(id) => {
                 let node = self.anchors.get(&id).cloned().unwrap_or(Node {
                     line,
-                    kind: NodeKind::Scalar { text: String::new(), quoted: false },
+                    kind: NodeKind::Scalar {
+                        text: String::new(),
+                        quoted: false,
+                    },
                 });
                 self.push_value(node, 0);
             }
@@ -166,7 +188,10 @@ fn is_null(text: &str) -> bool {
 pub fn to_json(node: &Node) -> Value {
     match &node.kind {
         NodeKind::Scalar { text, quoted: true } => Value::String(text.clone()),
-        NodeKind::Scalar { text, quoted: false } => resolve_plain(text),
+        NodeKind::Scalar {
+            text,
+            quoted: false,
+        } => resolve_plain(text),
         NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
         NodeKind::Map(entries) => {
             let mut map = Map::new();
@@ -226,8 +251,11 @@ fn parse_int(text: &str) -> Option<Number> {
 fn looks_like_float(text: &str) -> bool {
     let t = text.trim_start_matches(['-', '+']);
     !t.is_empty()
-        && t.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
-        && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && t.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
 }
 
 /// Finds the line of the node at `path` (segments of map keys and sequence indexes). When the
@@ -335,7 +363,8 @@ mod tests {
 
     #[test]
     fn reads_json_too() {
-        let doc = first("{\n \"kind\": \"Service\",\n \"spec\": {\"ports\": [{\"port\": 80}]}\n}\n");
+        let doc =
+            first("{\n \"kind\": \"Service\",\n \"spec\": {\"ports\": [{\"port\": 80}]}\n}\n");
         assert_eq!(to_json(&doc.root)["spec"]["ports"][0]["port"], 80);
         assert_eq!(line_at(&doc.root, &parse_path("spec.ports[0]")), 3);
     }

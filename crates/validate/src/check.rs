@@ -12,7 +12,10 @@ pub struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     pub fn new(obj: &'a Object) -> Self {
-        Checker { obj, problems: Vec::new() }
+        Checker {
+            obj,
+            problems: Vec::new(),
+        }
     }
 
     /// The object being checked (for its name, namespace, labels).

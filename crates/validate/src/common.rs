@@ -17,9 +17,21 @@ pub struct HostRules {
 }
 
 impl HostRules {
-    pub const SERVICE: HostRules = HostRules { allow_wildcard: true, allow_short: true, allow_namespace_prefix: false };
-    pub const NAMESPACED: HostRules = HostRules { allow_wildcard: true, allow_short: true, allow_namespace_prefix: true };
-    pub const FQDN_ONLY: HostRules = HostRules { allow_wildcard: false, allow_short: true, allow_namespace_prefix: false };
+    pub const SERVICE: HostRules = HostRules {
+        allow_wildcard: true,
+        allow_short: true,
+        allow_namespace_prefix: false,
+    };
+    pub const NAMESPACED: HostRules = HostRules {
+        allow_wildcard: true,
+        allow_short: true,
+        allow_namespace_prefix: true,
+    };
+    pub const FQDN_ONLY: HostRules = HostRules {
+        allow_wildcard: false,
+        allow_short: true,
+        allow_namespace_prefix: false,
+    };
 }
 
 /// Checks a host as Istio's webhook does: DNS-1123 labels, `*` only as the whole leftmost
@@ -28,7 +40,9 @@ pub fn check_host(host: &str, rules: HostRules) -> Result<(), String> {
     let host = match host.split_once('/') {
         Some((ns, h)) if rules.allow_namespace_prefix => {
             if !(ns == "*" || ns == "." || ns == "~" || is_dns1123_label(ns)) {
-                return Err(format!("namespace {ns:?} in {host:?} is not a valid namespace name, \".\", \"~\" or \"*\""));
+                return Err(format!(
+                    "namespace {ns:?} in {host:?} is not a valid namespace name, \".\", \"~\" or \"*\""
+                ));
             }
             h
         }
@@ -39,7 +53,11 @@ pub fn check_host(host: &str, rules: HostRules) -> Result<(), String> {
         return Err("host must not be empty".into());
     }
     if host == "*" {
-        return if rules.allow_wildcard { Ok(()) } else { Err("wildcard host \"*\" is not allowed here".into()) };
+        return if rules.allow_wildcard {
+            Ok(())
+        } else {
+            Err("wildcard host \"*\" is not allowed here".into())
+        };
     }
     if host.len() > 253 {
         return Err(format!("host {host:?} is longer than 253 characters"));
@@ -52,14 +70,20 @@ pub fn check_host(host: &str, rules: HostRules) -> Result<(), String> {
         return Err(format!("wildcard host {host:?} is not allowed here"));
     }
     if rest.contains('*') {
-        return Err(format!("host {host:?}: \"*\" is only allowed as the leftmost label (\"*.example.com\")"));
+        return Err(format!(
+            "host {host:?}: \"*\" is only allowed as the leftmost label (\"*.example.com\")"
+        ));
     }
     if !rules.allow_short && !rest.contains('.') && !wild {
-        return Err(format!("host {host:?} must be a fully qualified domain name"));
+        return Err(format!(
+            "host {host:?} must be a fully qualified domain name"
+        ));
     }
     for label in rest.trim_end_matches('.').split('.') {
         if !is_dns1123_label(label) {
-            return Err(format!("host {host:?}: label {label:?} is not a valid DNS label (lowercase letters, digits and '-', at most 63)"));
+            return Err(format!(
+                "host {host:?}: label {label:?} is not a valid DNS label (lowercase letters, digits and '-', at most 63)"
+            ));
         }
     }
     Ok(())
@@ -70,7 +94,8 @@ pub fn is_dns1123_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -82,7 +107,11 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 
 /// Ports must be 1-65535.
 pub fn check_port(port: i64) -> Result<(), String> {
-    if (1..=65535).contains(&port) { Ok(()) } else { Err(format!("port {port} is out of range 1-65535")) }
+    if (1..=65535).contains(&port) {
+        Ok(())
+    } else {
+        Err(format!("port {port} is out of range 1-65535"))
+    }
 }
 
 /// Kubernetes label keys (`prefix/name`) and values.
@@ -101,11 +130,15 @@ pub fn check_label_key(key: &str) -> Result<(), String> {
     };
     if let Some(p) = prefix {
         if !is_dns1123_subdomain(p) {
-            return Err(format!("label key {key:?}: prefix {p:?} must be a DNS subdomain"));
+            return Err(format!(
+                "label key {key:?}: prefix {p:?} must be a DNS subdomain"
+            ));
         }
     }
     if !is_label_name(name) {
-        return Err(format!("label key {key:?}: name must be 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"));
+        return Err(format!(
+            "label key {key:?}: name must be 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+        ));
     }
     Ok(())
 }
@@ -114,7 +147,9 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
     if value.is_empty() || is_label_name(value) {
         Ok(())
     } else {
-        Err(format!("value {value:?} must be at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"))
+        Err(format!(
+            "value {value:?} must be at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+        ))
     }
 }
 
@@ -122,7 +157,8 @@ fn is_label_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
@@ -130,7 +166,12 @@ fn is_label_name(s: &str) -> bool {
 /// Regular expressions use RE2 semantics in Envoy; Rust's `regex` crate implements the same
 /// family (no backreferences or lookaround), so a pattern that compiles here compiles there.
 pub fn check_regex(pattern: &str) -> Result<(), String> {
-    regex::Regex::new(pattern).map(|_| ()).map_err(|e| format!("invalid regular expression {pattern:?}: {}", first_line(&e.to_string())))
+    regex::Regex::new(pattern).map(|_| ()).map_err(|e| {
+        format!(
+            "invalid regular expression {pattern:?}: {}",
+            first_line(&e.to_string())
+        )
+    })
 }
 
 fn first_line(s: &str) -> String {
@@ -139,7 +180,11 @@ fn first_line(s: &str) -> String {
 
 /// A percentage in 0-100.
 pub fn check_percentage(value: f64) -> Result<(), String> {
-    if (0.0..=100.0).contains(&value) { Ok(()) } else { Err(format!("percentage {value} must be between 0 and 100")) }
+    if (0.0..=100.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("percentage {value} must be between 0 and 100"))
+    }
 }
 
 /// Durations must be positive (or zero when `allow_zero`), and at least 1ms as Envoy rounds
@@ -149,7 +194,11 @@ pub fn check_duration(d: &Duration, allow_zero: bool) -> Result<(), String> {
         return Err(format!("duration {d} must not be negative"));
     }
     if d.is_zero() {
-        return if allow_zero { Ok(()) } else { Err("duration must be greater than zero".into()) };
+        return if allow_zero {
+            Ok(())
+        } else {
+            Err("duration must be greater than zero".into())
+        };
     }
     if d.nanos < 1_000_000 {
         return Err(format!("duration {d} is shorter than 1ms"));

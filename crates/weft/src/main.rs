@@ -1,4 +1,39 @@
 //! The `weft` binary: parses the command line and hands each subcommand to the crate that owns
-//! it. Nothing here knows about Istio semantics.
+//! it. Nothing here knows Istio semantics; this is the only place `anyhow` is used.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// weft: a light service mesh that speaks Istio's configuration.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check Istio and Kubernetes objects one by one (schema and webhook rules).
+    Validate(cmd::validate::Args),
+    /// Analyze a set of objects for cross-resource problems (istioctl analyze's IST codes).
+    Analyze(cmd::analyze::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Analyze(args) => cmd::analyze::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("weft: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

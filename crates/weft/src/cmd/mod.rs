@@ -1,0 +1,4 @@
+//! One module per subcommand: argument struct and `run`.
+
+pub mod analyze;
+pub mod validate;
