@@ -186,11 +186,15 @@ fn load_node(loaded: &mut Loaded, file: &Arc<str>, node: Arc<Node>, opts: &LoadO
     };
     match Body::decode(info.kind, Value::Object(map)) {
         Ok(body) => {
-            if ctx.check_metadata(&metadata, info) {
+            if ctx.check_metadata(&metadata, info, opts) {
                 loaded.objects.push(ctx.into_object(metadata, body, opts));
             }
         }
-        Err(e) => ctx.report(&metadata, opts, &e.path, e.message),
+        Err(errors) => {
+            for e in errors {
+                ctx.report(&metadata, opts, &e.path, e.message);
+            }
+        }
     }
 }
 
@@ -305,13 +309,9 @@ impl ObjectContext<'_> {
         Some(info)
     }
 
-    fn check_metadata(&mut self, meta: &ObjectMeta, info: &KindInfo) -> bool {
+    fn check_metadata(&mut self, meta: &ObjectMeta, info: &KindInfo, opts: &LoadOptions) -> bool {
         if meta.name.is_empty() && meta.generate_name.is_none() {
-            self.push(
-                Some(meta),
-                "metadata.name",
-                "required field is missing".into(),
-            );
+            self.report(meta, opts, "metadata.name", "required field is missing".into());
             return false;
         }
         if info.scope == Scope::Cluster && meta.namespace.is_some() {

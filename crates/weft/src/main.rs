@@ -21,6 +21,8 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Analyze a set of objects for cross-resource problems (istioctl analyze's IST codes).
     Analyze(cmd::analyze::Args),
+    /// Install or remove sidecar traffic capture (istio-iptables' flags and rules).
+    Iptables(cmd::iptables::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Iptables(args) => cmd::iptables::run(args),
     };
     match result {
         Ok(code) => code,

@@ -61,6 +61,56 @@ fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, FieldError
     })
 }
 
+/// Decodes `value`, collecting every field error rather than the first: after an error the
+/// offending field is removed and decoding retried (at most `MAX_FIELD_ERRORS` times), so a
+/// user sees all typos of an object in one run.
+fn decode_all<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, Vec<FieldError>> {
+    const MAX_FIELD_ERRORS: usize = 20;
+    let mut errors = Vec::new();
+    loop {
+        match decode::<T>(value.clone()) {
+            Ok(v) if errors.is_empty() => return Ok(v),
+            Ok(_) => return Err(errors),
+            Err(e) => {
+                let removed = remove_at(&mut value, &crate::yaml::parse_path(&e.path));
+                errors.push(e);
+                if !removed || errors.len() >= MAX_FIELD_ERRORS {
+                    return Err(errors);
+                }
+            }
+        }
+    }
+}
+
+/// Removes the node at `path`; false when there is nothing to remove (the error is about a
+/// missing field or the whole value, so retrying cannot find more).
+fn remove_at(value: &mut serde_json::Value, path: &[crate::yaml::PathSegment]) -> bool {
+    use crate::yaml::PathSegment;
+    let Some((last, parents)) = path.split_last() else { return false };
+    let mut node = value;
+    for seg in parents {
+        let next = match (seg, node) {
+            (PathSegment::Key(k), serde_json::Value::Object(m)) => m.get_mut(k),
+            (PathSegment::Index(i), serde_json::Value::Array(a)) => a.get_mut(*i),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return false,
+        }
+    }
+    match (last, node) {
+        (PathSegment::Key(k), serde_json::Value::Object(m)) => m.remove(k).is_some(),
+        // Replacing keeps later indexes stable; an empty object decodes as a defaulted item
+        // or fails again at the same index, which ends the loop via the error count.
+        (PathSegment::Index(i), serde_json::Value::Array(a)) if *i < a.len() => {
+            a[*i] = serde_json::Value::Object(Default::default());
+            true
+        }
+        _ => false,
+    }
+}
+
 macro_rules! kinds {
     ($( $variant:ident => $ty:ty, $group:literal, [$($v:literal),+], $scope:ident, $unsupported:literal; )+) => {
         /// Every kind weft understands.
@@ -97,10 +147,11 @@ macro_rules! kinds {
                 }
             }
 
-            /// Decodes `value` (the object without apiVersion, kind and metadata) as `kind`.
-            pub fn decode(kind: Kind, value: serde_json::Value) -> Result<Body, FieldError> {
+            /// Decodes `value` (the object without apiVersion, kind and metadata) as `kind`,
+            /// returning every field error found.
+            pub fn decode(kind: Kind, value: serde_json::Value) -> Result<Body, Vec<FieldError>> {
                 match kind {
-                    $(Kind::$variant => decode::<$ty>(value).map(Body::$variant),)+
+                    $(Kind::$variant => decode_all::<$ty>(value).map(Body::$variant),)+
                 }
             }
         }

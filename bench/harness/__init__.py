@@ -1,0 +1,1 @@
+"""The weft benchmark harness (see bench/README.md). Standard library only."""

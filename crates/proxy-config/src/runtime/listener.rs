@@ -1,0 +1,277 @@
+//! Compiled listeners: filter chains with their match and their single terminal network filter
+//! (`tcp_proxy` or `http_connection_manager`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::chain_match::{ChainMatch, build_chain_match};
+use super::cluster::socket_addr;
+use super::route::{ClusterChoice, RouteTable, WeightedCluster, build_route_table_at};
+use crate::access_log::Format;
+use crate::error::{At, Result};
+use crate::model::http::{CodecType, HttpConnectionManager, HttpFilterConfig};
+use crate::model::listener::{self as m, AccessLogConfig, ListenerFilterConfig, NetworkFilterConfig};
+
+#[derive(Debug)]
+pub struct Listener {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub stat_prefix: String,
+    pub use_original_dst: bool,
+    pub bind_to_port: bool,
+    pub tls_inspector: bool,
+    pub http_inspector: bool,
+    pub inspect_timeout: Duration,
+    pub chains: Vec<FilterChain>,
+    pub default_chain: Option<FilterChain>,
+}
+
+#[derive(Debug)]
+pub struct FilterChain {
+    pub name: String,
+    pub matcher: ChainMatch,
+    pub kind: NetworkKind,
+}
+
+#[derive(Debug)]
+pub enum NetworkKind {
+    Tcp(Arc<TcpProxy>),
+    Http(Arc<Hcm>),
+}
+
+#[derive(Debug)]
+pub struct TcpProxy {
+    pub stat_prefix: String,
+    pub clusters: ClusterChoice,
+    pub idle_timeout: Option<Duration>,
+    pub access_log: Vec<AccessLogSink>,
+}
+
+#[derive(Debug)]
+pub enum RouteSource {
+    Inline(Arc<RouteTable>),
+    Rds(String),
+}
+
+#[derive(Debug)]
+pub struct Hcm {
+    pub stat_prefix: String,
+    pub codec: CodecType,
+    pub routes: RouteSource,
+    pub access_log: Vec<AccessLogSink>,
+    pub generate_request_id: bool,
+    pub preserve_external_request_id: bool,
+    pub always_set_request_id_in_response: bool,
+    pub use_remote_address: bool,
+    pub skip_xff_append: bool,
+    pub server_name: String,
+    pub request_timeout: Option<Duration>,
+    pub stream_idle_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LogTarget {
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessLogSink {
+    pub target: LogTarget,
+    pub format: Arc<Format>,
+}
+
+/// Default TCP proxy idle timeout (Envoy's).
+pub const DEFAULT_TCP_IDLE: Duration = Duration::from_secs(3600);
+
+pub fn build_listener(l: &m::Listener) -> Result<Listener> {
+    let resource = format!("Listener {}", l.name);
+    let at = At::new(&resource);
+    if l.name.is_empty() {
+        return Err(at.field("name").err("must not be empty"));
+    }
+    let addr = l
+        .address
+        .as_ref()
+        .ok_or_else(|| at.field("address").err("is required"))?;
+    let addr = socket_addr(&at.field("address"), addr)?;
+    let (mut tls_inspector, mut http_inspector) = (false, false);
+    for (i, f) in l.listener_filters.iter().enumerate() {
+        match &f.typed_config {
+            Some(ListenerFilterConfig::TlsInspector {}) => tls_inspector = true,
+            Some(ListenerFilterConfig::HttpInspector {}) => http_inspector = true,
+            Some(ListenerFilterConfig::OriginalDst {}) => {}
+            None => {
+                return Err(at.field("listener_filters").index(i).field("typed_config").err("is required"));
+            }
+        }
+    }
+    let chains = l
+        .filter_chains
+        .iter()
+        .enumerate()
+        .map(|(i, c)| build_chain(&at.field("filter_chains").index(i), c))
+        .collect::<Result<Vec<_>>>()?;
+    let default_chain = match &l.default_filter_chain {
+        Some(c) => Some(build_chain(&at.field("default_filter_chain"), c)?),
+        None => None,
+    };
+    if chains.is_empty() && default_chain.is_none() {
+        return Err(at.field("filter_chains").err("at least one filter chain is required"));
+    }
+    Ok(Listener {
+        name: l.name.clone(),
+        addr,
+        stat_prefix: if l.stat_prefix.is_empty() { stat_addr(addr) } else { l.stat_prefix.clone() },
+        use_original_dst: l.use_original_dst.unwrap_or(false),
+        bind_to_port: l.bind_to_port.unwrap_or(true),
+        tls_inspector,
+        http_inspector,
+        inspect_timeout: l.listener_filters_timeout.map_or(Duration::from_secs(15), |d| d.0),
+        chains,
+        default_chain,
+    })
+}
+
+/// Envoy's listener stat name for an address: `0.0.0.0_15001`.
+pub fn stat_addr(addr: SocketAddr) -> String {
+    format!("{}_{}", addr.ip(), addr.port())
+}
+
+fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
+    if c.transport_socket.is_some() {
+        return Err(at.field("transport_socket").err("TLS termination is not supported yet"));
+    }
+    let matcher = build_chain_match(&at.field("filter_chain_match"), c.filter_chain_match.as_ref())?;
+    let (last, init) = c
+        .filters
+        .split_last()
+        .ok_or_else(|| at.field("filters").err("at least one network filter is required"))?;
+    if !init.is_empty() {
+        return Err(at
+            .field("filters")
+            .index(0)
+            .err("only a single terminal filter (tcp_proxy or http_connection_manager) is supported"));
+    }
+    let fat = at.field("filters").index(c.filters.len() - 1).field("typed_config");
+    let kind = match &last.typed_config {
+        Some(NetworkFilterConfig::TcpProxy(t)) => NetworkKind::Tcp(Arc::new(build_tcp(&fat, t)?)),
+        Some(NetworkFilterConfig::HttpConnectionManager(h)) => {
+            NetworkKind::Http(Arc::new(build_hcm(&fat, h)?))
+        }
+        None => return Err(fat.err("is required")),
+    };
+    Ok(FilterChain {
+        name: c.name.clone(),
+        matcher,
+        kind,
+    })
+}
+
+fn build_tcp(at: &At<'_>, t: &m::TcpProxy) -> Result<TcpProxy> {
+    if t.stat_prefix.is_empty() {
+        return Err(at.field("stat_prefix").err("must not be empty"));
+    }
+    let clusters = match (&t.cluster, &t.weighted_clusters) {
+        (Some(c), None) if !c.is_empty() => ClusterChoice::Single(c.clone()),
+        (None, Some(w)) if !w.clusters.is_empty() => ClusterChoice::Weighted(
+            w.clusters
+                .iter()
+                .map(|c| WeightedCluster {
+                    name: c.name.clone(),
+                    weight: c.weight,
+                    headers: Default::default(),
+                })
+                .collect(),
+        ),
+        (Some(_), Some(_)) => return Err(at.err("only one of cluster and weighted_clusters may be set")),
+        _ => return Err(at.err("one of cluster, weighted_clusters is required")),
+    };
+    Ok(TcpProxy {
+        stat_prefix: t.stat_prefix.clone(),
+        clusters,
+        idle_timeout: match t.idle_timeout {
+            None => Some(DEFAULT_TCP_IDLE),
+            Some(d) if d.0.is_zero() => None,
+            Some(d) => Some(d.0),
+        },
+        access_log: build_access_logs(&at.field("access_log"), &t.access_log)?,
+    })
+}
+
+fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
+    if h.stat_prefix.is_empty() {
+        return Err(at.field("stat_prefix").err("must not be empty"));
+    }
+    let routes = match (&h.route_config, &h.rds) {
+        (Some(rc), None) => RouteSource::Inline(Arc::new(build_route_table_at(&at.field("route_config"), rc)?)),
+        (None, Some(rds)) if !rds.route_config_name.is_empty() => RouteSource::Rds(rds.route_config_name.clone()),
+        (None, Some(_)) => return Err(at.field("rds.route_config_name").err("must not be empty")),
+        _ => return Err(at.err("exactly one of route_config, rds is required")),
+    };
+    for (i, f) in h.http_filters.iter().enumerate() {
+        let last = i + 1 == h.http_filters.len();
+        match (&f.typed_config, last) {
+            (Some(HttpFilterConfig::Router {}), true) => {}
+            (Some(HttpFilterConfig::Router {}), false) => {
+                return Err(at.field("http_filters").index(i).err("the router filter must be last"));
+            }
+            (None, _) => return Err(at.field("http_filters").index(i).field("typed_config").err("is required")),
+        }
+    }
+    let ms = |d: Option<crate::model::core::Dur>| d.filter(|d| !d.0.is_zero()).map(|d| d.0);
+    Ok(Hcm {
+        stat_prefix: h.stat_prefix.clone(),
+        codec: h.codec_type,
+        routes,
+        access_log: build_access_logs(&at.field("access_log"), &h.access_log)?,
+        generate_request_id: h.generate_request_id.unwrap_or(true),
+        preserve_external_request_id: h.preserve_external_request_id,
+        always_set_request_id_in_response: h.always_set_request_id_in_response,
+        use_remote_address: h.use_remote_address.unwrap_or(false),
+        skip_xff_append: h.skip_xff_append,
+        server_name: if h.server_name.is_empty() { "envoy".into() } else { h.server_name.clone() },
+        request_timeout: ms(h.request_timeout),
+        stream_idle_timeout: ms(h.stream_idle_timeout).or(Some(Duration::from_secs(300))),
+        idle_timeout: ms(h.common_http_protocol_options.as_ref().and_then(|o| o.idle_timeout))
+            .or(Some(Duration::from_secs(3600))),
+    })
+}
+
+pub fn build_access_logs(at: &At<'_>, logs: &[m::AccessLog]) -> Result<Vec<AccessLogSink>> {
+    let mut out = Vec::with_capacity(logs.len());
+    for (i, l) in logs.iter().enumerate() {
+        let lat = at.index(i).field("typed_config");
+        let (target, fmt) = match &l.typed_config {
+            Some(AccessLogConfig::File(f)) => {
+                if f.path.is_empty() {
+                    return Err(lat.field("path").err("must not be empty"));
+                }
+                let target = if f.path == "/dev/stdout" { LogTarget::Stdout } else { LogTarget::File(f.path.clone().into()) };
+                (target, f.format.clone().or_else(|| text_format(f.log_format.as_ref())))
+            }
+            Some(AccessLogConfig::Stdout(s)) => (LogTarget::Stdout, text_format(s.log_format.as_ref())),
+            None => return Err(lat.err("is required")),
+        };
+        let format = match fmt {
+            Some(text) => Format::parse(&text).map_err(|e| lat.field("log_format").err(e))?,
+            None => Format::istio_default(),
+        };
+        out.push(AccessLogSink {
+            target,
+            format: Arc::new(format),
+        });
+    }
+    Ok(out)
+}
+
+fn text_format(f: Option<&m::LogFormat>) -> Option<String> {
+    let f = f?;
+    f.text_format_source
+        .as_ref()
+        .and_then(|s| s.inline_string.clone())
+        .or_else(|| f.text_format.clone())
+}

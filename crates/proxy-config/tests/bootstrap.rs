@@ -1,0 +1,87 @@
+//! Bootstrap loading: positioned errors and static resources.
+
+use weft_proxy_config::bootstrap::load_str;
+use weft_proxy_config::runtime::NetworkKind;
+
+const GOOD: &str = r#"
+admin:
+  address:
+    socket_address: { address: 127.0.0.1, port_value: 15000 }
+static_resources:
+  listeners:
+  - name: tcp
+    address:
+      socket_address: { address: 127.0.0.1, port_value: 10000 }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: tcp
+          cluster: backend
+          idle_timeout: 10s
+  clusters:
+  - name: backend
+    type: STATIC
+    connect_timeout: 0.25s
+    lb_policy: LEAST_REQUEST
+    load_assignment:
+      cluster_name: backend
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9000 } } }
+        - endpoint: { address: { socket_address: { address: 127.0.0.2, port_value: 9000 } } }
+          load_balancing_weight: 3
+"#;
+
+#[test]
+fn loads_static_listener_and_cluster() {
+    let (b, snap) = load_str("b.yaml", GOOD).expect("loads");
+    assert_eq!(b.static_resources.listeners.len(), 1);
+    let l = &snap.listeners["tcp"];
+    assert_eq!(l.addr.to_string(), "127.0.0.1:10000");
+    match &l.chains[0].kind {
+        NetworkKind::Tcp(t) => assert_eq!(t.idle_timeout, Some(std::time::Duration::from_secs(10))),
+        other => panic!("unexpected {other:?}"),
+    }
+    let c = &snap.clusters["backend"];
+    assert_eq!(c.connect_timeout, std::time::Duration::from_millis(250));
+    assert_eq!(c.endpoints.len(), 2);
+    assert_eq!(c.endpoints[1].weight, 3);
+}
+
+#[test]
+fn unknown_field_points_at_its_line() {
+    let text = GOOD.replace("    lb_policy: LEAST_REQUEST", "    lb_policy: LEAST_REQUEST\n    bogus_field: 1");
+    let err = load_str("b.yaml", &text).expect_err("unknown field");
+    let msg = err.to_string();
+    assert!(msg.starts_with("b.yaml:23: static_resources.clusters[0].bogus_field: unknown field `bogus_field`"), "{msg}");
+}
+
+#[test]
+fn bad_value_has_path_and_line() {
+    let text = GOOD.replace("connect_timeout: 0.25s", "connect_timeout: 250ms");
+    let msg = load_str("b.yaml", &text).expect_err("bad duration").to_string();
+    assert!(msg.starts_with("b.yaml:21: static_resources.clusters[0].connect_timeout: invalid duration"), "{msg}");
+}
+
+#[test]
+fn semantic_error_names_resource_and_field() {
+    let text = GOOD.replace("address: 127.0.0.2", "address: not-an-ip");
+    let msg = load_str("b.yaml", &text).expect_err("bad ip").to_string();
+    assert_eq!(
+        msg,
+        "b.yaml:28: Cluster backend: static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[1].endpoint.address.socket_address.address: \"not-an-ip\" is not an IP address"
+    );
+    let text = GOOD.replace("          cluster: backend\n", "");
+    let msg = load_str("b.yaml", &text).expect_err("no cluster").to_string();
+    assert!(msg.contains("Listener tcp: static_resources.listeners[0].filter_chains[0].filters[0].typed_config: one of cluster, weighted_clusters is required"), "{msg}");
+}
+
+#[test]
+fn unknown_typed_config_is_rejected() {
+    let text = GOOD.replace("tcp_proxy.v3.TcpProxy", "redis_proxy.v3.RedisProxy");
+    let msg = load_str("b.yaml", &text).expect_err("unknown type").to_string();
+    assert!(msg.contains("unknown variant"), "{msg}");
+    assert!(msg.contains("static_resources.listeners[0].filter_chains[0].filters[0].typed_config"), "{msg}");
+}

@@ -1,0 +1,213 @@
+//! The HTTP connection manager: HTTP/1.1 and h2c downstream (hyper's automatic codec), route
+//! lookup, local replies (direct responses, redirects, errors with Envoy's response flags),
+//! request-id and forwarded headers, stats and access logging per request.
+
+mod body;
+mod forward;
+mod reply;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::header::{HeaderName, HeaderValue};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use weft_proxy_config::access_log::LogRecord;
+use weft_proxy_config::model::http::CodecType;
+use weft_proxy_config::runtime::Hcm;
+use weft_proxy_config::runtime::route::{Action, RequestView};
+
+pub use body::ProxyBody;
+
+use crate::ConnMeta;
+use crate::state::{Live, Shared};
+use crate::stats::HttpStats;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+struct Ctx {
+    shared: Arc<Shared>,
+    hcm: Arc<Hcm>,
+    meta: ConnMeta,
+    stats: Arc<HttpStats>,
+}
+
+/// What a request's handling left for the response hooks.
+struct Outcome {
+    flags: &'static str,
+    details: &'static str,
+}
+
+/// Serves one downstream connection until it closes.
+pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: TcpStream, meta: ConnMeta) {
+    let stats = shared.stats.http(&hcm.stat_prefix);
+    stats.downstream_cx_total.inc();
+    stats.downstream_cx_active.inc();
+    let _ = stream.set_nodelay(true);
+    let ctx = Arc::new(Ctx { shared, hcm: hcm.clone(), meta, stats: stats.clone() });
+    let svc = service_fn(move |req| handle(ctx.clone(), req));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let builder = match hcm.codec {
+        CodecType::Auto => builder,
+        CodecType::Http1 => builder.http1_only(),
+        CodecType::Http2 => builder.http2_only(),
+    };
+    if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+        tracing::debug!(error = %e, "downstream connection ended");
+    }
+    stats.downstream_cx_active.dec();
+}
+
+async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+    let started = Instant::now();
+    let live = ctx.shared.live.load_full();
+    ctx.stats.downstream_rq_total.inc();
+    ctx.stats.downstream_rq_active.inc();
+    match req.version() {
+        http::Version::HTTP_2 => ctx.stats.downstream_rq_http2_total.inc(),
+        _ => ctx.stats.downstream_rq_http1_total.inc(),
+    };
+    let request_id = prepare_request(&ctx, &mut req);
+    let mut rec = log_record(&ctx, &req);
+    let (mut resp, outcome) = dispatch(&ctx, &live, req, &mut rec).await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ctx.hcm.server_name) {
+        h.insert(http::header::SERVER, v);
+    }
+    if ctx.hcm.always_set_request_id_in_response {
+        if let Some(id) = request_id {
+            h.insert(X_REQUEST_ID.clone(), id);
+        }
+    }
+    let status = resp.status().as_u16();
+    ctx.stats.count_status(status);
+    rec.response_code = status;
+    rec.response_flags = outcome.flags.to_string();
+    rec.response_code_details = outcome.details.to_string();
+    if !ctx.hcm.access_log.is_empty() {
+        rec.response_headers = resp.headers().clone();
+    }
+    let hook_ctx = ctx.clone();
+    let resp = resp.map(move |b| {
+        b.on_done(Box::new(move |sent, _complete| {
+            hook_ctx.stats.downstream_rq_active.dec();
+            if hook_ctx.hcm.access_log.is_empty() {
+                return;
+            }
+            rec.bytes_sent = sent;
+            rec.duration = started.elapsed();
+            live.log(&hook_ctx.hcm.access_log, |s| s.format.render(&rec));
+        }))
+    });
+    Ok(resp)
+}
+
+/// Request id, `x-forwarded-for` and `x-forwarded-proto`, as Envoy's connection manager.
+fn prepare_request(ctx: &Ctx, req: &mut Request<Incoming>) -> Option<HeaderValue> {
+    let hcm = &ctx.hcm;
+    let h = req.headers_mut();
+    if hcm.use_remote_address && !hcm.skip_xff_append {
+        let ip = ctx.meta.peer.ip().to_string();
+        let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
+            _ => ip,
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            h.insert(X_FORWARDED_FOR.clone(), v);
+        }
+    }
+    if hcm.use_remote_address || !h.contains_key(&X_FORWARDED_PROTO) {
+        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    }
+    let keep = h.contains_key(&X_REQUEST_ID) && (hcm.preserve_external_request_id || !hcm.use_remote_address);
+    if !keep && hcm.generate_request_id {
+        if let Ok(v) = HeaderValue::from_str(&uuid_v4()) {
+            h.insert(X_REQUEST_ID.clone(), v);
+        }
+    }
+    h.get(&X_REQUEST_ID).cloned()
+}
+
+/// A random (version 4) UUID.
+fn uuid_v4() -> String {
+    let a = fastrand::u128(..);
+    let a = (a & !(0xF << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    let hex = format!("{a:032x}");
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+fn authority(req: &Request<Incoming>) -> String {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn log_record(ctx: &Ctx, req: &Request<Incoming>) -> LogRecord {
+    let mut rec = LogRecord {
+        start_time: Some(SystemTime::now()),
+        method: req.method().to_string(),
+        path: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
+        authority: authority(req),
+        protocol: format!("{:?}", req.version()),
+        downstream_local: Some(ctx.meta.local),
+        downstream_remote: Some(ctx.meta.peer),
+        server_name: ctx.meta.server_name.clone(),
+        ..Default::default()
+    };
+    if !ctx.hcm.access_log.is_empty() {
+        rec.request_headers = req.headers().clone();
+        rec.bytes_received = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+    }
+    rec
+}
+
+async fn dispatch(
+    ctx: &Ctx,
+    live: &Arc<Live>,
+    req: Request<Incoming>,
+    rec: &mut LogRecord,
+) -> (Response<ProxyBody>, Outcome) {
+    let no_route = || {
+        ctx.stats.no_route.inc();
+        (reply::local(404, ""), Outcome { flags: "NR", details: "route_not_found" })
+    };
+    let Some(table) = live.snap.route_table(&ctx.hcm) else { return no_route() };
+    let Some(vh) = table.find_virtual_host(&rec.authority) else { return no_route() };
+    let path = rec.path.clone();
+    let Some(route) = vh.find_route(&RequestView { path: &path, headers: req.headers() }) else {
+        return no_route();
+    };
+    rec.route_name = route.name.clone();
+    let (mut resp, outcome) = match &route.action {
+        Action::Direct { status, body } => {
+            ctx.stats.rq_direct_response.inc();
+            let resp = reply::local(status.as_u16(), body);
+            (resp, Outcome { flags: "-", details: "direct_response" })
+        }
+        Action::Redirect(r) => {
+            ctx.stats.rq_redirect.inc();
+            let resp = reply::redirect(r, route.matched_prefix(), &rec.authority, &path);
+            (resp, Outcome { flags: "-", details: "direct_response" })
+        }
+        Action::Forward(f) => forward::forward(ctx, live, &table, vh, route, f, req, rec).await,
+    };
+    for ops in [&route.headers, &vh.headers, &table.headers] {
+        ops.response.apply(resp.headers_mut());
+    }
+    (resp, outcome)
+}

@@ -1,0 +1,94 @@
+//! The state the data path reads: one `ArcSwap` of the live config (snapshot plus upstream
+//! state), swapped whole on every update so requests never take a lock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use arc_swap::ArcSwap;
+use weft_proxy_config::model::Bootstrap;
+use weft_proxy_config::runtime::{NetworkKind, Snapshot};
+use weft_proxy_config::runtime::listener::{AccessLogSink, LogTarget};
+
+use crate::access_log::{LogWriter, open_writer};
+use crate::dump::ConfigRecord;
+use crate::stats::Stats;
+use crate::upstream::{UpstreamCluster, build_clusters};
+
+/// One published configuration.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub snap: Arc<Snapshot>,
+    pub clusters: HashMap<String, Arc<UpstreamCluster>>,
+    pub logs: HashMap<LogTarget, LogWriter>,
+}
+
+impl Live {
+    pub fn log(&self, sinks: &[AccessLogSink], render: impl Fn(&AccessLogSink) -> String) {
+        for s in sinks {
+            if let Some(w) = self.logs.get(&s.target) {
+                w.write(render(s));
+            }
+        }
+    }
+}
+
+/// Everything the proxy's tasks share.
+#[derive(Debug)]
+pub struct Shared {
+    pub live: ArcSwap<Live>,
+    pub stats: Arc<Stats>,
+    pub bootstrap: Bootstrap,
+    pub records: ArcSwap<ConfigRecord>,
+    /// Cleared by `/healthcheck/fail` and when draining.
+    pub healthy: AtomicBool,
+    /// Set once the first complete configuration is served.
+    pub ready: AtomicBool,
+    /// Signalled by `/quitquitquit`.
+    pub quit: tokio::sync::Notify,
+}
+
+impl Shared {
+    pub fn new(bootstrap: Bootstrap, stats: Arc<Stats>) -> Self {
+        Self {
+            live: ArcSwap::from_pointee(Live::default()),
+            stats,
+            bootstrap,
+            records: ArcSwap::from_pointee(ConfigRecord::default()),
+            healthy: AtomicBool::new(true),
+            ready: AtomicBool::new(false),
+            quit: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Publishes a new snapshot, carrying over hosts, pools and log writers.
+    pub fn publish(&self, snap: Arc<Snapshot>) {
+        let prev = self.live.load_full();
+        let clusters = build_clusters(&snap, Some(&prev.clusters), &self.stats);
+        let mut logs = HashMap::new();
+        for target in log_targets(&snap) {
+            let w = prev.logs.get(&target).cloned().or_else(|| open_writer(&target));
+            if let Some(w) = w {
+                logs.insert(target, w);
+            }
+        }
+        self.live.store(Arc::new(Live { snap, clusters, logs }));
+        self.stats.config_updates.inc();
+    }
+}
+
+fn log_targets(snap: &Snapshot) -> Vec<LogTarget> {
+    let mut out = Vec::new();
+    for l in snap.listeners.values() {
+        for c in l.chains.iter().chain(l.default_chain.iter()) {
+            let sinks = match &c.kind {
+                NetworkKind::Tcp(t) => &t.access_log,
+                NetworkKind::Http(h) => &h.access_log,
+            };
+            out.extend(sinks.iter().map(|s| s.target.clone()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

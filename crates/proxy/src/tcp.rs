@@ -1,0 +1,122 @@
+//! The `tcp_proxy` network filter: one upstream connection per downstream connection, bytes
+//! copied both ways until either side closes or the idle timeout passes.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use weft_proxy_config::access_log::LogRecord;
+use weft_proxy_config::lb::pick_weighted;
+use weft_proxy_config::runtime::TcpProxy;
+use weft_proxy_config::runtime::route::ClusterChoice;
+
+use crate::ConnMeta;
+use crate::pool::connect_tcp;
+use crate::state::Shared;
+use crate::upstream::ActiveRequest;
+
+pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: TcpStream, meta: ConnMeta) {
+    let started = Instant::now();
+    let live = shared.live.load_full();
+    let stats = shared.stats.tcp(&cfg.stat_prefix);
+    stats.downstream_cx_total.inc();
+    stats.downstream_cx_active.inc();
+    let cluster_name = match &cfg.clusters {
+        ClusterChoice::Single(c) => c.as_str(),
+        ClusterChoice::Weighted(w) => {
+            let weights: Vec<u32> = w.iter().map(|c| c.weight).collect();
+            let i = pick_weighted(&weights, |n| fastrand::u64(0..n)).unwrap_or(0);
+            w[i].name.as_str()
+        }
+    };
+    let mut rec = LogRecord {
+        start_time: Some(SystemTime::now()),
+        upstream_cluster: cluster_name.to_string(),
+        downstream_local: Some(meta.local),
+        downstream_remote: Some(meta.peer),
+        server_name: meta.server_name.clone(),
+        ..Default::default()
+    };
+    match connect(&live, cluster_name, &mut rec).await {
+        Ok(upstream) => {
+            rec.upstream_local = upstream.stream.local_addr().ok();
+            let (rx, tx, idle) = pipe(downstream, upstream.stream, cfg.idle_timeout).await;
+            rec.bytes_received = rx;
+            rec.bytes_sent = tx;
+            if idle {
+                stats.idle_timeout.inc();
+            }
+        }
+        Err(flag) => {
+            stats.downstream_cx_no_route.inc();
+            rec.response_flags = flag.into();
+        }
+    }
+    stats.downstream_cx_active.dec();
+    rec.duration = started.elapsed();
+    live.log(&cfg.access_log, |s| s.format.render(&rec));
+}
+
+/// An upstream connection with the guards that keep its gauges right while it lives.
+struct Upstream {
+    stream: TcpStream,
+    _active: ActiveRequest,
+    _cx: CxGuard,
+}
+
+async fn connect(live: &crate::state::Live, cluster_name: &str, rec: &mut LogRecord) -> Result<Upstream, &'static str> {
+    let Some(cluster) = live.clusters.get(cluster_name) else {
+        tracing::debug!(cluster = cluster_name, "tcp_proxy: unknown cluster");
+        return Err("NC");
+    };
+    let Some(host) = cluster.pick() else {
+        cluster.stats.upstream_cx_none_healthy.inc();
+        return Err("UH");
+    };
+    rec.upstream_host = Some(host.addr);
+    let active = ActiveRequest::new(host.clone(), cluster.stats.clone());
+    match connect_tcp(&host, &cluster.cfg, &cluster.stats).await {
+        Ok(stream) => {
+            cluster.stats.upstream_cx_active.inc();
+            Ok(Upstream { stream, _active: active, _cx: CxGuard(cluster.stats.clone()) })
+        }
+        Err(e) => {
+            rec.upstream_failure = e.to_string();
+            Err("UF")
+        }
+    }
+}
+
+struct CxGuard(Arc<crate::stats::ClusterStats>);
+
+impl Drop for CxGuard {
+    fn drop(&mut self) {
+        self.0.upstream_cx_active.dec();
+    }
+}
+
+/// Copies both ways; returns (bytes from downstream, bytes to downstream, ended by idle
+/// timeout).
+async fn pipe(down: TcpStream, up: TcpStream, idle: Option<std::time::Duration>) -> (u64, u64, bool) {
+    let (mut dr, mut dw) = down.into_split();
+    let (mut ur, mut uw) = up.into_split();
+    let (mut rx, mut tx) = (0u64, 0u64);
+    let (mut dbuf, mut ubuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let (mut down_open, mut up_open) = (true, true);
+    let idle = idle.unwrap_or(std::time::Duration::from_secs(u64::from(u32::MAX)));
+    while down_open || up_open {
+        tokio::select! {
+            r = dr.read(&mut dbuf), if down_open => match r {
+                Ok(0) | Err(_) => { down_open = false; let _ = uw.shutdown().await; }
+                Ok(n) => { rx += n as u64; if uw.write_all(&dbuf[..n]).await.is_err() { break; } }
+            },
+            r = ur.read(&mut ubuf), if up_open => match r {
+                Ok(0) | Err(_) => { up_open = false; let _ = dw.shutdown().await; }
+                Ok(n) => { tx += n as u64; if dw.write_all(&ubuf[..n]).await.is_err() { break; } }
+            },
+            _ = tokio::time::sleep(idle) => return (rx, tx, true),
+        }
+    }
+    (rx, tx, false)
+}

@@ -1,0 +1,130 @@
+//! Per-cluster upstream state built from a config snapshot: hosts with their load counters and
+//! connection pools, and the load-balancer position. Hosts (and so their pools) survive config
+//! updates that keep their address.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use weft_proxy_config::lb;
+use weft_proxy_config::runtime::{Cluster, Snapshot};
+
+use crate::pool::Pool;
+use crate::stats::{ClusterStats, Stats};
+
+#[derive(Debug)]
+pub struct Host {
+    pub addr: SocketAddr,
+    pub weight: u32,
+    pub active_rq: AtomicU64,
+    pub rq_total: AtomicU64,
+    pub rq_error: AtomicU64,
+    pub cx_active: AtomicU64,
+    pub cx_connect_fail: AtomicU64,
+    pub pool: Pool,
+}
+
+impl Host {
+    fn new(addr: SocketAddr, weight: u32) -> Self {
+        Self {
+            addr,
+            weight,
+            active_rq: AtomicU64::new(0),
+            rq_total: AtomicU64::new(0),
+            rq_error: AtomicU64::new(0),
+            cx_active: AtomicU64::new(0),
+            cx_connect_fail: AtomicU64::new(0),
+            pool: Pool::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct UpstreamCluster {
+    pub cfg: Arc<Cluster>,
+    pub hosts: Vec<Arc<Host>>,
+    weights: Vec<u32>,
+    rr: AtomicU64,
+    pub stats: Arc<ClusterStats>,
+}
+
+impl UpstreamCluster {
+    /// Chooses a host with the cluster's policy; `None` when it has no hosts.
+    pub fn pick(&self) -> Option<Arc<Host>> {
+        let tick = self.rr.fetch_add(1, Ordering::Relaxed);
+        let i = lb::pick(
+            self.cfg.lb,
+            &self.weights,
+            |i| self.hosts[i].active_rq.load(Ordering::Relaxed),
+            tick,
+            |n| fastrand::u64(0..n.max(1)),
+        )?;
+        self.hosts.get(i).cloned()
+    }
+}
+
+/// Decrements a host's and cluster's active-request gauges when dropped.
+#[derive(Debug)]
+pub struct ActiveRequest {
+    host: Arc<Host>,
+    stats: Arc<ClusterStats>,
+}
+
+impl ActiveRequest {
+    pub fn new(host: Arc<Host>, stats: Arc<ClusterStats>) -> Self {
+        host.active_rq.fetch_add(1, Ordering::Relaxed);
+        host.rq_total.fetch_add(1, Ordering::Relaxed);
+        stats.upstream_rq_active.inc();
+        Self { host, stats }
+    }
+}
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        self.host.active_rq.fetch_sub(1, Ordering::Relaxed);
+        self.stats.upstream_rq_active.dec();
+    }
+}
+
+/// Builds upstream state for `snap`, reusing hosts and counters from `prev`.
+pub fn build_clusters(
+    snap: &Snapshot,
+    prev: Option<&HashMap<String, Arc<UpstreamCluster>>>,
+    stats: &Stats,
+) -> HashMap<String, Arc<UpstreamCluster>> {
+    let mut out = HashMap::with_capacity(snap.clusters.len());
+    for (name, cfg) in &snap.clusters {
+        let old = prev.and_then(|p| p.get(name));
+        if let Some(old) = old.filter(|o| Arc::ptr_eq(&o.cfg, cfg)) {
+            out.insert(name.clone(), old.clone());
+            continue;
+        }
+        let hosts: Vec<Arc<Host>> = cfg
+            .endpoints
+            .iter()
+            .map(|ep| {
+                old.and_then(|o| {
+                    o.hosts
+                        .iter()
+                        .find(|h| h.addr == ep.addr && h.weight == ep.weight && o.cfg.protocol == cfg.protocol)
+                })
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Host::new(ep.addr, ep.weight)))
+            })
+            .collect();
+        let cstats = stats.cluster(&cfg.stat_name);
+        cstats.membership_total.set(hosts.len() as i64);
+        out.insert(
+            name.clone(),
+            Arc::new(UpstreamCluster {
+                weights: hosts.iter().map(|h| h.weight).collect(),
+                rr: AtomicU64::new(old.map_or(0, |o| o.rr.load(Ordering::Relaxed))),
+                cfg: cfg.clone(),
+                hosts,
+                stats: cstats,
+            }),
+        );
+    }
+    out
+}

@@ -1,0 +1,149 @@
+//! Test helpers: loopback backends, an in-process proxy from YAML, small HTTP clients.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::{TcpListener, TcpStream};
+use weft_proxy::Proxy;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A backend answering every request with JSON describing it; `/slow` waits 2s, `/status/N`
+/// answers N.
+pub async fn backend(name: &'static str) -> SocketAddr {
+    let sock = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = sock.accept().await else { return };
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| answer(name, req));
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn answer(name: &str, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    if path == "/slow" {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let status = path.strip_prefix("/status/").and_then(|s| s.parse().ok()).unwrap_or(200u16);
+    let headers: BTreeMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let version = format!("{:?}", req.version());
+    let body = serde_json::json!({"backend": name, "path": path, "headers": headers, "version": version});
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+    resp.headers_mut().insert("x-backend", name.parse().unwrap());
+    Ok(resp)
+}
+
+pub async fn proxy(yaml: &str) -> Proxy {
+    let (b, snap) = weft_proxy_config::bootstrap::load_str("test.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    Proxy::start(b, snap).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+pub async fn get(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::builder().uri(path).header("host", host);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = send.send_request(req.body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Reply { status: parts.status.as_u16(), headers: parts.headers, body: String::from_utf8_lossy(&body).into_owned() }
+}
+
+pub fn listener(name: &str, port: u16, filter: &str) -> String {
+    format!(
+        r#"
+  - name: {name}
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
+    filter_chains:
+    - filters:
+      - name: f
+        typed_config:
+{filter}"#
+    )
+}
+
+pub fn cluster(name: &str, addrs: &[SocketAddr], extra: &str) -> String {
+    let eps: String = addrs
+        .iter()
+        .map(|a| {
+            format!(
+                "\n        - endpoint: {{ address: {{ socket_address: {{ address: {}, port_value: {} }} }} }}",
+                a.ip(),
+                a.port()
+            )
+        })
+        .collect();
+    format!(
+        r#"
+  - name: {name}
+    type: STATIC
+    connect_timeout: 0.5s
+{extra}
+    load_assignment:
+      cluster_name: {name}
+      endpoints:
+      - lb_endpoints:{eps}
+"#
+    )
+}
+
+pub fn bootstrap(listeners: &[String], clusters: &[String]) -> String {
+    let admin = free_port();
+    format!(
+        "admin:\n  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}\nstatic_resources:\n  listeners:{}\n  clusters:{}\n",
+        listeners.concat(),
+        if clusters.is_empty() { " []".to_string() } else { clusters.concat() }
+    )
+}
+
+pub fn has_curl() -> bool {
+    std::process::Command::new("curl").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Reads an admin endpoint.
+pub async fn admin(p: &Proxy, path: &str) -> Reply {
+    get(p.admin_addr(), "admin", path, &[]).await
+}

@@ -1,0 +1,139 @@
+//! CDS: outbound clusters per service port and subset, inbound clusters per served port, and
+//! Istio's PassthroughCluster, BlackHoleCluster and InboundPassthroughCluster.
+
+use std::collections::BTreeMap;
+
+use weft_registry::{Endpoint, Resolution, Service};
+use weft_xds::pb::envoy::config::cluster::v3::Cluster;
+use weft_xds::pb::envoy::config::cluster::v3::cluster::{
+    ClusterDiscoveryType, DiscoveryType, DnsLookupFamily, EdsClusterConfig, LbPolicy,
+};
+use weft_xds::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
+use weft_xds::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::{
+    ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
+};
+use weft_xds::pb::envoy::config::core::v3::Http2ProtocolOptions;
+
+use crate::context::Context;
+use crate::endpoint::load_assignment;
+use crate::names;
+use crate::pbutil::{ads, any, duration_of};
+use crate::policy::EffectivePolicy;
+
+fn base(ctx: &Context, name: String, kind: DiscoveryType) -> Cluster {
+    Cluster {
+        name,
+        cluster_discovery_type: Some(ClusterDiscoveryType::Type(kind as i32)),
+        connect_timeout: Some(duration_of(&ctx.mesh.connect_timeout())),
+        ..Default::default()
+    }
+}
+
+/// PassthroughCluster (original destination), BlackHoleCluster (no endpoints) and
+/// InboundPassthroughCluster.
+pub fn special_clusters(ctx: &Context) -> Vec<Cluster> {
+    let mut passthrough = base(ctx, names::PASSTHROUGH_CLUSTER.into(), DiscoveryType::OriginalDst);
+    passthrough.lb_policy = LbPolicy::ClusterProvided as i32;
+    let blackhole = base(ctx, names::BLACKHOLE_CLUSTER.into(), DiscoveryType::Static);
+    let mut inbound = base(ctx, names::INBOUND_PASSTHROUGH_CLUSTER.into(), DiscoveryType::OriginalDst);
+    inbound.lb_policy = LbPolicy::ClusterProvided as i32;
+    vec![blackhole, inbound, passthrough]
+}
+
+/// Clusters of one service for a proxy in `namespace`: one per port, plus one per port and
+/// DestinationRule subset.
+pub fn outbound_clusters(ctx: &Context, service: &Service, namespace: &str, endpoints: &BTreeMap<u32, Vec<&Endpoint>>) -> Vec<Cluster> {
+    let dr = ctx.destination_rule(&service.hostname, namespace, &service.namespace);
+    let mut out = Vec::new();
+    for port in &service.ports {
+        let base_policy = dr.and_then(|d| d.spec.traffic_policy.as_ref());
+        let subsets = dr.map(|d| d.spec.subsets.as_slice()).unwrap_or_default();
+        let mut variants = vec![(String::new(), None, BTreeMap::new())];
+        for s in subsets {
+            let name = s.name.clone().unwrap_or_default();
+            variants.push((name, s.traffic_policy.as_ref(), s.labels.clone()));
+        }
+        for (subset, subset_policy, labels) in variants {
+            let name = names::outbound_cluster(port.port, &subset, &service.hostname);
+            let mut cluster = outbound_cluster(ctx, service, name, endpoints.get(&port.port), &labels);
+            EffectivePolicy::resolve(base_policy, subset_policy, port.port).apply_to(&mut cluster);
+            if service.resolution == Resolution::Passthrough {
+                cluster.lb_policy = LbPolicy::ClusterProvided as i32;
+            }
+            if port.protocol.is_http2() {
+                cluster.typed_extension_protocol_options.insert(
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(),
+                    any(&http2_options()),
+                );
+            }
+            out.push(cluster);
+        }
+    }
+    out
+}
+
+fn outbound_cluster(
+    ctx: &Context,
+    service: &Service,
+    name: String,
+    endpoints: Option<&Vec<&Endpoint>>,
+    subset_labels: &BTreeMap<String, String>,
+) -> Cluster {
+    match service.resolution {
+        Resolution::ClientSideLb => {
+            let mut c = base(ctx, name.clone(), DiscoveryType::Eds);
+            c.eds_cluster_config = Some(EdsClusterConfig {
+                eds_config: Some(ads()),
+                service_name: name,
+            });
+            c
+        }
+        Resolution::Passthrough => base(ctx, name, DiscoveryType::OriginalDst),
+        Resolution::Dns | Resolution::DnsRoundRobin => {
+            let kind = if service.resolution == Resolution::Dns {
+                DiscoveryType::StrictDns
+            } else {
+                DiscoveryType::LogicalDns
+            };
+            let mut c = base(ctx, name.clone(), kind);
+            c.dns_lookup_family = DnsLookupFamily::V4Only as i32;
+            let eps: Vec<&Endpoint> = endpoints.map(|e| e.as_slice()).unwrap_or_default().to_vec();
+            c.load_assignment = Some(load_assignment(&name, &eps, subset_labels));
+            c
+        }
+    }
+}
+
+fn http2_options() -> HttpProtocolOptions {
+    HttpProtocolOptions {
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(ExplicitHttpConfig {
+            protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions::default())),
+        })),
+        ..Default::default()
+    }
+}
+
+/// `inbound|PORT||`: the local application on `127.0.0.1:PORT`.
+pub fn inbound_cluster(ctx: &Context, port: u32, http2: bool) -> Cluster {
+    let name = names::inbound_cluster(port);
+    let mut c = base(ctx, name.clone(), DiscoveryType::Static);
+    let local = Endpoint {
+        address: "127.0.0.1".into(),
+        service_port: port,
+        port,
+        labels: BTreeMap::new(),
+        service_account: None,
+        locality: None,
+        network: None,
+        weight: None,
+        healthy: true,
+    };
+    c.load_assignment = Some(load_assignment(&name, &[&local], &BTreeMap::new()));
+    if http2 {
+        c.typed_extension_protocol_options.insert(
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(),
+            any(&http2_options()),
+        );
+    }
+    c
+}

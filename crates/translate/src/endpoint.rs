@@ -1,0 +1,56 @@
+//! EDS: ClusterLoadAssignments, endpoints grouped by locality and filtered by subset labels.
+
+use std::collections::BTreeMap;
+
+use weft_registry::Endpoint;
+use weft_xds::pb::envoy::config::core::v3::{HealthStatus, Locality};
+use weft_xds::pb::envoy::config::endpoint::v3::{
+    ClusterLoadAssignment, Endpoint as EnvoyEndpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
+};
+
+use crate::context::labels_subset;
+use crate::pbutil::{socket_address, u32v};
+
+fn locality(l: Option<&str>) -> Option<Locality> {
+    let l = l?;
+    let mut parts = l.splitn(3, '/');
+    Some(Locality {
+        region: parts.next().unwrap_or_default().into(),
+        zone: parts.next().unwrap_or_default().into(),
+        sub_zone: parts.next().unwrap_or_default().into(),
+    })
+}
+
+/// The assignment of `cluster`: the endpoints whose labels include `subset`.
+pub fn load_assignment(cluster: &str, endpoints: &[&Endpoint], subset: &BTreeMap<String, String>) -> ClusterLoadAssignment {
+    let mut by_locality: BTreeMap<Option<&str>, Vec<LbEndpoint>> = BTreeMap::new();
+    for e in endpoints.iter().filter(|e| labels_subset(subset, &e.labels)) {
+        let health = if e.healthy { HealthStatus::Healthy } else { HealthStatus::Unhealthy };
+        let lb = LbEndpoint {
+            host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(EnvoyEndpoint {
+                address: Some(socket_address(&e.address, e.port)),
+                ..Default::default()
+            })),
+            health_status: health as i32,
+            load_balancing_weight: Some(u32v(e.weight.unwrap_or(1).max(1))),
+            ..Default::default()
+        };
+        by_locality.entry(e.locality.as_deref()).or_default().push(lb);
+    }
+    ClusterLoadAssignment {
+        cluster_name: cluster.to_string(),
+        endpoints: by_locality
+            .into_iter()
+            .map(|(l, lb_endpoints)| {
+                let weight = u32::try_from(lb_endpoints.len()).unwrap_or(u32::MAX);
+                LocalityLbEndpoints {
+                    locality: locality(l),
+                    lb_endpoints,
+                    load_balancing_weight: Some(u32v(weight)),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,103 @@
+//! Everything a gateway (router) gets: listeners for the servers of the Gateways that select
+//! it, routes from the VirtualServices bound to those Gateways, and clusters for every service
+//! it can see.
+
+use std::collections::BTreeMap;
+
+use weft_config::model::networking::Server;
+use weft_registry::{Protocol, host_matches};
+use weft_xds::pb::envoy::config::route::v3::{DirectResponseAction, Route, RouteConfiguration, VirtualHost, route};
+
+use crate::context::Context;
+use crate::http_route::{RouteScope, routes};
+use crate::listener::{self, Routes};
+use crate::pbutil::boolv;
+use crate::sidecar::clusters_and_endpoints;
+use crate::view::ProxyView;
+use crate::{Resources, names};
+
+/// A gateway server host: `ns/host` or `host` (any namespace).
+fn server_host(h: &str) -> &str {
+    h.split_once('/').map(|(_, host)| host).unwrap_or(h)
+}
+
+pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
+    let mut out = Resources::default();
+    let services: Vec<_> = ctx.registry.services().filter(|s| s.export_to.visible_to(&view.namespace)).collect();
+    clusters_and_endpoints(ctx, &services, &view.namespace, &mut out);
+    // Port → (gateway `ns/name`, server) for the HTTP servers of the selecting Gateways.
+    let mut ports: BTreeMap<u32, Vec<(String, &Server)>> = BTreeMap::new();
+    for gw in ctx.gateways_for(&view.labels) {
+        let key = format!("{}/{}", gw.namespace, gw.name);
+        for server in &gw.spec.servers {
+            let Some(port) = server.port.as_ref() else { continue };
+            let protocol = Protocol::parse(port.protocol.as_deref().unwrap_or(""));
+            // HTTPS/TLS servers need certificates (SDS), which weft does not serve yet.
+            if let (Some(number), true) = (port.number, protocol.is_http()) {
+                ports.entry(number).or_default().push((key.clone(), server));
+            }
+        }
+    }
+    for (port, servers) in ports {
+        let rds = names::gateway_route(port);
+        let name = names::listener(names::WILDCARD, port);
+        out.listeners.push(listener::gateway(port, listener::http_connection_manager(&name, Routes::Rds(rds.clone()), true)));
+        out.routes.push(route_config(ctx, view, port, rds, &servers));
+    }
+    out
+}
+
+fn route_config(ctx: &Context, view: &ProxyView, port: u32, name: String, servers: &[(String, &Server)]) -> RouteConfiguration {
+    let mut virtual_hosts: Vec<VirtualHost> = Vec::new();
+    for (gateway, server) in servers {
+        for vs in ctx.gateway_virtual_services(gateway) {
+            for host in &vs.spec.hosts {
+                let matches = server.hosts.iter().any(|h| {
+                    let h = server_host(h);
+                    host_matches(h, host) || host_matches(host, h)
+                });
+                let vh_name = format!("{host}:{port}");
+                if !matches || virtual_hosts.iter().any(|v| v.name == vh_name) {
+                    continue;
+                }
+                let scope = RouteScope {
+                    ctx,
+                    vs_namespace: &vs.namespace,
+                    proxy_namespace: &view.namespace,
+                    proxy_labels: &view.labels,
+                    gateway,
+                    port,
+                };
+                virtual_hosts.push(VirtualHost {
+                    name: vh_name,
+                    domains: vec![host.clone(), format!("{host}:*")],
+                    routes: routes(&scope, &vs.spec.http),
+                    include_request_attempt_count: true,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    if virtual_hosts.is_empty() {
+        virtual_hosts.push(VirtualHost {
+            name: format!("blackhole:{port}"),
+            domains: vec!["*".into()],
+            routes: vec![Route {
+                name: "default".into(),
+                r#match: Some(crate::matching::route_match(None)),
+                action: Some(route::Action::DirectResponse(DirectResponseAction {
+            status: 404,
+            ..Default::default()
+        })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+    }
+    RouteConfiguration {
+        name,
+        virtual_hosts,
+        validate_clusters: Some(boolv(false)),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,146 @@
+//! LDS: the sidecar's `virtualOutbound` (15001) and `virtualInbound` (15006) capture listeners,
+//! per-port outbound listeners, and gateway listeners.
+
+use weft_xds::pb::envoy::config::core::v3::TrafficDirection;
+use weft_xds::pb::envoy::config::listener::v3::{
+    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, filter, listener_filter,
+};
+use weft_xds::pb::envoy::config::route::v3::RouteConfiguration;
+use weft_xds::pb::envoy::extensions::filters::http::cors::v3::Cors;
+use weft_xds::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
+use weft_xds::pb::envoy::extensions::filters::http::router::v3::Router;
+use weft_xds::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
+use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpConnectionManager, HttpFilter, Rds, http_connection_manager, http_filter,
+};
+use weft_xds::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
+
+use crate::names;
+use crate::pbutil::{ads, any, boolv, socket_address, u32v};
+
+/// How an HTTP connection manager finds its routes.
+#[derive(Debug)]
+pub enum Routes {
+    Rds(String),
+    Inline(RouteConfiguration),
+}
+
+fn http_filter(name: &str, config: weft_xds::pb::google::protobuf::Any) -> HttpFilter {
+    HttpFilter {
+        name: name.into(),
+        config_type: Some(http_filter::ConfigType::TypedConfig(config)),
+        ..Default::default()
+    }
+}
+
+pub fn http_connection_manager(stat_prefix: &str, routes: Routes, edge: bool) -> Filter {
+    let route_specifier = match routes {
+        Routes::Rds(name) => http_connection_manager::RouteSpecifier::Rds(Rds {
+            config_source: Some(ads()),
+            route_config_name: name,
+        }),
+        Routes::Inline(rc) => http_connection_manager::RouteSpecifier::RouteConfig(rc),
+    };
+    let hcm = HttpConnectionManager {
+        stat_prefix: stat_prefix.into(),
+        route_specifier: Some(route_specifier),
+        http_filters: vec![
+            http_filter("envoy.filters.http.fault", any(&HttpFault::default())),
+            http_filter("envoy.filters.http.cors", any(&Cors::default())),
+            http_filter("envoy.filters.http.router", any(&Router::default())),
+        ],
+        use_remote_address: Some(boolv(edge)),
+        ..Default::default()
+    };
+    Filter {
+        name: "envoy.filters.network.http_connection_manager".into(),
+        config_type: Some(filter::ConfigType::TypedConfig(any(&hcm))),
+    }
+}
+
+pub fn tcp_proxy_filter(stat_prefix: &str, cluster: &str) -> Filter {
+    let tcp = TcpProxy {
+        stat_prefix: stat_prefix.into(),
+        cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.into())),
+        ..Default::default()
+    };
+    Filter {
+        name: "envoy.filters.network.tcp_proxy".into(),
+        config_type: Some(filter::ConfigType::TypedConfig(any(&tcp))),
+    }
+}
+
+fn listener(name: String, ip: &str, port: u32, direction: TrafficDirection) -> Listener {
+    Listener {
+        name,
+        address: Some(socket_address(ip, port)),
+        traffic_direction: direction as i32,
+        ..Default::default()
+    }
+}
+
+/// `virtualOutbound`: catches all outbound traffic and hands it to the listener for its
+/// original destination; what matches none goes to `fallback` (Passthrough or BlackHole).
+pub fn virtual_outbound(fallback: &str) -> Listener {
+    let mut l = listener(names::VIRTUAL_OUTBOUND.into(), names::WILDCARD, names::OUTBOUND_PORT, TrafficDirection::Outbound);
+    l.use_original_dst = Some(boolv(true));
+    l.filter_chains = vec![FilterChain {
+        name: "PassthroughFilterChain".into(),
+        filters: vec![tcp_proxy_filter(fallback, fallback)],
+        ..Default::default()
+    }];
+    l
+}
+
+/// An outbound listener for one port (`0.0.0.0_9080`, `10.96.0.10_3306`), not bound itself:
+/// `virtualOutbound` hands connections to it.
+pub fn outbound(address: &str, port: u32, filter: Filter) -> Listener {
+    let mut l = listener(names::listener(address, port), address, port, TrafficDirection::Outbound);
+    l.bind_to_port = Some(boolv(false));
+    l.filter_chains = vec![FilterChain {
+        filters: vec![filter],
+        ..Default::default()
+    }];
+    l
+}
+
+/// One inbound filter chain: traffic for `port` to `inbound|port||`.
+pub fn inbound_chain(port: u32, filter: Filter) -> FilterChain {
+    FilterChain {
+        name: names::listener(names::WILDCARD, port),
+        filter_chain_match: Some(FilterChainMatch {
+            destination_port: Some(u32v(port)),
+            ..Default::default()
+        }),
+        filters: vec![filter],
+        ..Default::default()
+    }
+}
+
+/// `virtualInbound`: chains per served port, the rest to InboundPassthroughCluster.
+pub fn virtual_inbound(mut chains: Vec<FilterChain>) -> Listener {
+    let mut l = listener(names::VIRTUAL_INBOUND.into(), names::WILDCARD, names::INBOUND_PORT, TrafficDirection::Inbound);
+    l.listener_filters = vec![ListenerFilter {
+        name: "envoy.filters.listener.original_dst".into(),
+        config_type: Some(listener_filter::ConfigType::TypedConfig(any(&OriginalDst::default()))),
+        ..Default::default()
+    }];
+    let pass = names::INBOUND_PASSTHROUGH_CLUSTER;
+    chains.push(FilterChain {
+        name: names::VIRTUAL_INBOUND.into(),
+        filters: vec![tcp_proxy_filter(pass, pass)],
+        ..Default::default()
+    });
+    l.filter_chains = chains;
+    l
+}
+
+/// A gateway listener (`0.0.0.0_8080`), bound to its port.
+pub fn gateway(port: u32, filter: Filter) -> Listener {
+    let mut l = listener(names::listener(names::WILDCARD, port), names::WILDCARD, port, TrafficDirection::Outbound);
+    l.filter_chains = vec![FilterChain {
+        filters: vec![filter],
+        ..Default::default()
+    }];
+    l
+}

@@ -1,0 +1,222 @@
+//! Everything a sidecar gets: outbound listeners, routes and clusters for the services in its
+//! Sidecar scope, and the inbound side for the ports its workload serves.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use weft_config::model::mesh::OutboundTrafficMode;
+use weft_config::model::networking::OutboundTrafficPolicyMode;
+use weft_registry::{EgressScope, Endpoint, Protocol, Resolution, Service};
+use weft_xds::pb::envoy::config::route::v3::{
+    DirectResponseAction, Route, RouteAction, RouteConfiguration, VirtualHost, route, route_action,
+};
+
+use crate::cluster::{inbound_cluster, outbound_clusters, special_clusters};
+use crate::context::Context;
+use crate::endpoint::load_assignment;
+use crate::http_route::{RouteScope, default_route, routes};
+use crate::listener::{self, Routes};
+use crate::pbutil::{boolv, duration};
+use crate::view::ProxyView;
+use crate::{Resources, names};
+
+fn fallback(ctx: &Context, view: &ProxyView) -> &'static str {
+    let sidecar_mode = ctx
+        .sidecar(&view.namespace, &view.labels)
+        .and_then(|s| s.spec.outbound_traffic_policy.as_ref())
+        .and_then(|p| p.mode);
+    let registry_only = match sidecar_mode {
+        Some(m) => m == OutboundTrafficPolicyMode::RegistryOnly,
+        None => ctx.mesh.outbound_traffic_mode() == OutboundTrafficMode::RegistryOnly,
+    };
+    if registry_only {
+        names::BLACKHOLE_CLUSTER
+    } else {
+        names::PASSTHROUGH_CLUSTER
+    }
+}
+
+/// The services a sidecar is configured for.
+pub fn scoped_services<'a>(ctx: &'a Context, view: &ProxyView) -> Vec<&'a Arc<Service>> {
+    let scope = match ctx.sidecar(&view.namespace, &view.labels) {
+        Some(s) => EgressScope::from_sidecar(&s.spec, &view.namespace),
+        None => EgressScope::all(&view.namespace),
+    };
+    scope.services(&ctx.registry)
+}
+
+/// Clusters and endpoints for `services` as seen from `namespace`.
+pub fn clusters_and_endpoints(ctx: &Context, services: &[&Arc<Service>], namespace: &str, out: &mut Resources) {
+    out.clusters.extend(special_clusters(ctx));
+    for s in services {
+        let mut by_port: BTreeMap<u32, Vec<&Endpoint>> = BTreeMap::new();
+        for p in &s.ports {
+            by_port.insert(p.port, ctx.registry.endpoints(s, p.port).collect());
+        }
+        let dr = ctx.destination_rule(&s.hostname, namespace, &s.namespace);
+        for cluster in outbound_clusters(ctx, s, namespace, &by_port) {
+            if s.resolution == Resolution::ClientSideLb {
+                let (port, subset) = cluster_port_subset(&cluster.name);
+                let labels = dr
+                    .and_then(|d| d.spec.subsets.iter().find(|x| x.name.as_deref() == Some(subset)))
+                    .map(|x| x.labels.clone())
+                    .unwrap_or_default();
+                let eps = by_port.get(&port).map(Vec::as_slice).unwrap_or_default();
+                out.endpoints.push(load_assignment(&cluster.name, eps, &labels));
+            }
+            out.clusters.push(cluster);
+        }
+    }
+}
+
+fn cluster_port_subset(name: &str) -> (u32, &str) {
+    let mut parts = name.split('|');
+    let _direction = parts.next();
+    let port = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (port, parts.next().unwrap_or(""))
+}
+
+pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
+    let mut out = Resources::default();
+    let services = scoped_services(ctx, view);
+    clusters_and_endpoints(ctx, &services, &view.namespace, &mut out);
+    if view.proxyless {
+        return out;
+    }
+    let fallback = fallback(ctx, view);
+    out.listeners.push(listener::virtual_outbound(fallback));
+    outbound_listeners(ctx, view, &services, fallback, &mut out);
+    inbound(ctx, view, &mut out);
+    out
+}
+
+fn outbound_listeners(ctx: &Context, view: &ProxyView, services: &[&Arc<Service>], fallback: &str, out: &mut Resources) {
+    let mut http_ports: BTreeMap<u32, Vec<&Arc<Service>>> = BTreeMap::new();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for s in services {
+        for p in &s.ports {
+            if p.protocol.is_http() {
+                http_ports.entry(p.port).or_default().push(s);
+                continue;
+            }
+            let address = s.addresses.first().filter(|a| !a.contains('/')).map(String::as_str).unwrap_or(names::WILDCARD);
+            let name = names::listener(address, p.port);
+            if !taken.insert(name) {
+                continue; // first service on an address and port wins, as in Istio
+            }
+            let cluster = names::outbound_cluster(p.port, "", &s.hostname);
+            out.listeners.push(listener::outbound(address, p.port, listener::tcp_proxy_filter(&cluster, &cluster)));
+        }
+    }
+    for (port, svcs) in http_ports {
+        let name = names::listener(names::WILDCARD, port);
+        if !taken.insert(name.clone()) {
+            continue;
+        }
+        let filter = listener::http_connection_manager(&name, Routes::Rds(port.to_string()), false);
+        out.listeners.push(listener::outbound(names::WILDCARD, port, filter));
+        out.routes.push(route_config(ctx, view, port, &svcs, fallback));
+    }
+}
+
+fn route_config(ctx: &Context, view: &ProxyView, port: u32, services: &[&Arc<Service>], fallback: &str) -> RouteConfiguration {
+    let mut virtual_hosts = Vec::new();
+    for s in services {
+        let vs = ctx.virtual_service(&s.hostname, &view.namespace, "mesh");
+        let scope = RouteScope {
+            ctx,
+            vs_namespace: vs.map(|v| v.namespace.as_str()).unwrap_or(&s.namespace),
+            proxy_namespace: &view.namespace,
+            proxy_labels: &view.labels,
+            gateway: "mesh",
+            port,
+        };
+        let mut rs = vs.map(|v| routes(&scope, &v.spec.http)).unwrap_or_default();
+        if rs.is_empty() {
+            rs.push(default_route(&scope, names::outbound_cluster(port, "", &s.hostname)));
+        }
+        virtual_hosts.push(VirtualHost {
+            name: format!("{}:{port}", s.hostname),
+            domains: names::domains(&s.hostname, &s.namespace, &view.namespace, &s.addresses, port),
+            routes: rs,
+            include_request_attempt_count: true,
+            ..Default::default()
+        });
+    }
+    virtual_hosts.push(catch_all(fallback));
+    RouteConfiguration {
+        name: port.to_string(),
+        virtual_hosts,
+        validate_clusters: Some(boolv(false)),
+        ..Default::default()
+    }
+}
+
+/// `allow_any` (to PassthroughCluster) or `block_all` (502) for hosts that are no service.
+fn catch_all(fallback: &str) -> VirtualHost {
+    let (name, action) = if fallback == names::PASSTHROUGH_CLUSTER {
+        let action = RouteAction {
+            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(fallback.into())),
+            timeout: Some(duration(std::time::Duration::ZERO)),
+            ..Default::default()
+        };
+        ("allow_any", route::Action::Route(action))
+    } else {
+        let action = DirectResponseAction {
+            status: 502,
+            ..Default::default()
+        };
+        ("block_all", route::Action::DirectResponse(action))
+    };
+    VirtualHost {
+        name: name.into(),
+        domains: vec!["*".into()],
+        routes: vec![Route {
+            name: name.into(),
+            r#match: Some(crate::matching::route_match(None)),
+            action: Some(action),
+            ..Default::default()
+        }],
+        include_request_attempt_count: true,
+        ..Default::default()
+    }
+}
+
+fn inbound(ctx: &Context, view: &ProxyView, out: &mut Resources) {
+    let mut chains = Vec::new();
+    let mut seen = BTreeSet::new();
+    for inst in &view.inbound {
+        if !seen.insert(inst.port) {
+            continue;
+        }
+        let cluster = names::inbound_cluster(inst.port);
+        let filter = if inst.protocol.is_http() {
+            let rc = RouteConfiguration {
+                name: cluster.clone(),
+                virtual_hosts: vec![VirtualHost {
+                    name: format!("inbound|http|{}", inst.port),
+                    domains: vec!["*".into()],
+                    routes: vec![Route {
+                        name: "default".into(),
+                        r#match: Some(crate::matching::route_match(None)),
+                        action: Some(route::Action::Route(RouteAction {
+                            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster.clone())),
+                            timeout: Some(duration(std::time::Duration::ZERO)),
+                            ..Default::default()
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                validate_clusters: Some(boolv(false)),
+                ..Default::default()
+            };
+            listener::http_connection_manager(&cluster, Routes::Inline(rc), false)
+        } else {
+            listener::tcp_proxy_filter(&cluster, &cluster)
+        };
+        chains.push(listener::inbound_chain(inst.port, filter));
+        out.clusters.push(inbound_cluster(ctx, inst.port, inst.protocol == Protocol::Grpc || inst.protocol == Protocol::Http2));
+    }
+    out.listeners.push(listener::virtual_inbound(chains));
+}
