@@ -110,6 +110,7 @@ def weft_proxy_caps(weft: str) -> dict:
         "proxy": "--bootstrap" in text,
         "reason": "" if "--bootstrap" in text else "`weft proxy` has no --bootstrap flag",
         "concurrency": "--concurrency" in text,
+        "drain_time": "--drain-time" in text,
     }
 
 

@@ -97,6 +97,8 @@ class Bench:
         argv = [self.weft_bin, "proxy", "--bootstrap", bootstrap]
         if self.weft_caps.get("concurrency"):
             argv += ["--concurrency", "1"]
+        if self.weft_caps.get("drain_time"):
+            argv += ["--drain-time", "0s"]  # stopping between scenarios need not wait
         return argv
 
     def start(self, name: str, kind: str) -> Target:

@@ -41,7 +41,10 @@ const fn deprecated(a: Annotation) -> Annotation {
 /// Every annotation Istio documents, including the hidden and the deprecated ones.
 pub static KNOWN: &[Annotation] = &[
     pod("prometheus.istio.io/merge-metrics"),
-    deprecated(on("alpha.istio.io/kubernetes-serviceaccounts", &["Service"])),
+    deprecated(on(
+        "alpha.istio.io/kubernetes-serviceaccounts",
+        &["Service"],
+    )),
     deprecated(on("alpha.istio.io/canonical-serviceaccounts", &["Service"])),
     deprecated(pod("alpha.istio.io/identity")),
     on("networking.istio.io/exportTo", &["Service"]),
@@ -162,7 +165,9 @@ mod tests {
         assert!(is_istio("sidecar.istio.io/inject"));
         assert!(is_istio("istio.io/rev"));
         assert!(is_istio("kubernetes.io/ingress.class"));
-        assert!(!is_istio("kubectl.kubernetes.io/last-applied-configuration"));
+        assert!(!is_istio(
+            "kubectl.kubernetes.io/last-applied-configuration"
+        ));
         assert!(!is_istio("example.com/istio.io"));
     }
 
@@ -170,7 +175,11 @@ mod tests {
     fn lookup_finds_kinds_and_deprecation() {
         let inject = lookup("sidecar.istio.io/inject").expect("known");
         assert!(inject.deprecated && inject.applies_to("Pod") && !inject.applies_to("Service"));
-        assert!(lookup(ANALYZE_SUPPRESS).expect("known").applies_to("Service"));
+        assert!(
+            lookup(ANALYZE_SUPPRESS)
+                .expect("known")
+                .applies_to("Service")
+        );
         assert!(lookup("sidecar.istio.io/nonsense").is_none());
     }
 }

@@ -174,7 +174,11 @@ pub fn virtual_service_destination_port_selector_required(
         quote(host),
         go_list(ports)
     );
-    msg(&VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED, at, text)
+    msg(
+        &VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED,
+        at,
+        text,
+    )
 }
 
 /// IST0116: `services` are `ns/name`.

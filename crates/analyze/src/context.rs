@@ -126,7 +126,11 @@ impl<'a> Context<'a> {
     }
 
     istio_kind!(virtual_services, VirtualService, networking::VirtualService);
-    istio_kind!(destination_rules, DestinationRule, networking::DestinationRule);
+    istio_kind!(
+        destination_rules,
+        DestinationRule,
+        networking::DestinationRule
+    );
     istio_kind!(gateway_specs, Gateway, networking::Gateway);
     istio_kind!(service_entries, ServiceEntry, networking::ServiceEntry);
     istio_kind!(sidecars, Sidecar, networking::Sidecar);

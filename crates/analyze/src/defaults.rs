@@ -1,6 +1,8 @@
 //! The stand-in ingress gateway istioctl adds when it analyzes files without a cluster: a Pod
 //! labelled `istio: ingressgateway` and its Service in `istio-system`. Without them every
-//! Gateway selecting the default ingress would be reported as selecting nothing.
+//! Gateway selecting the default ingress would be reported as selecting nothing. The Service
+//! has the ports of istioctl's stand-in and the target ports of Istio's gateway chart
+//! (80 to 8080, 443 to 8443), so Gateways written for either resolve.
 
 use weft_config::{LoadOptions, Object, load_str};
 
@@ -29,13 +31,17 @@ spec:
   selector:
     istio: ingressgateway
   ports:
+  - name: status-port
+    port: 15021
+    targetPort: 15021
+    protocol: TCP
   - name: http2
     port: 80
-    targetPort: 80
+    targetPort: 8080
     protocol: TCP
   - name: https
     port: 443
-    targetPort: 443
+    targetPort: 8443
     protocol: TCP
   - name: tcp
     port: 31400

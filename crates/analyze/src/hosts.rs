@@ -98,7 +98,10 @@ mod tests {
 
     #[test]
     fn short_names_are_completed_with_the_namespace() {
-        assert_eq!(to_fqdn("default", "reviews"), "reviews.default.svc.cluster.local");
+        assert_eq!(
+            to_fqdn("default", "reviews"),
+            "reviews.default.svc.cluster.local"
+        );
         assert_eq!(to_fqdn("default", "reviews.prod"), "reviews.prod");
         assert_eq!(to_fqdn("default", "*.example.com"), "*.example.com");
         assert_eq!(to_fqdn("default", "*"), "*");

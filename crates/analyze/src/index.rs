@@ -142,7 +142,10 @@ fn register_services<'a>(ctx: &Context<'a>, registry: &mut Registry<'a>) {
 
 /// Namespaces a Service's `networking.istio.io/exportTo` annotation names (`~` hides it).
 fn service_visibility(obj: &Object) -> Option<Vec<String>> {
-    let value = obj.metadata.annotations.get("networking.istio.io/exportTo")?;
+    let value = obj
+        .metadata
+        .annotations
+        .get("networking.istio.io/exportTo")?;
     let entries: Vec<String> = value
         .split(',')
         .map(str::trim)

@@ -64,7 +64,12 @@ pub fn analyze(loaded: &Loaded, opts: &Options) -> Vec<Message> {
     let mut problems = loaded.problems.clone();
     // Per object only: the one rule weft-validate checks across objects (one default Sidecar
     // per namespace) is IST0111, reported by its analyzer with Istio's wording.
-    problems.extend(loaded.objects.iter().flat_map(weft_validate::validate_object));
+    problems.extend(
+        loaded
+            .objects
+            .iter()
+            .flat_map(weft_validate::validate_object),
+    );
     let defaults = if opts.default_ingress {
         defaults::ingress_objects(&loaded.objects)
     } else {
@@ -111,10 +116,10 @@ fn keep(m: &Message, opts: &Options, suppressed: &BTreeMap<ObjectRef, Vec<String
     let Some(origin) = m.origin() else {
         return true;
     };
-    if let (Some(want), Some(ns)) = (&opts.namespace, &origin.namespace) {
-        if want != ns {
-            return false;
-        }
+    if let (Some(want), Some(ns)) = (&opts.namespace, &origin.namespace)
+        && want != ns
+    {
+        return false;
     }
     if suppressed
         .get(origin)

@@ -177,7 +177,17 @@ impl Message {
         }
     }
 
-    fn sort_key(&self) -> (Level, &str, Option<&ObjectRef>, Option<&str>, u32, &str, &str) {
+    fn sort_key(
+        &self,
+    ) -> (
+        Level,
+        &str,
+        Option<&ObjectRef>,
+        Option<&str>,
+        u32,
+        &str,
+        &str,
+    ) {
         (
             self.level(),
             self.code(),
@@ -301,8 +311,10 @@ mod tests {
     fn log_line_without_origin_or_line() {
         let m = Message::new(&T, Anchor::default(), "x".into());
         assert_eq!(m.to_string(), "Error [IST0101] x");
-        let mut a = Anchor::default();
-        a.file = Some("f.yaml".into());
+        let a = Anchor {
+            file: Some("f.yaml".into()),
+            ..Anchor::default()
+        };
         assert_eq!(
             Message::new(&T, a, "x".into()).to_string(),
             "Error [IST0101] (f.yaml) x"

@@ -72,7 +72,8 @@ pub fn render(messages: &[Message], format: Format) -> String {
 fn render_json(messages: &[Message]) -> String {
     let entries: Vec<Entry> = messages.iter().map(Entry::of).collect();
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, PrettyFormatter::with_indent(b"\t"));
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, PrettyFormatter::with_indent(b"\t"));
     // Serializing plain strings into a Vec cannot fail.
     if entries.serialize(&mut ser).is_err() {
         return "[]\n".into();
@@ -119,8 +120,7 @@ fn is_plain_safe(s: &str) -> bool {
     if "-?:,[]{}#&*!|>'\"%@`".contains(first) || first == ' ' || s.ends_with(' ') {
         return false;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control)
-    {
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control) {
         return false;
     }
     !looks_like_non_string(s)

@@ -6,7 +6,10 @@ use super::*;
 
 fn run(yaml: &str, opts: &Options) -> Vec<String> {
     let loaded = load_str("in.yaml", yaml, &LoadOptions::default());
-    analyze(&loaded, opts).iter().map(ToString::to_string).collect()
+    analyze(&loaded, opts)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 const TWO_NAMESPACES: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  \
@@ -19,7 +22,9 @@ fn only_the_selected_namespace_is_reported() {
     let got = run(TWO_NAMESPACES, &Options::default());
     assert_eq!(
         got,
-        ["Warning [IST0108] (Service default/a in.yaml:7) Unknown annotation: sidecar.istio.io/bogus"]
+        [
+            "Warning [IST0108] (Service default/a in.yaml:7) Unknown annotation: sidecar.istio.io/bogus"
+        ]
     );
     let all = Options {
         namespace: None,
@@ -83,7 +88,10 @@ fn cross_object_sidecar_rule_is_reported_once_as_ist0111() {
         )
     };
     let got = run(&(sidecar("a") + &sidecar("b")), &Options::default());
-    let codes: Vec<&str> = got.iter().map(|l| &l[..l.find(']').unwrap_or(0) + 1]).collect();
+    let codes: Vec<&str> = got
+        .iter()
+        .map(|l| &l[..l.find(']').unwrap_or(0) + 1])
+        .collect();
     assert_eq!(codes, ["Error [IST0111]", "Error [IST0111]"], "{got:?}");
 }
 
@@ -94,6 +102,37 @@ fn regex_errors_found_by_validation_are_not_repeated_as_ist0122() {
                 x-id:\n          regex: \"(\"\n    route:\n    - destination:\n        host: \
                 r.example.com\n";
     let got = run(yaml, &Options::default());
-    assert!(got.iter().any(|l| l.starts_with("Error [IST0106]")), "{got:?}");
+    assert!(
+        got.iter().any(|l| l.starts_with("Error [IST0106]")),
+        "{got:?}"
+    );
     assert!(!got.iter().any(|l| l.contains("IST0122")), "{got:?}");
+}
+
+#[test]
+fn gateways_on_the_default_ingress_resolve_without_input_workloads() {
+    let gateway = |port: u32| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: gw\nspec:\n  \
+             selector:\n    istio: ingressgateway\n  servers:\n  - port:\n      number: {port}\n      \
+             name: http\n      protocol: HTTP\n    hosts:\n    - \"*\"\n"
+        )
+    };
+    for port in [80, 8080, 443] {
+        assert!(run(&gateway(port), &Options::default()).is_empty(), "port {port}");
+    }
+    assert_eq!(
+        run(&gateway(9999), &Options::default()),
+        ["Warning [IST0104] (Gateway default/gw in.yaml:10) The gateway refers to a port that is \
+          not exposed on the workload (pod selector istio=ingressgateway; port 9999)"]
+    );
+    let without = Options {
+        default_ingress: false,
+        ..Options::default()
+    };
+    assert_eq!(
+        run(&gateway(80), &without),
+        ["Error [IST0101] (Gateway default/gw in.yaml:7) Referenced selector not found: \
+          \"istio=ingressgateway\""]
+    );
 }

@@ -272,7 +272,7 @@ async fn dead_upstreams_show_error_text() {
 #[tokio::test]
 async fn slow_reviews_time_out_after_one_retry() {
     let slow = Recorder {
-        delay: Duration::from_millis(1500),
+        delay: Duration::from_secs(5),
         ..Recorder::default()
     };
     let page = productpage(
@@ -299,7 +299,7 @@ async fn slow_reviews_time_out_after_one_retry() {
         "two timeouts take 2 x 250 ms, took {took:?}"
     );
     assert!(
-        took < Duration::from_millis(1400),
+        took < Duration::from_secs(4),
         "should not wait for the slow answer: {took:?}"
     );
 }

@@ -311,7 +311,12 @@ impl ObjectContext<'_> {
 
     fn check_metadata(&mut self, meta: &ObjectMeta, info: &KindInfo, opts: &LoadOptions) -> bool {
         if meta.name.is_empty() && meta.generate_name.is_none() {
-            self.report(meta, opts, "metadata.name", "required field is missing".into());
+            self.report(
+                meta,
+                opts,
+                "metadata.name",
+                "required field is missing".into(),
+            );
             return false;
         }
         if info.scope == Scope::Cluster && meta.namespace.is_some() {

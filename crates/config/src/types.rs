@@ -123,7 +123,7 @@ impl fmt::Display for Duration {
             ("ms", 1_000_000),
             ("us", 1_000),
         ] {
-            if a % size == 0 {
+            if a.is_multiple_of(size) {
                 return write!(f, "{sign}{}{unit}", a / size);
             }
         }

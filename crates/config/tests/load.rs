@@ -14,7 +14,11 @@ const VS: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmeta
 
 #[test]
 fn loads_every_document_and_fills_in_the_namespace() {
-    let l = load(&format!("{VS}---\n{}", VS.replace("v1\n", "v1beta1\n").replace("reviews\nspec", "r2\n  namespace: prod\nspec")));
+    let l = load(&format!(
+        "{VS}---\n{}",
+        VS.replace("v1\n", "v1beta1\n")
+            .replace("reviews\nspec", "r2\n  namespace: prod\nspec")
+    ));
     assert!(l.problems.is_empty(), "{:?}", messages(&l));
     assert_eq!(l.objects.len(), 2);
     assert_eq!(l.objects[0].namespace(), "default");
@@ -30,13 +34,20 @@ fn serves_every_istio_version() {
         assert!(l.problems.is_empty(), "{v}: {:?}", messages(&l));
     }
     let l = load(&VS.replace("/v1\n", "/v2\n"));
-    assert_eq!(messages(&l), ["in.yaml:1: VirtualService default/reviews: apiVersion: version \"v2\" of networking.istio.io/v2 is not served (served: v1, v1beta1, v1alpha3)"]);
+    assert_eq!(
+        messages(&l),
+        [
+            "in.yaml:1: VirtualService default/reviews: apiVersion: version \"v2\" of networking.istio.io/v2 is not served (served: v1, v1beta1, v1alpha3)"
+        ]
+    );
     assert!(l.objects.is_empty());
 }
 
 #[test]
 fn reports_every_unknown_field_with_path_line_and_hint() {
-    let l = load("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: r\nspec:\n  hots: [a]\n  http:\n  - rout: []\n");
+    let l = load(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: r\nspec:\n  hots: [a]\n  http:\n  - rout: []\n",
+    );
     assert_eq!(
         messages(&l),
         [
@@ -59,14 +70,18 @@ fn unknown_kinds_pass_through_and_are_reported_once() {
 
 #[test]
 fn kubernetes_gateway_api_is_not_mistaken_for_istio_gateway() {
-    let l = load("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {gatewayClassName: istio}\n");
+    let l = load(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {gatewayClassName: istio}\n",
+    );
     assert_eq!(l.objects.len(), 1);
     assert!(matches!(l.objects[0].body, Body::Unknown(_)));
 }
 
 #[test]
 fn expands_lists() {
-    let l = load("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {k: v}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n");
+    let l = load(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {k: v}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n",
+    );
     assert!(l.problems.is_empty(), "{:?}", messages(&l));
     let names: Vec<_> = l.objects.iter().map(|o| o.name()).collect();
     assert_eq!(names, ["a", "b"]);
@@ -75,17 +90,30 @@ fn expands_lists() {
 
 #[test]
 fn reads_json() {
-    let l = load("{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {\"name\": \"a\", \"namespace\": \"x\"},\n \"dta\": {}}\n");
-    assert_eq!(messages(&l), ["in.yaml:3: ConfigMap x/a: dta: unknown field \"dta\" (did you mean \"data\"?)"]);
+    let l = load(
+        "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"metadata\": {\"name\": \"a\", \"namespace\": \"x\"},\n \"dta\": {}}\n",
+    );
+    assert_eq!(
+        messages(&l),
+        ["in.yaml:3: ConfigMap x/a: dta: unknown field \"dta\" (did you mean \"data\"?)"]
+    );
 }
 
 #[test]
 fn bad_documents_are_reported_and_the_rest_still_loads() {
-    let l = load(&format!("just a string\n---\nmetadata: {{name: x}}\n---\n{VS}---\nkey: [unclosed\n"));
+    let l = load(&format!(
+        "just a string\n---\nmetadata: {{name: x}}\n---\n{VS}---\nkey: [unclosed\n"
+    ));
     let m = messages(&l);
     assert_eq!(l.objects.len(), 1, "{m:?}");
-    assert!(m[0].starts_with("in.yaml:1: document is not an object"), "{m:?}");
-    assert!(m[1].starts_with("in.yaml:3: document has no apiVersion or kind"), "{m:?}");
+    assert!(
+        m[0].starts_with("in.yaml:1: document is not an object"),
+        "{m:?}"
+    );
+    assert!(
+        m[1].starts_with("in.yaml:3: document has no apiVersion or kind"),
+        "{m:?}"
+    );
     assert!(m[2].contains("YAML syntax error"), "{m:?}");
 }
 
@@ -94,13 +122,21 @@ fn cluster_scoped_kinds_have_no_namespace() {
     let l = load("apiVersion: v1\nkind: Namespace\nmetadata: {name: prod}\n");
     assert_eq!(l.objects[0].namespace(), "");
     let l = load("apiVersion: v1\nkind: Namespace\nmetadata: {name: prod, namespace: x}\n");
-    assert_eq!(messages(&l), ["in.yaml:3: Namespace x/prod: metadata.namespace: Namespace is cluster-scoped and cannot have a namespace"]);
+    assert_eq!(
+        messages(&l),
+        [
+            "in.yaml:3: Namespace x/prod: metadata.namespace: Namespace is cluster-scoped and cannot have a namespace"
+        ]
+    );
 }
 
 #[test]
 fn missing_name_is_an_error() {
     let l = load("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n");
-    assert_eq!(messages(&l), ["in.yaml:3: ConfigMap default/<unnamed>: metadata.name: required field is missing"]);
+    assert_eq!(
+        messages(&l),
+        ["in.yaml:3: ConfigMap default/<unnamed>: metadata.name: required field is missing"]
+    );
 }
 
 #[test]
@@ -108,4 +144,11 @@ fn unreadable_files_are_reported() {
     let l = weft_config::load_paths(&["/nonexistent/x.yaml".into()], &LoadOptions::default());
     assert_eq!(l.problems.len(), 1);
     assert!(l.problems[0].message.starts_with("cannot read"));
+}
+
+#[test]
+fn an_empty_spec_is_an_empty_spec() {
+    let l = load("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-all}\nspec:\n");
+    assert!(l.problems.is_empty(), "{:?}", messages(&l));
+    assert_eq!(l.objects.len(), 1);
 }

@@ -20,3 +20,6 @@ pub use resources::{ProxyResources, TypedResources};
 pub use status::SyncStatus;
 pub mod debounce;
 pub mod debug;
+pub mod generator;
+pub mod pipeline;
+pub mod server;

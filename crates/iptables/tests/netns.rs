@@ -6,7 +6,7 @@
 //! Needs root, `ip`, `iptables` and `setpriv`; otherwise prints `SKIP: ...` (or fails when
 //! WEFT_REQUIRE_ALL_TESTS=1). Both namespaces are removed when the test ends, pass or fail.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -23,7 +23,8 @@ fn skip(reason: &str) {
     if std::env::var("WEFT_REQUIRE_ALL_TESTS").as_deref() == Ok("1") {
         panic!("WEFT_REQUIRE_ALL_TESTS=1 but this test cannot run: {reason}");
     }
-    eprintln!("SKIP: {reason}");
+    // Straight to stderr, past the test harness's output capture, so the skip is seen.
+    let _ = writeln!(std::io::stderr(), "SKIP: {reason}");
 }
 
 fn on_path(tool: &str) -> bool {
@@ -354,7 +355,6 @@ fn split_families(text: &str) -> Vec<(String, String)> {
 }
 
 fn restore_in(ns: &str, program: &str, rules: &str, file: &Path) {
-    use std::io::Write;
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, program, "--noflush"])
         .stdin(Stdio::piped())

@@ -104,7 +104,9 @@ impl Format {
     }
 
     pub fn istio_default() -> Format {
-        Self::parse(ISTIO_DEFAULT_FORMAT).unwrap_or(Format { segments: Vec::new() })
+        Self::parse(ISTIO_DEFAULT_FORMAT).unwrap_or(Format {
+            segments: Vec::new(),
+        })
     }
 
     pub fn render(&self, r: &LogRecord) -> String {
@@ -128,7 +130,10 @@ impl Format {
 
 fn parse_op(spec: &str) -> Result<(Op, Option<usize>), String> {
     let (body, max) = match spec.rsplit_once("):") {
-        Some((b, m)) => (format!("{b})"), Some(m.parse().map_err(|_| format!("bad length in %{spec}%"))?)),
+        Some((b, m)) => (
+            format!("{b})"),
+            Some(m.parse().map_err(|_| format!("bad length in %{spec}%"))?),
+        ),
         None => (spec.to_string(), None),
     };
     let (name, arg) = match body.split_once('(') {
@@ -204,9 +209,10 @@ fn value(op: &Op, r: &LogRecord) -> String {
         Op::UpstreamLocalAddress => addr(r.upstream_local),
         Op::DownstreamLocalAddress => addr(r.downstream_local),
         Op::DownstreamRemoteAddress => addr(r.downstream_remote),
-        Op::DownstreamRemoteAddressWithoutPort => {
-            r.downstream_remote.map(|a| a.ip().to_string()).unwrap_or_default()
-        }
+        Op::DownstreamRemoteAddressWithoutPort => r
+            .downstream_remote
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
         Op::RequestedServerName => r.server_name.clone(),
         Op::RouteName => r.route_name.clone(),
     }
@@ -270,9 +276,13 @@ mod tests {
             start_time: Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)),
             ..Default::default()
         };
-        r.request_headers.insert("x-request-id", "abc".parse().expect("hv"));
+        r.request_headers
+            .insert("x-request-id", "abc".parse().expect("hv"));
         let line = f.render(&r);
-        assert!(line.starts_with("[2023-11-14T22:13:20.123Z] \"GET /x HTTP/1.1\" 503 UF "), "{line}");
+        assert!(
+            line.starts_with("[2023-11-14T22:13:20.123Z] \"GET /x HTTP/1.1\" 503 UF "),
+            "{line}"
+        );
         assert!(line.contains("\"abc\""), "{line}");
         assert!(line.contains(" backend "), "{line}");
         assert!(line.ends_with(" - -\n"), "{line}");
@@ -280,9 +290,14 @@ mod tests {
 
     #[test]
     fn alternative_header_truncation_and_errors() {
-        let f = Format::parse("%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(USER-AGENT):3% 100%%").expect("parse");
-        let mut r = LogRecord { path: "/p".into(), ..Default::default() };
-        r.request_headers.insert("user-agent", "curl/8".parse().expect("hv"));
+        let f = Format::parse("%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(USER-AGENT):3% 100%%")
+            .expect("parse");
+        let mut r = LogRecord {
+            path: "/p".into(),
+            ..Default::default()
+        };
+        r.request_headers
+            .insert("user-agent", "curl/8".parse().expect("hv"));
         assert_eq!(f.render(&r), "/p cur 100%");
         assert!(Format::parse("%NOPE%").is_err());
         assert!(Format::parse("%REQ(x)").is_err());

@@ -8,9 +8,9 @@ use weft_config::yaml;
 
 use crate::error::ConfigError;
 use crate::model::Bootstrap;
+use crate::runtime::Snapshot;
 use crate::runtime::cluster::build_cluster;
 use crate::runtime::listener::build_listener;
-use crate::runtime::Snapshot;
 
 /// A bootstrap problem at a position in its file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +65,13 @@ pub fn load_str(file: &str, text: &str) -> Result<(Bootstrap, Snapshot), Bootstr
     let doc = match docs.len() {
         1 => &docs[0],
         0 => return Err(err(1, String::new(), "the file is empty".into())),
-        _ => return Err(err(docs[1].line, String::new(), "expected a single document".into())),
+        _ => {
+            return Err(err(
+                docs[1].line,
+                String::new(),
+                "expected a single document".into(),
+            ));
+        }
     };
     let value = yaml::to_json(&doc.root);
     let bootstrap: Bootstrap = serde_path_to_error::deserialize(value).map_err(|e| {
@@ -88,7 +94,11 @@ pub fn load_str(file: &str, text: &str) -> Result<(Bootstrap, Snapshot), Bootstr
 }
 
 fn join(prefix: &str, path: &str) -> String {
-    if path.is_empty() { prefix.to_string() } else { format!("{prefix}.{path}") }
+    if path.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}.{path}")
+    }
 }
 
 /// Compiles the static resources; an error comes with the path of its resource.
@@ -97,7 +107,11 @@ pub fn compile(b: &Bootstrap) -> Result<Snapshot, (String, ConfigError)> {
     for (i, l) in b.static_resources.listeners.iter().enumerate() {
         let prefix = format!("static_resources.listeners[{i}]");
         let built = build_listener(l).map_err(|e| (prefix.clone(), e))?;
-        if snap.listeners.insert(l.name.clone(), built.into()).is_some() {
+        if snap
+            .listeners
+            .insert(l.name.clone(), built.into())
+            .is_some()
+        {
             return Err((prefix, dup("Listener", &l.name)));
         }
     }

@@ -96,11 +96,15 @@ mod tests {
         let active = |i: usize| [10, 0, 5][i];
         // rand returns 0 then 0 -> a = 0, b = 1 (skips a).
         let mut seq = [0u64, 0].into_iter();
-        let got = pick(LbPolicy::LeastRequest, &w, active, 0, |_| seq.next().unwrap_or(0));
+        let got = pick(LbPolicy::LeastRequest, &w, active, 0, |_| {
+            seq.next().unwrap_or(0)
+        });
         assert_eq!(got, Some(1));
         // a = 2, b = 0 -> 2 has 5 < 10.
         let mut seq = [2u64, 0].into_iter();
-        let got = pick(LbPolicy::LeastRequest, &w, active, 0, |_| seq.next().unwrap_or(0));
+        let got = pick(LbPolicy::LeastRequest, &w, active, 0, |_| {
+            seq.next().unwrap_or(0)
+        });
         assert_eq!(got, Some(2));
     }
 

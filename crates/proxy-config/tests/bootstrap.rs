@@ -52,17 +52,32 @@ fn loads_static_listener_and_cluster() {
 
 #[test]
 fn unknown_field_points_at_its_line() {
-    let text = GOOD.replace("    lb_policy: LEAST_REQUEST", "    lb_policy: LEAST_REQUEST\n    bogus_field: 1");
+    let text = GOOD.replace(
+        "    lb_policy: LEAST_REQUEST",
+        "    lb_policy: LEAST_REQUEST\n    bogus_field: 1",
+    );
     let err = load_str("b.yaml", &text).expect_err("unknown field");
     let msg = err.to_string();
-    assert!(msg.starts_with("b.yaml:23: static_resources.clusters[0].bogus_field: unknown field `bogus_field`"), "{msg}");
+    assert!(
+        msg.starts_with(
+            "b.yaml:23: static_resources.clusters[0].bogus_field: unknown field `bogus_field`"
+        ),
+        "{msg}"
+    );
 }
 
 #[test]
 fn bad_value_has_path_and_line() {
     let text = GOOD.replace("connect_timeout: 0.25s", "connect_timeout: 250ms");
-    let msg = load_str("b.yaml", &text).expect_err("bad duration").to_string();
-    assert!(msg.starts_with("b.yaml:21: static_resources.clusters[0].connect_timeout: invalid duration"), "{msg}");
+    let msg = load_str("b.yaml", &text)
+        .expect_err("bad duration")
+        .to_string();
+    assert!(
+        msg.starts_with(
+            "b.yaml:21: static_resources.clusters[0].connect_timeout: invalid duration"
+        ),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -74,14 +89,21 @@ fn semantic_error_names_resource_and_field() {
         "b.yaml:28: Cluster backend: static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[1].endpoint.address.socket_address.address: \"not-an-ip\" is not an IP address"
     );
     let text = GOOD.replace("          cluster: backend\n", "");
-    let msg = load_str("b.yaml", &text).expect_err("no cluster").to_string();
+    let msg = load_str("b.yaml", &text)
+        .expect_err("no cluster")
+        .to_string();
     assert!(msg.contains("Listener tcp: static_resources.listeners[0].filter_chains[0].filters[0].typed_config: one of cluster, weighted_clusters is required"), "{msg}");
 }
 
 #[test]
 fn unknown_typed_config_is_rejected() {
     let text = GOOD.replace("tcp_proxy.v3.TcpProxy", "redis_proxy.v3.RedisProxy");
-    let msg = load_str("b.yaml", &text).expect_err("unknown type").to_string();
+    let msg = load_str("b.yaml", &text)
+        .expect_err("unknown type")
+        .to_string();
     assert!(msg.contains("unknown variant"), "{msg}");
-    assert!(msg.contains("static_resources.listeners[0].filter_chains[0].filters[0].typed_config"), "{msg}");
+    assert!(
+        msg.contains("static_resources.listeners[0].filter_chains[0].filters[0].typed_config"),
+        "{msg}"
+    );
 }

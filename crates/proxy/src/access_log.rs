@@ -23,7 +23,11 @@ pub fn open_writer(target: &LogTarget) -> Option<LogWriter> {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let mut out: Box<dyn Write + Send> = match target {
         LogTarget::Stdout => Box::new(std::io::stdout()),
-        LogTarget::File(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        LogTarget::File(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             Ok(f) => Box::new(f),
             Err(e) => {
                 tracing::error!(path = %path.display(), error = %e, "cannot open access log");

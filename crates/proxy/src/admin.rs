@@ -29,16 +29,28 @@ pub fn set_log_handler(f: LogHandler) {
 const HELP: &[(&str, &str)] = &[
     ("/clusters", "upstream cluster status"),
     ("/config_dump", "dump current Envoy configs"),
-    ("/healthcheck/fail", "cause the server to fail health checks (POST)"),
-    ("/healthcheck/ok", "cause the server to pass health checks (POST)"),
+    (
+        "/healthcheck/fail",
+        "cause the server to fail health checks (POST)",
+    ),
+    (
+        "/healthcheck/ok",
+        "cause the server to pass health checks (POST)",
+    ),
     ("/help", "print out list of admin commands"),
     ("/listeners", "print listener info"),
     ("/logging", "query/change logging levels (POST ?level=)"),
     ("/quitquitquit", "exit the server (POST)"),
-    ("/ready", "print server state, return 200 if LIVE, otherwise return 503"),
+    (
+        "/ready",
+        "print server state, return 200 if LIVE, otherwise return 503",
+    ),
     ("/server_info", "print server version/status information"),
     ("/stats", "print server stats (?filter=)"),
-    ("/stats/prometheus", "print server stats in prometheus format"),
+    (
+        "/stats/prometheus",
+        "print server stats in prometheus format",
+    ),
 ];
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -67,13 +79,22 @@ pub async fn serve(shared: Arc<Shared>, sock: TcpListener) {
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=UTF-8"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
     r
 }
 
 fn json(body: &serde_json::Value) -> Response<Full<Bytes>> {
-    let mut r = text(StatusCode::OK, serde_json::to_string_pretty(body).unwrap_or_default());
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    let mut r = text(
+        StatusCode::OK,
+        serde_json::to_string_pretty(body).unwrap_or_default(),
+    );
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -91,7 +112,10 @@ fn route(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         "/server_info" => json(&server_info(shared)),
         "/stats" => match query_param(req, "format") {
             Some("prometheus") => text(StatusCode::OK, shared.stats.render_prometheus()),
-            _ => text(StatusCode::OK, shared.stats.render_text(query_param(req, "filter"))),
+            _ => text(
+                StatusCode::OK,
+                shared.stats.render_text(query_param(req, "filter")),
+            ),
         },
         "/stats/prometheus" => text(StatusCode::OK, shared.stats.render_prometheus()),
         "/clusters" => text(StatusCode::OK, clusters(shared)),
@@ -110,9 +134,10 @@ fn route(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             text(StatusCode::OK, "OK\n")
         }
         "/logging" => logging(query_param(req, "level"), post),
-        "/quitquitquit" | "/healthcheck/fail" | "/healthcheck/ok" => {
-            text(StatusCode::METHOD_NOT_ALLOWED, "This endpoint requires POST\n")
-        }
+        "/quitquitquit" | "/healthcheck/fail" | "/healthcheck/ok" => text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This endpoint requires POST\n",
+        ),
         "/help" | "/" => {
             let mut out = String::from("admin commands are:\n");
             for (p, d) in HELP {
@@ -120,7 +145,10 @@ fn route(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             }
             text(StatusCode::OK, out)
         }
-        _ => text(StatusCode::NOT_FOUND, "invalid path. admin commands are listed at /help\n"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "invalid path. admin commands are listed at /help\n",
+        ),
     }
 }
 
@@ -136,7 +164,11 @@ fn state_name(shared: &Shared) -> &'static str {
 
 fn ready(shared: &Shared) -> Response<Full<Bytes>> {
     let s = state_name(shared);
-    let status = if s == "LIVE" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if s == "LIVE" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     text(status, format!("{s}\n"))
 }
 
@@ -162,7 +194,11 @@ fn clusters(shared: &Shared) -> String {
             let a = h.addr;
             let get = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
             let _ = writeln!(out, "{name}::{a}::cx_active::{}", get(&h.cx_active));
-            let _ = writeln!(out, "{name}::{a}::cx_connect_fail::{}", get(&h.cx_connect_fail));
+            let _ = writeln!(
+                out,
+                "{name}::{a}::cx_connect_fail::{}",
+                get(&h.cx_connect_fail)
+            );
             let _ = writeln!(out, "{name}::{a}::rq_active::{}", get(&h.active_rq));
             let _ = writeln!(out, "{name}::{a}::rq_error::{}", get(&h.rq_error));
             let _ = writeln!(out, "{name}::{a}::rq_total::{}", get(&h.rq_total));
@@ -197,8 +233,14 @@ fn logging(level: Option<&str>, post: bool) -> Response<Full<Bytes>> {
             Ok(msg) => text(StatusCode::OK, format!("{msg}\n")),
             Err(e) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
         },
-        (Some(_), true, None) => text(StatusCode::NOT_IMPLEMENTED, "log level changes are not wired in this process\n"),
-        (Some(_), false, _) => text(StatusCode::METHOD_NOT_ALLOWED, "This endpoint requires POST\n"),
+        (Some(_), true, None) => text(
+            StatusCode::NOT_IMPLEMENTED,
+            "log level changes are not wired in this process\n",
+        ),
+        (Some(_), false, _) => text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This endpoint requires POST\n",
+        ),
         (None, _, Some(h)) => text(StatusCode::OK, format!("{}\n", h("").unwrap_or_default())),
         (None, _, None) => text(StatusCode::OK, "active loggers: default\n"),
     }

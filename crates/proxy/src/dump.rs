@@ -45,7 +45,10 @@ pub fn redact(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
-                if ["private_key", "password", "secret", "token", "inline_bytes"].iter().any(|s| k.contains(s)) {
+                if ["private_key", "password", "secret", "token", "inline_bytes"]
+                    .iter()
+                    .any(|s| k.contains(s))
+                {
                     *child = Value::String("[redacted]".into());
                 } else {
                     redact(child);
@@ -75,7 +78,9 @@ pub fn config_dump(shared: &Shared) -> Value {
     let b = &shared.bootstrap;
     let rec = shared.records.load();
     let version = |t: &str| rec.versions.get(t).cloned().unwrap_or_default();
-    let statics = |v: Vec<Value>, key: &str| -> Vec<Value> { v.into_iter().map(|r| json!({ key: r })).collect() };
+    let statics = |v: Vec<Value>, key: &str| -> Vec<Value> {
+        v.into_iter().map(|r| json!({ key: r })).collect()
+    };
     let listeners: Vec<Value> =
         dynamic(&rec.listeners, "listener").into_iter().map(|mut d| {
             let l = d["listener"].take();

@@ -57,7 +57,11 @@ pub fn classify(data: &[u8], tls: bool, http: bool) -> Option<Inspected> {
     }
     if tls && data[0] == 0x16 {
         return match parse_client_hello(data) {
-            Hello::Done(sni, alpn) => Some(Inspected { tls: true, server_name: sni, application_protocols: alpn }),
+            Hello::Done(sni, alpn) => Some(Inspected {
+                tls: true,
+                server_name: sni,
+                application_protocols: alpn,
+            }),
             Hello::Partial => None,
             Hello::Invalid => Some(Inspected::default()),
         };
@@ -69,19 +73,29 @@ pub fn classify(data: &[u8], tls: bool, http: bool) -> Option<Inspected> {
         }
         if let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
             let line = &data[..line_end];
-            return Some(if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
-                proto("http/1.1")
-            } else {
-                Inspected::default()
-            });
+            return Some(
+                if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
+                    proto("http/1.1")
+                } else {
+                    Inspected::default()
+                },
+            );
         }
-        return if data.len() < 8192 { None } else { Some(Inspected::default()) };
+        return if data.len() < 8192 {
+            None
+        } else {
+            Some(Inspected::default())
+        };
     }
     Some(Inspected::default())
 }
 
 fn proto(p: &str) -> Inspected {
-    Inspected { tls: false, server_name: None, application_protocols: vec![p.to_string()] }
+    Inspected {
+        tls: false,
+        server_name: None,
+        application_protocols: vec![p.to_string()],
+    }
 }
 
 enum Hello {
@@ -105,7 +119,8 @@ impl<'a> Reader<'a> {
         self.take(1).map(|b| usize::from(b[0]))
     }
     fn u16(&mut self) -> Option<usize> {
-        self.take(2).map(|b| usize::from(b[0]) << 8 | usize::from(b[1]))
+        self.take(2)
+            .map(|b| usize::from(b[0]) << 8 | usize::from(b[1]))
     }
     fn vec8(&mut self) -> Option<&'a [u8]> {
         let n = self.u8()?;
@@ -120,8 +135,12 @@ impl<'a> Reader<'a> {
 /// Parses the first TLS record holding a ClientHello for SNI and ALPN.
 fn parse_client_hello(data: &[u8]) -> Hello {
     let mut rec = Reader(data);
-    let (Some(_ct), Some(_ver), Some(len)) = (rec.u8(), rec.u16(), rec.u16()) else { return Hello::Partial };
-    let Some(body) = rec.take(len) else { return Hello::Partial };
+    let (Some(_ct), Some(_ver), Some(len)) = (rec.u8(), rec.u16(), rec.u16()) else {
+        return Hello::Partial;
+    };
+    let Some(body) = rec.take(len) else {
+        return Hello::Partial;
+    };
     let mut hs = Reader(body);
     if hs.u8() != Some(1) {
         return Hello::Invalid;
@@ -216,9 +235,15 @@ mod tests {
 
     #[test]
     fn detects_http_versions() {
-        assert_eq!(classify(b"GET / HTTP/1.1\r\nHost: x\r\n", false, true), Some(proto("http/1.1")));
+        assert_eq!(
+            classify(b"GET / HTTP/1.1\r\nHost: x\r\n", false, true),
+            Some(proto("http/1.1"))
+        );
         assert_eq!(classify(H2_PREFACE, false, true), Some(proto("h2c")));
         assert_eq!(classify(&H2_PREFACE[..5], false, true), None);
-        assert_eq!(classify(b"\x00\x01binary\r\n", false, true), Some(Inspected::default()));
+        assert_eq!(
+            classify(b"\x00\x01binary\r\n", false, true),
+            Some(Inspected::default())
+        );
     }
 }

@@ -76,11 +76,19 @@ impl Proxy {
         let stats = Arc::new(stats::Stats::default());
         let shared = Arc::new(Shared::new(bootstrap, stats));
         let listeners = Arc::new(Mutex::new(listener::ListenerManager::default()));
-        let control = Control { shared: shared.clone(), listeners: listeners.clone() };
+        let control = Control {
+            shared: shared.clone(),
+            listeners: listeners.clone(),
+        };
         if let Some(e) = control.apply(Arc::new(snapshot)).into_iter().next() {
             return Err(e.into());
         }
-        let admin = admin::bind(admin_addr).await.map_err(|source| StartError::Admin { addr: admin_addr, source })?;
+        let admin = admin::bind(admin_addr)
+            .await
+            .map_err(|source| StartError::Admin {
+                addr: admin_addr,
+                source,
+            })?;
         let admin_addr = admin.local_addr().unwrap_or(admin_addr);
         let mut tasks = vec![tokio::spawn(admin::serve(shared.clone(), admin))];
         match ads::AdsConfig::from_bootstrap(&shared.bootstrap).map_err(StartError::Config)? {
@@ -88,7 +96,12 @@ impl Proxy {
             None => shared.ready.store(true, Ordering::Relaxed),
         }
         shared.stats.live.set(1);
-        Ok(Proxy { shared, listeners, admin_addr, tasks })
+        Ok(Proxy {
+            shared,
+            listeners,
+            admin_addr,
+            tasks,
+        })
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
@@ -130,7 +143,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn admin_address(b: &Bootstrap) -> Result<SocketAddr, StartError> {
     let Some(a) = b.admin.as_ref().and_then(|a| a.address.as_ref()) else {
-        return DEFAULT_ADMIN.parse().map_err(|_| StartError::Config("bad default admin address".into()));
+        return DEFAULT_ADMIN
+            .parse()
+            .map_err(|_| StartError::Config("bad default admin address".into()));
     };
     let at = weft_proxy_config::error::At::new("Bootstrap");
     weft_proxy_config::runtime::cluster::socket_addr(&at.field("admin.address"), a)

@@ -44,7 +44,10 @@ impl ListenerManager {
     pub fn sync(&mut self, shared: &Arc<Shared>) -> Vec<BindError> {
         let snap = shared.live.load().snap.clone();
         self.running.retain(|name, r| {
-            let keep = snap.listeners.get(name).is_some_and(|l| l.addr == r.addr || !l.bind_to_port);
+            let keep = snap
+                .listeners
+                .get(name)
+                .is_some_and(|l| l.addr == r.addr || !l.bind_to_port);
             if !keep {
                 r.task.abort();
             }
@@ -60,9 +63,14 @@ impl ListenerManager {
                     let addr = sock.local_addr().unwrap_or(l.addr);
                     let task = tokio::spawn(accept_loop(shared.clone(), name.clone(), sock));
                     tracing::info!(listener = %name, %addr, "listening");
-                    self.running.insert(name.clone(), Running { addr: l.addr, task });
+                    self.running
+                        .insert(name.clone(), Running { addr: l.addr, task });
                 }
-                Err(source) => errors.push(BindError { name: name.clone(), addr: l.addr, source }),
+                Err(source) => errors.push(BindError {
+                    name: name.clone(),
+                    addr: l.addr,
+                    source,
+                }),
             }
         }
         errors
@@ -83,7 +91,11 @@ impl Drop for ListenerManager {
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let sock = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
     sock.set_reuseaddr(true)?;
     sock.bind(addr)?;
     sock.listen(1024)
@@ -107,7 +119,9 @@ async fn accept_loop(shared: Arc<Shared>, name: String, sock: TcpListener) {
 
 async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer: SocketAddr) {
     let live = shared.live.load_full();
-    let Some(mut listener) = live.snap.listeners.get(&name).cloned() else { return };
+    let Some(mut listener) = live.snap.listeners.get(&name).cloned() else {
+        return;
+    };
     let local = stream.local_addr().unwrap_or(listener.addr);
     let destination = if listener.use_original_dst {
         let dst = orig_dst::original_dst(&stream).unwrap_or(local);
@@ -123,7 +137,13 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
     lstats.downstream_cx_active.inc();
     let _active = scopeguard(lstats.clone());
     let inspected = if listener.tls_inspector || listener.http_inspector {
-        inspect::inspect(&stream, listener.tls_inspector, listener.http_inspector, listener.inspect_timeout).await
+        inspect::inspect(
+            &stream,
+            listener.tls_inspector,
+            listener.http_inspector,
+            listener.inspect_timeout,
+        )
+        .await
     } else {
         Inspected::default()
     };
@@ -160,12 +180,14 @@ fn find_by_destination(
     dst: SocketAddr,
     except: &str,
 ) -> Option<Arc<Listener>> {
-    let exact = listeners.values().find(|l| l.name != except && l.addr == dst);
+    let exact = listeners
+        .values()
+        .find(|l| l.name != except && l.addr == dst);
     exact
         .or_else(|| {
-            listeners
-                .values()
-                .find(|l| l.name != except && l.addr.port() == dst.port() && l.addr.ip().is_unspecified())
+            listeners.values().find(|l| {
+                l.name != except && l.addr.port() == dst.port() && l.addr.ip().is_unspecified()
+            })
         })
         .cloned()
 }

@@ -20,14 +20,24 @@ const SO_ORIGINAL_DST: libc::c_int = 80;
 /// has no conntrack entry for it).
 pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
     let local = stream.local_addr().ok()?;
-    let (level, _) = if local.is_ipv4() { (libc::SOL_IP, ()) } else { (libc::SOL_IPV6, ()) };
+    let (level, _) = if local.is_ipv4() {
+        (libc::SOL_IP, ())
+    } else {
+        (libc::SOL_IPV6, ())
+    };
     let fd = stream.as_raw_fd();
     // SAFETY: zeroed sockaddr_in6 is a valid value; see the module doc for the call.
     let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
     // SAFETY: fd is open for the duration of the call, buffer and length describe `addr`.
     let rc = unsafe {
-        libc::getsockopt(fd, level, SO_ORIGINAL_DST, (&mut addr as *mut libc::sockaddr_in6).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            level,
+            SO_ORIGINAL_DST,
+            (&mut addr as *mut libc::sockaddr_in6).cast(),
+            &mut len,
+        )
     };
     if rc != 0 {
         return None;
@@ -35,7 +45,8 @@ pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
     let dst = match i32::from(addr.sin6_family) {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a sockaddr_in, which fits in and is aligned like sockaddr_in6.
-            let v4: libc::sockaddr_in = unsafe { std::ptr::read((&addr as *const libc::sockaddr_in6).cast()) };
+            let v4: libc::sockaddr_in =
+                unsafe { std::ptr::read((&addr as *const libc::sockaddr_in6).cast()) };
             SocketAddr::V4(SocketAddrV4::new(
                 Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr)),
                 u16::from_be(v4.sin_port),

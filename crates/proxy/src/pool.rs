@@ -74,7 +74,10 @@ impl Pool {
         }
     }
 
-    async fn take_idle(&self, idle_timeout: Option<Duration>) -> Option<http1::SendRequest<Incoming>> {
+    async fn take_idle(
+        &self,
+        idle_timeout: Option<Duration>,
+    ) -> Option<http1::SendRequest<Incoming>> {
         for _ in 0..MAX_IDLE_PER_HOST {
             let (since, mut s) = lock(&self.idle).pop()?;
             if s.is_closed() || idle_timeout.is_some_and(|t| since.elapsed() > t) {
@@ -103,7 +106,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-async fn connect(host: &Host, cluster: &Cluster, stats: &ClusterStats) -> Result<TokioIo<TcpStream>, ConnectError> {
+async fn connect(
+    host: &Host,
+    cluster: &Cluster,
+    stats: &ClusterStats,
+) -> Result<TokioIo<TcpStream>, ConnectError> {
     stats.upstream_cx_total.inc();
     let res = tokio::time::timeout(cluster.connect_timeout, TcpStream::connect(host.addr)).await;
     let stream = match res {
@@ -142,7 +149,11 @@ where
 }
 
 /// Connects a raw TCP stream for the TCP proxy.
-pub async fn connect_tcp(host: &Host, cluster: &Cluster, stats: &ClusterStats) -> Result<TcpStream, ConnectError> {
+pub async fn connect_tcp(
+    host: &Host,
+    cluster: &Cluster,
+    stats: &ClusterStats,
+) -> Result<TcpStream, ConnectError> {
     let io = connect(host, cluster, stats).await?;
     Ok(io.into_inner())
 }

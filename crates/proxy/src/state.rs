@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 
 use arc_swap::ArcSwap;
 use weft_proxy_config::model::Bootstrap;
-use weft_proxy_config::runtime::{NetworkKind, Snapshot};
 use weft_proxy_config::runtime::listener::{AccessLogSink, LogTarget};
+use weft_proxy_config::runtime::{NetworkKind, Snapshot};
 
 use crate::access_log::{LogWriter, open_writer};
 use crate::dump::ConfigRecord;
@@ -67,12 +67,20 @@ impl Shared {
         let clusters = build_clusters(&snap, Some(&prev.clusters), &self.stats);
         let mut logs = HashMap::new();
         for target in log_targets(&snap) {
-            let w = prev.logs.get(&target).cloned().or_else(|| open_writer(&target));
+            let w = prev
+                .logs
+                .get(&target)
+                .cloned()
+                .or_else(|| open_writer(&target));
             if let Some(w) = w {
                 logs.insert(target, w);
             }
         }
-        self.live.store(Arc::new(Live { snap, clusters, logs }));
+        self.live.store(Arc::new(Live {
+            snap,
+            clusters,
+            logs,
+        }));
         self.stats.config_updates.inc();
     }
 }

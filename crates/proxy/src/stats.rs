@@ -33,22 +33,50 @@ macro_rules! stat_block {
 }
 
 stat_block!(ClusterStats {
-    counters: [upstream_rq_total, upstream_rq_1xx, upstream_rq_2xx, upstream_rq_3xx, upstream_rq_4xx,
-        upstream_rq_5xx, upstream_rq_timeout, upstream_cx_total, upstream_cx_connect_fail,
-        upstream_cx_connect_timeout, upstream_cx_none_healthy, upstream_cx_destroy],
+    counters: [
+        upstream_rq_total,
+        upstream_rq_1xx,
+        upstream_rq_2xx,
+        upstream_rq_3xx,
+        upstream_rq_4xx,
+        upstream_rq_5xx,
+        upstream_rq_timeout,
+        upstream_cx_total,
+        upstream_cx_connect_fail,
+        upstream_cx_connect_timeout,
+        upstream_cx_none_healthy,
+        upstream_cx_destroy
+    ],
     gauges: [upstream_cx_active, upstream_rq_active, membership_total]
 });
 
 stat_block!(HttpStats {
-    counters: [downstream_rq_total, downstream_rq_1xx, downstream_rq_2xx, downstream_rq_3xx,
-        downstream_rq_4xx, downstream_rq_5xx, downstream_cx_total, downstream_rq_http1_total,
-        downstream_rq_http2_total, no_route, no_cluster, rq_direct_response, rq_redirect,
-        downstream_rq_timeout],
+    counters: [
+        downstream_rq_total,
+        downstream_rq_1xx,
+        downstream_rq_2xx,
+        downstream_rq_3xx,
+        downstream_rq_4xx,
+        downstream_rq_5xx,
+        downstream_cx_total,
+        downstream_rq_http1_total,
+        downstream_rq_http2_total,
+        no_route,
+        no_cluster,
+        rq_direct_response,
+        rq_redirect,
+        downstream_rq_timeout
+    ],
     gauges: [downstream_cx_active, downstream_rq_active]
 });
 
 stat_block!(TcpStats {
-    counters: [downstream_cx_total, downstream_cx_no_route, idle_timeout, upstream_flush_total],
+    counters: [
+        downstream_cx_total,
+        downstream_cx_no_route,
+        idle_timeout,
+        upstream_flush_total
+    ],
     gauges: [downstream_cx_active]
 });
 
@@ -59,13 +87,31 @@ stat_block!(ListenerStats {
 
 impl ClusterStats {
     pub fn count_status(&self, status: u16) {
-        class_counter(status, [&self.upstream_rq_1xx, &self.upstream_rq_2xx, &self.upstream_rq_3xx, &self.upstream_rq_4xx, &self.upstream_rq_5xx]);
+        class_counter(
+            status,
+            [
+                &self.upstream_rq_1xx,
+                &self.upstream_rq_2xx,
+                &self.upstream_rq_3xx,
+                &self.upstream_rq_4xx,
+                &self.upstream_rq_5xx,
+            ],
+        );
     }
 }
 
 impl HttpStats {
     pub fn count_status(&self, status: u16) {
-        class_counter(status, [&self.downstream_rq_1xx, &self.downstream_rq_2xx, &self.downstream_rq_3xx, &self.downstream_rq_4xx, &self.downstream_rq_5xx]);
+        class_counter(
+            status,
+            [
+                &self.downstream_rq_1xx,
+                &self.downstream_rq_2xx,
+                &self.downstream_rq_3xx,
+                &self.downstream_rq_4xx,
+                &self.downstream_rq_5xx,
+            ],
+        );
     }
 }
 
@@ -135,15 +181,20 @@ impl Stats {
     fn rows(&self) -> Vec<(&'static str, String, &'static str, bool, i64)> {
         let b = self.lock();
         let mut rows = Vec::new();
-        let mut push = |scope: &'static str, name: &String, values: Vec<(&'static str, bool, i64)>| {
-            for (stat, counter, v) in values {
-                rows.push((scope, name.clone(), stat, counter, v));
-            }
-        };
-        b.cluster.iter().for_each(|(n, s)| push("cluster", n, s.values()));
+        let mut push =
+            |scope: &'static str, name: &String, values: Vec<(&'static str, bool, i64)>| {
+                for (stat, counter, v) in values {
+                    rows.push((scope, name.clone(), stat, counter, v));
+                }
+            };
+        b.cluster
+            .iter()
+            .for_each(|(n, s)| push("cluster", n, s.values()));
         b.http.iter().for_each(|(n, s)| push("http", n, s.values()));
         b.tcp.iter().for_each(|(n, s)| push("tcp", n, s.values()));
-        b.listener.iter().for_each(|(n, s)| push("listener", n, s.values()));
+        b.listener
+            .iter()
+            .for_each(|(n, s)| push("listener", n, s.values()));
         rows
     }
 
@@ -152,7 +203,11 @@ impl Stats {
             ("live", false, self.live.get()),
             ("uptime", false, self.uptime_secs() as i64),
             ("config_updates", true, self.config_updates.get() as i64),
-            ("config_rejections", true, self.config_rejections.get() as i64),
+            (
+                "config_rejections",
+                true,
+                self.config_rejections.get() as i64,
+            ),
         ]
     }
 
@@ -162,7 +217,11 @@ impl Stats {
             .rows()
             .into_iter()
             .map(|(scope, name, stat, _, v)| format!("{scope}.{name}.{stat}: {v}"))
-            .chain(self.server_rows().into_iter().map(|(stat, _, v)| format!("server.{stat}: {v}")))
+            .chain(
+                self.server_rows()
+                    .into_iter()
+                    .map(|(stat, _, v)| format!("server.{stat}: {v}")),
+            )
             .filter(|l| filter.is_none_or(|f| l.contains(f)))
             .collect();
         lines.sort();
@@ -189,6 +248,9 @@ impl Stats {
 #[derive(Debug)]
 struct PromCollector(Arc<Stats>);
 
+/// (family name, is counter) → (label name, scope name, value) per member.
+type Families = BTreeMap<(String, bool), Vec<(&'static str, String, i64)>>;
+
 fn label_of(scope: &str) -> &'static str {
     match scope {
         "cluster" => "envoy_cluster_name",
@@ -200,14 +262,25 @@ fn label_of(scope: &str) -> &'static str {
 
 impl Collector for PromCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let mut families: BTreeMap<(String, bool), Vec<(&'static str, String, i64)>> = BTreeMap::new();
+        let mut families = Families::new();
         for (scope, name, stat, counter, v) in self.0.rows() {
             let family = format!("{scope}_{stat}");
-            families.entry((family, counter)).or_default().push((label_of(scope), name, v));
+            families
+                .entry((family, counter))
+                .or_default()
+                .push((label_of(scope), name, v));
         }
         for ((family, counter), members) in &families {
-            let base = if *counter { family.strip_suffix("_total").unwrap_or(family) } else { family };
-            let kind = if *counter { MetricType::Counter } else { MetricType::Gauge };
+            let base = if *counter {
+                family.strip_suffix("_total").unwrap_or(family)
+            } else {
+                family
+            };
+            let kind = if *counter {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
             let mut m = encoder.encode_descriptor(base, family, None, kind)?;
             for (label, name, v) in members {
                 let labels = [(*label, name.as_str())];
@@ -217,7 +290,11 @@ impl Collector for PromCollector {
         }
         for (stat, counter, v) in self.0.server_rows() {
             let name = format!("server_{stat}");
-            let kind = if counter { MetricType::Counter } else { MetricType::Gauge };
+            let kind = if counter {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
             let m = encoder.encode_descriptor(&name, &name, None, kind)?;
             encode_value(m, counter, v)?;
         }
@@ -253,11 +330,26 @@ mod tests {
         c.count_status(503);
         c.upstream_cx_active.inc();
         let text = stats.render_text(None);
-        assert!(text.contains("cluster.backend.upstream_rq_total: 1\n"), "{text}");
-        assert!(text.contains("cluster.backend.upstream_rq_5xx: 1\n"), "{text}");
+        assert!(
+            text.contains("cluster.backend.upstream_rq_total: 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cluster.backend.upstream_rq_5xx: 1\n"),
+            "{text}"
+        );
         let prom = stats.render_prometheus();
-        assert!(prom.contains("envoy_cluster_upstream_rq_total{envoy_cluster_name=\"backend\"} 1"), "{prom}");
-        assert!(prom.contains("envoy_cluster_upstream_cx_active{envoy_cluster_name=\"backend\"} 1"), "{prom}");
-        assert!(prom.contains("# TYPE envoy_cluster_upstream_rq counter"), "{prom}");
+        assert!(
+            prom.contains("envoy_cluster_upstream_rq_total{envoy_cluster_name=\"backend\"} 1"),
+            "{prom}"
+        );
+        assert!(
+            prom.contains("envoy_cluster_upstream_cx_active{envoy_cluster_name=\"backend\"} 1"),
+            "{prom}"
+        );
+        assert!(
+            prom.contains("# TYPE envoy_cluster_upstream_rq counter"),
+            "{prom}"
+        );
     }
 }

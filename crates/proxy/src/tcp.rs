@@ -65,7 +65,11 @@ struct Upstream {
     _cx: CxGuard,
 }
 
-async fn connect(live: &crate::state::Live, cluster_name: &str, rec: &mut LogRecord) -> Result<Upstream, &'static str> {
+async fn connect(
+    live: &crate::state::Live,
+    cluster_name: &str,
+    rec: &mut LogRecord,
+) -> Result<Upstream, &'static str> {
     let Some(cluster) = live.clusters.get(cluster_name) else {
         tracing::debug!(cluster = cluster_name, "tcp_proxy: unknown cluster");
         return Err("NC");
@@ -79,7 +83,11 @@ async fn connect(live: &crate::state::Live, cluster_name: &str, rec: &mut LogRec
     match connect_tcp(&host, &cluster.cfg, &cluster.stats).await {
         Ok(stream) => {
             cluster.stats.upstream_cx_active.inc();
-            Ok(Upstream { stream, _active: active, _cx: CxGuard(cluster.stats.clone()) })
+            Ok(Upstream {
+                stream,
+                _active: active,
+                _cx: CxGuard(cluster.stats.clone()),
+            })
         }
         Err(e) => {
             rec.upstream_failure = e.to_string();
@@ -98,7 +106,11 @@ impl Drop for CxGuard {
 
 /// Copies both ways; returns (bytes from downstream, bytes to downstream, ended by idle
 /// timeout).
-async fn pipe(down: TcpStream, up: TcpStream, idle: Option<std::time::Duration>) -> (u64, u64, bool) {
+async fn pipe(
+    down: TcpStream,
+    up: TcpStream,
+    idle: Option<std::time::Duration>,
+) -> (u64, u64, bool) {
     let (mut dr, mut dw) = down.into_split();
     let (mut ur, mut uw) = up.into_split();
     let (mut rx, mut tx) = (0u64, 0u64);

@@ -105,9 +105,9 @@ pub fn build_clusters(
             .iter()
             .map(|ep| {
                 old.and_then(|o| {
-                    o.hosts
-                        .iter()
-                        .find(|h| h.addr == ep.addr && h.weight == ep.weight && o.cfg.protocol == cfg.protocol)
+                    o.hosts.iter().find(|h| {
+                        h.addr == ep.addr && h.weight == ep.weight && o.cfg.protocol == cfg.protocol
+                    })
                 })
                 .cloned()
                 .unwrap_or_else(|| Arc::new(Host::new(ep.addr, ep.weight)))

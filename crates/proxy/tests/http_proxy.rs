@@ -79,7 +79,10 @@ const ROUTES: &str = r#"            response_headers_to_add:
 async fn setup() -> (weft_proxy::Proxy, SocketAddr) {
     let (a, b) = (backend("a").await, backend("b").await);
     let empty_ep: &[SocketAddr] = &[];
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let port = free_port();
     let yaml = bootstrap(
         &[hcm(port, ROUTES, "          use_remote_address: true")],
@@ -107,7 +110,12 @@ async fn routes_by_domain_path_and_headers() {
     assert!(j["headers"].get("x-secret").is_none(), "removed: {j}");
     assert_eq!(j["headers"]["x-forwarded-proto"], "http");
     assert_eq!(j["headers"]["x-forwarded-for"], "127.0.0.1");
-    assert!(j["headers"]["x-request-id"].as_str().is_some_and(|s| s.len() == 36), "{j}");
+    assert!(
+        j["headers"]["x-request-id"]
+            .as_str()
+            .is_some_and(|s| s.len() == 36),
+        "{j}"
+    );
     assert_eq!(r.header("x-route"), Some("default"));
     assert_eq!(r.header("x-global"), Some("1"));
     assert_eq!(r.header("server"), Some("envoy"));
@@ -137,7 +145,10 @@ async fn rewrites_weighted_redirect_direct() {
     assert_eq!(r.json()["headers"]["x-wc"], "b");
     let r = get(addr, "api.example.com", "/go/there?a=1", &[]).await;
     assert_eq!(r.status, 302);
-    assert_eq!(r.header("location"), Some("https://api.example.com/go/there?a=1"));
+    assert_eq!(
+        r.header("location"),
+        Some("https://api.example.com/go/there?a=1")
+    );
     let r = get(addr, "api.example.com", "/direct?x=1", &[]).await;
     assert_eq!((r.status, r.body.as_str()), (418, "teapot"));
     let r = get(addr, "api.example.com", "/direct?x=2", &[]).await;
@@ -155,11 +166,23 @@ async fn upstream_failures_have_envoy_statuses() {
     let r = get(addr, "api.example.com", "/unknown", &[]).await;
     assert_eq!(r.status, 503);
     let r = get(addr, "api.example.com", "/slow", &[]).await;
-    assert_eq!((r.status, r.body.as_str()), (504, "upstream request timeout"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (504, "upstream request timeout")
+    );
     let stats = admin(&p, "/stats").await.body;
-    assert!(stats.contains("cluster.a.upstream_rq_timeout: 1"), "{stats}");
-    assert!(stats.contains("cluster.dead.upstream_cx_connect_fail: 1"), "{stats}");
-    assert!(stats.contains("cluster.empty.upstream_cx_none_healthy: 1"), "{stats}");
+    assert!(
+        stats.contains("cluster.a.upstream_rq_timeout: 1"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("cluster.dead.upstream_cx_connect_fail: 1"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("cluster.empty.upstream_cx_none_healthy: 1"),
+        "{stats}"
+    );
     assert!(stats.contains("http.ingress.no_cluster: 1"), "{stats}");
 }
 
@@ -182,7 +205,14 @@ async fn h2c_downstream_with_curl() {
     }
     let (_p, addr) = setup().await;
     let out = tokio::process::Command::new("curl")
-        .args(["-s", "--http2-prior-knowledge", "-H", "host: api.example.com", "-D", "-"])
+        .args([
+            "-s",
+            "--http2-prior-knowledge",
+            "-H",
+            "host: api.example.com",
+            "-D",
+            "-",
+        ])
         .arg(format!("http://{addr}/h2"))
         .output()
         .await
@@ -190,5 +220,8 @@ async fn h2c_downstream_with_curl() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("HTTP/2 200"), "{text}");
     assert!(text.contains("\"backend\":\"a\""), "{text}");
-    assert!(text.contains("\"version\":\"HTTP/1.1\""), "upstream stays HTTP/1.1: {text}");
+    assert!(
+        text.contains("\"version\":\"HTTP/1.1\""),
+        "upstream stays HTTP/1.1: {text}"
+    );
 }

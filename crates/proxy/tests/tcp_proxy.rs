@@ -14,7 +14,9 @@ async fn echo_server(tag: &'static str) -> std::net::SocketAddr {
     let addr = sock.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = sock.accept().await else { return };
+            let Ok((mut s, _)) = sock.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
                 while let Ok(n) = s.read(&mut buf).await {
@@ -43,7 +45,10 @@ async fn roundtrip(port: u16, msg: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     s.write_all(msg.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 256];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
@@ -52,7 +57,11 @@ async fn tcp_proxy_round_robin_across_endpoints() {
     let (a, b) = (echo_server("a:").await, echo_server("b:").await);
     let port = free_port();
     let yaml = bootstrap(
-        &[listener("tcp", port, &tcp_filter("          cluster: echo"))],
+        &[listener(
+            "tcp",
+            port,
+            &tcp_filter("          cluster: echo"),
+        )],
         &[cluster("echo", &[a, b], "    lb_policy: ROUND_ROBIN")],
     );
     let p = proxy(&yaml).await;
@@ -63,22 +72,34 @@ async fn tcp_proxy_round_robin_across_endpoints() {
     assert_eq!(got, vec!["a:m0", "b:m1", "a:m2", "b:m3"]);
     let stats = admin(&p, "/stats").await.body;
     assert!(stats.contains("tcp.tcp.downstream_cx_total: 4"), "{stats}");
-    assert!(stats.contains("cluster.echo.upstream_cx_total: 4"), "{stats}");
+    assert!(
+        stats.contains("cluster.echo.upstream_cx_total: 4"),
+        "{stats}"
+    );
 }
 
 #[tokio::test]
 async fn tcp_proxy_weighted_clusters_and_refused_upstream() {
     let a = echo_server("a:").await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let port = free_port();
     let port2 = free_port();
-    let weighted = tcp_filter("          weighted_clusters:\n            clusters:\n            - { name: one, weight: 100 }\n            - { name: two, weight: 0 }");
+    let weighted = tcp_filter(
+        "          weighted_clusters:\n            clusters:\n            - { name: one, weight: 100 }\n            - { name: two, weight: 0 }",
+    );
     let yaml = bootstrap(
         &[
             listener("w", port, &weighted),
             listener("dead", port2, &tcp_filter("          cluster: dead")),
         ],
-        &[cluster("one", &[a], ""), cluster("two", &[dead], ""), cluster("dead", &[dead], "")],
+        &[
+            cluster("one", &[a], ""),
+            cluster("two", &[dead], ""),
+            cluster("dead", &[dead], ""),
+        ],
     );
     let p = proxy(&yaml).await;
     for _ in 0..3 {
@@ -87,10 +108,16 @@ async fn tcp_proxy_weighted_clusters_and_refused_upstream() {
     // The refused upstream closes the downstream connection without data.
     let mut s = TcpStream::connect(("127.0.0.1", port2)).await.unwrap();
     let mut buf = [0u8; 8];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.unwrap().unwrap_or(0);
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
     assert_eq!(n, 0);
     let stats = admin(&p, "/stats").await.body;
-    assert!(stats.contains("cluster.dead.upstream_cx_connect_fail: 1"), "{stats}");
+    assert!(
+        stats.contains("cluster.dead.upstream_cx_connect_fail: 1"),
+        "{stats}"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +125,11 @@ async fn tcp_proxy_idle_timeout_closes_connection() {
     let a = echo_server("a:").await;
     let port = free_port();
     let yaml = bootstrap(
-        &[listener("tcp", port, &tcp_filter("          cluster: echo\n          idle_timeout: 0.3s"))],
+        &[listener(
+            "tcp",
+            port,
+            &tcp_filter("          cluster: echo\n          idle_timeout: 0.3s"),
+        )],
         &[cluster("echo", &[a], "")],
     );
     let p = proxy(&yaml).await;
@@ -107,7 +138,10 @@ async fn tcp_proxy_idle_timeout_closes_connection() {
     let mut buf = [0u8; 16];
     let n = s.read(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"a:hi");
-    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await.unwrap().unwrap_or(0);
+    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
     assert_eq!(n, 0, "closed after idle timeout");
     let stats = admin(&p, "/stats").await.body;
     assert!(stats.contains("tcp.tcp.idle_timeout: 1"), "{stats}");

@@ -68,7 +68,12 @@ pub fn routes(scope: &RouteScope<'_>, http: &[HttpRoute]) -> Vec<Route> {
 }
 
 /// The default route of a service without a VirtualService.
-pub fn default_route(scope: &RouteScope<'_>, cluster: String) -> Route {
+pub fn default_route(scope: &RouteScope<'_>, host: &str) -> Route {
+    let cluster = names::outbound_cluster(scope.port, "", host);
+    let destination = Destination {
+        host: Some(host.to_string()),
+        ..Default::default()
+    };
     Route {
         name: "default".into(),
         r#match: Some(route_match(None)),
@@ -76,6 +81,7 @@ pub fn default_route(scope: &RouteScope<'_>, cluster: String) -> Route {
             cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster)),
             timeout: Some(duration(std::time::Duration::ZERO)),
             retry_policy: retry_policy(&scope.ctx.mesh, None),
+            hash_policy: crate::filters::hash_policy(scope, &destination),
             ..Default::default()
         })),
         ..Default::default()

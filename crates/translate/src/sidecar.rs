@@ -133,7 +133,7 @@ fn route_config(ctx: &Context, view: &ProxyView, port: u32, services: &[&Arc<Ser
         };
         let mut rs = vs.map(|v| routes(&scope, &v.spec.http)).unwrap_or_default();
         if rs.is_empty() {
-            rs.push(default_route(&scope, names::outbound_cluster(port, "", &s.hostname)));
+            rs.push(default_route(&scope, &s.hostname));
         }
         virtual_hosts.push(VirtualHost {
             name: format!("{}:{port}", s.hostname),

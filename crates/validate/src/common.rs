@@ -128,12 +128,10 @@ pub fn check_label_key(key: &str) -> Result<(), String> {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    if let Some(p) = prefix {
-        if !is_dns1123_subdomain(p) {
-            return Err(format!(
-                "label key {key:?}: prefix {p:?} must be a DNS subdomain"
-            ));
-        }
+    if let Some(p) = prefix
+        && !is_dns1123_subdomain(p)
+    {
+        return Err(format!("label key {key:?}: prefix {p:?} must be a DNS subdomain"));
     }
     if !is_label_name(name) {
         return Err(format!(

@@ -23,38 +23,57 @@ pub fn check_service(svc: &Service, c: &mut Checker) {
         if let Some(first) = numbers.insert(key, i) {
             c.error(
                 format!("{path}.port"),
-                format!("port {}/{:?} is already used by spec.ports[{first}]", key.0, key.1),
+                format!(
+                    "port {}/{} is already used by spec.ports[{first}]",
+                    key.0,
+                    key.1.as_str()
+                ),
             );
         }
-        match port.name.as_deref() {
-            None | Some("") if ports.len() > 1 => c.error(
-                format!("{path}.name"),
-                "ports must be named when a Service has more than one",
-            ),
-            None | Some("") => {}
-            Some(name) => {
-                if !is_dns1123_label(name) {
-                    c.error(
-                        format!("{path}.name"),
-                        format!("port name {name:?} must be a DNS label (lowercase letters, digits and '-')"),
-                    );
-                }
-                if let Some(first) = names.insert(name, i) {
-                    c.error(
-                        format!("{path}.name"),
-                        format!("port name {name:?} is already used by spec.ports[{first}]"),
-                    );
-                }
-            }
+        check_service_port_name(port.name.as_deref(), i, ports.len() > 1, &mut names, c);
+        if let Some(target) = &port.target_port
+            && let Err(e) = check_target_port(target)
+        {
+            c.error(format!("{path}.targetPort"), e);
         }
-        if let Some(target) = &port.target_port {
-            if let Err(e) = check_target_port(target) {
-                c.error(format!("{path}.targetPort"), e);
-            }
+        if let Some(node_port) = port.node_port
+            && let Err(e) = check_port(node_port)
+        {
+            c.error(format!("{path}.nodePort"), e);
         }
-        if let Some(node_port) = port.node_port {
-            if let Err(e) = check_port(node_port) {
-                c.error(format!("{path}.nodePort"), e);
+    }
+}
+
+/// Names are DNS labels, unique, and required once a Service has several ports.
+fn check_service_port_name<'a>(
+    name: Option<&'a str>,
+    index: usize,
+    several: bool,
+    seen: &mut BTreeMap<&'a str, usize>,
+    c: &mut Checker,
+) {
+    let path = format!("spec.ports[{index}].name");
+    match name {
+        None | Some("") if several => {
+            c.error(path, "ports must be named when a Service has more than one");
+        }
+        None | Some("") => {}
+        Some(name) => {
+            if !is_dns1123_label(name) {
+                c.error(
+                    &path,
+                    format!(
+                        "port name {name:?} must be a DNS label (lowercase letters, digits and '-')"
+                    ),
+                );
+            }
+            if let Some(first) = seen.get(name) {
+                c.error(
+                    &path,
+                    format!("port name {name:?} is already used by spec.ports[{first}]"),
+                );
+            } else {
+                seen.insert(name, index);
             }
         }
     }
@@ -87,7 +106,10 @@ pub fn check_deployment(d: &Deployment, c: &mut Checker) {
 
 fn check_pod_spec(spec: &PodSpec, path: &str, c: &mut Checker) {
     if spec.containers.is_empty() {
-        c.error(format!("{path}.containers"), "a pod needs at least one container");
+        c.error(
+            format!("{path}.containers"),
+            "a pod needs at least one container",
+        );
     }
     for (i, container) in spec.containers.iter().enumerate() {
         check_container(container, &format!("{path}.containers[{i}]"), c);
@@ -104,12 +126,14 @@ fn check_container(container: &Container, path: &str, c: &mut Checker) {
         if let Err(e) = check_port(port.container_port) {
             c.error(format!("{p}.containerPort"), e);
         }
-        if let Some(host_port) = port.host_port {
-            if let Err(e) = check_port(host_port) {
-                c.error(format!("{p}.hostPort"), e);
-            }
+        if let Some(host_port) = port.host_port
+            && let Err(e) = check_port(host_port)
+        {
+            c.error(format!("{p}.hostPort"), e);
         }
-        let Some(name) = port.name.as_deref() else { continue };
+        let Some(name) = port.name.as_deref() else {
+            continue;
+        };
         if let Err(e) = check_port_name(name) {
             c.error(format!("{p}.name"), e);
         }
@@ -177,26 +201,41 @@ mod tests {
 
     #[test]
     fn bookinfo_style_service_is_valid() {
-        assert_clean(&svc("  - {name: http, port: 9080, targetPort: 9080}\n  - {name: grpc-web, port: 9443, targetPort: grpc, protocol: TCP}\n"));
+        assert_clean(&svc(
+            "  - {name: http, port: 9080, targetPort: 9080}\n  - {name: grpc-web, port: 9443, targetPort: grpc, protocol: TCP}\n",
+        ));
         assert_clean(&svc("  - {port: 80}\n"));
     }
 
     #[test]
     fn service_ports_are_in_range() {
-        let e = errors(&svc("  - {name: a, port: 0}\n  - {name: b, port: 70000, nodePort: 70001}\n"));
+        let e = errors(&svc(
+            "  - {name: a, port: 0}\n  - {name: b, port: 70000, nodePort: 70001}\n",
+        ));
         assert_eq!(
             e,
             [
-                ("spec.ports[0].port".to_string(), "port 0 is out of range 1-65535".to_string()),
-                ("spec.ports[1].port".to_string(), "port 70000 is out of range 1-65535".to_string()),
-                ("spec.ports[1].nodePort".to_string(), "port 70001 is out of range 1-65535".to_string()),
+                (
+                    "spec.ports[0].port".to_string(),
+                    "port 0 is out of range 1-65535".to_string()
+                ),
+                (
+                    "spec.ports[1].port".to_string(),
+                    "port 70000 is out of range 1-65535".to_string()
+                ),
+                (
+                    "spec.ports[1].nodePort".to_string(),
+                    "port 70001 is out of range 1-65535".to_string()
+                ),
             ]
         );
     }
 
     #[test]
     fn service_port_names_are_required_unique_labels_with_several_ports() {
-        let e = errors(&svc("  - {port: 80}\n  - {name: Http, port: 81}\n  - {name: web, port: 82}\n  - {name: web, port: 83}\n"));
+        let e = errors(&svc(
+            "  - {port: 80}\n  - {name: Http, port: 81}\n  - {name: web, port: 82}\n  - {name: web, port: 83}\n",
+        ));
         assert_eq!(
             e,
             [
@@ -206,7 +245,8 @@ mod tests {
                 ),
                 (
                     "spec.ports[1].name".to_string(),
-                    "port name \"Http\" must be a DNS label (lowercase letters, digits and '-')".to_string()
+                    "port name \"Http\" must be a DNS label (lowercase letters, digits and '-')"
+                        .to_string()
                 ),
                 (
                     "spec.ports[3].name".to_string(),
@@ -220,13 +260,17 @@ mod tests {
     fn service_port_numbers_are_unique_per_protocol() {
         let (field, msg) = only_error(&svc("  - {name: a, port: 53}\n  - {name: b, port: 53}\n"));
         assert_eq!(field, "spec.ports[1].port");
-        assert_eq!(msg, "port 53/Tcp is already used by spec.ports[0]");
-        assert_clean(&svc("  - {name: a, port: 53}\n  - {name: b, port: 53, protocol: UDP}\n"));
+        assert_eq!(msg, "port 53/TCP is already used by spec.ports[0]");
+        assert_clean(&svc(
+            "  - {name: a, port: 53}\n  - {name: b, port: 53, protocol: UDP}\n",
+        ));
     }
 
     #[test]
     fn target_ports_are_numbers_or_port_names() {
-        let e = errors(&svc("  - {name: a, port: 80, targetPort: 0}\n  - {name: b, port: 81, targetPort: http_web}\n  - {name: c, port: 82, targetPort: \"8080\"}\n"));
+        let e = errors(&svc(
+            "  - {name: a, port: 80, targetPort: 0}\n  - {name: b, port: 81, targetPort: http_web}\n  - {name: c, port: 82, targetPort: \"8080\"}\n",
+        ));
         assert_eq!(
             e,
             [
@@ -243,7 +287,9 @@ mod tests {
 
     #[test]
     fn pod_container_ports_are_checked() {
-        let yaml = pod("  containers:\n  - name: app\n    ports:\n    - {containerPort: 8080, name: http}\n    - {containerPort: 65536, name: http}\n    - {containerPort: 9090, hostPort: 0, name: averyveryverylongname}\n  initContainers:\n  - name: init\n    ports: [{containerPort: -1}]\n");
+        let yaml = pod(
+            "  containers:\n  - name: app\n    ports:\n    - {containerPort: 8080, name: http}\n    - {containerPort: 65536, name: http}\n    - {containerPort: 9090, hostPort: 0, name: averyveryverylongname}\n  initContainers:\n  - name: init\n    ports: [{containerPort: -1}]\n",
+        );
         let fields: Vec<_> = errors(&yaml).into_iter().map(|(f, _)| f).collect();
         assert_eq!(
             fields,
@@ -255,7 +301,9 @@ mod tests {
                 "spec.initContainers[0].ports[0].containerPort",
             ]
         );
-        assert_clean(&pod("  containers:\n  - name: app\n    ports: [{containerPort: 9080, name: http}]\n"));
+        assert_clean(&pod(
+            "  containers:\n  - name: app\n    ports: [{containerPort: 9080, name: http}]\n",
+        ));
     }
 
     #[test]
@@ -267,9 +315,20 @@ mod tests {
 
     #[test]
     fn deployment_container_ports_are_checked() {
-        assert_clean(&deployment("{app: a}", "{app: a, version: v1}", "[{containerPort: 9080}]"));
-        let (field, msg) = only_error(&deployment("{app: a}", "{app: a}", "[{containerPort: 100000}]"));
-        assert_eq!(field, "spec.template.spec.containers[0].ports[0].containerPort");
+        assert_clean(&deployment(
+            "{app: a}",
+            "{app: a, version: v1}",
+            "[{containerPort: 9080}]",
+        ));
+        let (field, msg) = only_error(&deployment(
+            "{app: a}",
+            "{app: a}",
+            "[{containerPort: 100000}]",
+        ));
+        assert_eq!(
+            field,
+            "spec.template.spec.containers[0].ports[0].containerPort"
+        );
         assert_eq!(msg, "port 100000 is out of range 1-65535");
     }
 
@@ -290,7 +349,15 @@ mod tests {
         for ok in ["http", "grpc-web", "h2c", "a1"] {
             assert!(check_port_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "123", "-http", "http-", "a--b", "HTTP", "sixteen-chars-xx"] {
+        for bad in [
+            "",
+            "123",
+            "-http",
+            "http-",
+            "a--b",
+            "HTTP",
+            "sixteen-chars-xx",
+        ] {
             assert!(check_port_name(bad).is_err(), "{bad}");
         }
     }

@@ -23,6 +23,10 @@ enum Command {
     Analyze(cmd::analyze::Args),
     /// Install or remove sidecar traffic capture (istio-iptables' flags and rules).
     Iptables(cmd::iptables::Args),
+    /// Run the data-plane proxy (Envoy xDS v3 bootstrap, or generated for sidecar/router).
+    Proxy(cmd::proxy::Args),
+    /// Run the control plane: Istio config from a directory, Envoy xDS over ADS (istiod's job).
+    Control(cmd::control::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Iptables(args) => cmd::iptables::run(args),
+        Command::Proxy(args) => cmd::proxy::run(args),
+        Command::Control(args) => cmd::control::run(args),
     };
     match result {
         Ok(code) => code,

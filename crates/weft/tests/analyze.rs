@@ -173,7 +173,13 @@ fn yaml_output_is_a_list() {
 fn clean_set_says_so_and_exits_0() {
     let dir = workdir(&[("ratings.yaml", CLEAN)]);
     let out = weft(&dir, &["-f", "ratings.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(stdout(&out), "");
     assert_eq!(
         stderr(&out),
@@ -210,7 +216,11 @@ fn namespace_flag_defaults_objects_and_filters_messages() {
     let only_default = weft(&dir, &["-f", "prod.yaml"]);
     assert_eq!(stdout(&only_default), "");
     let all = weft(&dir, &["-f", "prod.yaml", "-A"]);
-    assert!(stdout(&all).contains("(Service prod/web prod.yaml:8)"), "{}", stdout(&all));
+    assert!(
+        stdout(&all).contains("(Service prod/web prod.yaml:8)"),
+        "{}",
+        stdout(&all)
+    );
     assert!(!stderr(&all).contains("No validation issues"));
 }
 
@@ -233,7 +243,11 @@ fn usage_and_io_errors_exit_2() {
     let dir = workdir(&[]);
     let missing = weft(&dir, &["-f", "nope.yaml"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("nope.yaml"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("nope.yaml"),
+        "{}",
+        stderr(&missing)
+    );
 
     let bad_format = weft(&dir, &["-f", "nope.yaml", "-o", "xml"]);
     assert_eq!(bad_format.status.code(), Some(2));

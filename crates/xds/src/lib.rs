@@ -19,8 +19,7 @@ pub mod type_url {
         "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
     pub const CLUSTER_LOAD_ASSIGNMENT: &str =
         "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-    pub const SECRET: &str =
-        "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+    pub const SECRET: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
     pub const TCP_PROXY: &str =
         "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
     pub const HTTP_CONNECTION_MANAGER: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
@@ -114,8 +113,14 @@ mod tests {
     fn type_urls_match_generated_names() {
         use pb::envoy::config::route::v3::RouteConfiguration;
         use pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
-        assert_eq!(RouteConfiguration::type_url(), type_url::ROUTE_CONFIGURATION);
-        assert_eq!(HttpConnectionManager::type_url(), type_url::HTTP_CONNECTION_MANAGER);
+        assert_eq!(
+            RouteConfiguration::type_url(),
+            type_url::ROUTE_CONFIGURATION
+        );
+        assert_eq!(
+            HttpConnectionManager::type_url(),
+            type_url::HTTP_CONNECTION_MANAGER
+        );
         assert!(same_type("x.Y", "type.googleapis.com/x.Y"));
     }
 }

@@ -54,8 +54,17 @@ fn check_object(obj: &Object) -> Vec<Message> {
             ));
         }
         if !def.applies_to(&obj.kind) {
-            let kinds: Vec<&str> = def.resources.iter().copied().filter(|r| *r != ANY).collect();
-            out.push(catalogue::misplaced_annotation(at(), name, &kinds.join(", ")));
+            let kinds: Vec<&str> = def
+                .resources
+                .iter()
+                .copied()
+                .filter(|r| *r != ANY)
+                .collect();
+            out.push(catalogue::misplaced_annotation(
+                at(),
+                name,
+                &kinds.join(", "),
+            ));
         }
     }
     out
@@ -72,23 +81,31 @@ mod tests {
 
     #[test]
     fn unknown_istio_annotation_is_reported_at_its_line() {
-        let got = run("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    \
-                       networking.istio.io/exportToo: \".\"\nspec:\n  ports:\n  - port: 80\n");
+        let got = run(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    \
+                       networking.istio.io/exportToo: \".\"\nspec:\n  ports:\n  - port: 80\n",
+        );
         assert_eq!(
             got,
-            ["Warning [IST0108] (Service default/web test.yaml:6) Unknown annotation: \
-              networking.istio.io/exportToo"]
+            [
+                "Warning [IST0108] (Service default/web test.yaml:6) Unknown annotation: \
+              networking.istio.io/exportToo"
+            ]
         );
     }
 
     #[test]
     fn pod_annotation_on_a_service_is_misplaced() {
-        let got = run("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    \
-                       sidecar.istio.io/proxyCPU: 100m\nspec:\n  ports:\n  - port: 80\n");
+        let got = run(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    \
+                       sidecar.istio.io/proxyCPU: 100m\nspec:\n  ports:\n  - port: 80\n",
+        );
         assert_eq!(
             got,
-            ["Warning [IST0107] (Service default/web test.yaml:6) Misplaced annotation: \
-              sidecar.istio.io/proxyCPU can only be applied to Pod"]
+            [
+                "Warning [IST0107] (Service default/web test.yaml:6) Misplaced annotation: \
+              sidecar.istio.io/proxyCPU can only be applied to Pod"
+            ]
         );
     }
 
@@ -103,9 +120,11 @@ mod tests {
         };
         assert_eq!(
             run(&pod("")),
-            ["Info [IST0135] (Pod prod/p test.yaml:7) Annotation \"sidecar.istio.io/inject\" has \
+            [
+                "Info [IST0135] (Pod prod/p test.yaml:7) Annotation \"sidecar.istio.io/inject\" has \
               been deprecated in favor of the \"sidecar.istio.io/inject\" label and may not work \
-              in future Istio versions."]
+              in future Istio versions."
+            ]
         );
         let with_label = pod("  labels:\n    sidecar.istio.io/inject: \"false\"\n");
         assert!(run(&with_label).is_empty());
@@ -113,8 +132,10 @@ mod tests {
 
     #[test]
     fn deprecated_and_misplaced_are_both_reported() {
-        let got = run("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  \
-                       annotations:\n    sidecar.istio.io/statsInclusionPrefixes: x\n");
+        let got = run(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  \
+                       annotations:\n    sidecar.istio.io/statsInclusionPrefixes: x\n",
+        );
         assert_eq!(
             got,
             [
@@ -129,9 +150,11 @@ mod tests {
 
     #[test]
     fn other_and_any_annotations_are_fine() {
-        let got = run("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  \
+        let got = run(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  \
                        annotations:\n    example.com/owner: me\n    \
-                       galley.istio.io/analyze-suppress: IST0102\n");
+                       galley.istio.io/analyze-suppress: IST0102\n",
+        );
         assert!(got.is_empty(), "{got:?}");
     }
 }

@@ -88,8 +88,10 @@ mod tests {
         };
         assert_eq!(
             lines(&ApplicationUid, &deployment(1337)),
-            ["Warning [IST0144] (Deployment default/d test.yaml:18) User ID (UID) 1337 is \
-              reserved for the sidecar proxy."]
+            [
+                "Warning [IST0144] (Deployment default/d test.yaml:18) User ID (UID) 1337 is \
+              reserved for the sidecar proxy."
+            ]
         );
         assert!(lines(&ApplicationUid, &deployment(1000)).is_empty());
     }

@@ -32,7 +32,13 @@ impl Analyzer for AuthorizationPolicies {
     fn run(&self, ctx: &Context) -> Vec<Message> {
         let namespaces: BTreeSet<&str> = ctx
             .objects()
-            .map(|o| if o.kind == "Namespace" { o.name() } else { o.namespace() })
+            .map(|o| {
+                if o.kind == "Namespace" {
+                    o.name()
+                } else {
+                    o.namespace()
+                }
+            })
             .filter(|ns| !ns.is_empty())
             .collect();
         let check_namespaces = ctx.has_kind(Kind::Namespace);
@@ -69,12 +75,19 @@ fn no_matching_workloads(ctx: &Context, obj: &Object, ap: &AuthorizationPolicy) 
     })
 }
 
-fn unknown_namespaces(obj: &Object, ap: &AuthorizationPolicy, known: &BTreeSet<&str>) -> Vec<Message> {
+fn unknown_namespaces(
+    obj: &Object,
+    ap: &AuthorizationPolicy,
+    known: &BTreeSet<&str>,
+) -> Vec<Message> {
     let mut out = Vec::new();
     for (i, rule) in ap.rules.iter().enumerate() {
         for (j, from) in rule.from.iter().enumerate() {
             let Some(source) = &from.source else { continue };
-            let lists = [("namespaces", &source.namespaces), ("notNamespaces", &source.not_namespaces)];
+            let lists = [
+                ("namespaces", &source.namespaces),
+                ("notNamespaces", &source.not_namespaces),
+            ];
             for (field, list) in lists {
                 for (k, ns) in list.iter().enumerate() {
                     if !known.iter().any(|n| namespace_matches(n, ns)) {
@@ -124,11 +137,14 @@ mod tests {
 
     #[test]
     fn selector_matching_no_workload() {
-        let yaml = POD.to_string() + &policy("shop", "  selector:\n    matchLabels:\n      app: api\n");
+        let yaml =
+            POD.to_string() + &policy("shop", "  selector:\n    matchLabels:\n      app: api\n");
         assert_eq!(
             lines(&AuthorizationPolicies, &yaml),
-            ["Warning [IST0127] (AuthorizationPolicy shop/p test.yaml:25) No matching workloads \
-              for this resource with the following labels: app=api"]
+            [
+                "Warning [IST0127] (AuthorizationPolicy shop/p test.yaml:25) No matching workloads \
+              for this resource with the following labels: app=api"
+            ]
         );
     }
 
@@ -137,8 +153,10 @@ mod tests {
         let yaml = POD.to_string() + &policy("empty", "  action: DENY\n");
         assert_eq!(
             lines(&AuthorizationPolicies, &yaml),
-            ["Warning [IST0127] (AuthorizationPolicy empty/p test.yaml:21) No matching workloads \
-              for this resource with the following labels: "]
+            [
+                "Warning [IST0127] (AuthorizationPolicy empty/p test.yaml:21) No matching workloads \
+              for this resource with the following labels: "
+            ]
         );
     }
 
@@ -149,8 +167,10 @@ mod tests {
         let yaml = POD.to_string() + &policy("shop", rules);
         assert_eq!(
             lines(&AuthorizationPolicies, &yaml),
-            ["Error [IST0101] (AuthorizationPolicy shop/p test.yaml:30) Referenced namespace not \
-              found: \"payments\""]
+            [
+                "Error [IST0101] (AuthorizationPolicy shop/p test.yaml:30) Referenced namespace not \
+              found: \"payments\""
+            ]
         );
     }
 

@@ -164,12 +164,17 @@ mod tests {
     fn same_port_with_two_protocols() {
         let yaml = deployment(INJECTED)
             + &service("b-tcp", "  - name: tcp\n    port: 9080\n")
-            + &service("a-udp", "  - name: udp\n    port: 9080\n    protocol: UDP\n");
+            + &service(
+                "a-udp",
+                "  - name: udp\n    port: 9080\n    protocol: UDP\n",
+            );
         assert_eq!(
             lines(&DeploymentServices, &yaml),
-            ["Warning [IST0116] (Deployment default/reviews test.yaml:4) This deployment reviews \
+            [
+                "Warning [IST0116] (Deployment default/reviews test.yaml:4) This deployment reviews \
               is associated with multiple services using port 9080 but different protocols: \
-              [default/a-udp default/b-tcp]"]
+              [default/a-udp default/b-tcp]"
+            ]
         );
     }
 
@@ -177,12 +182,17 @@ mod tests {
     fn same_target_port_behind_two_ports() {
         let yaml = deployment(INJECTED)
             + &service("a", "  - name: http\n    port: 80\n    targetPort: 9080\n")
-            + &service("b", "  - name: http\n    port: 8080\n    targetPort: 9080\n");
+            + &service(
+                "b",
+                "  - name: http\n    port: 8080\n    targetPort: 9080\n",
+            );
         assert_eq!(
             lines(&DeploymentServices, &yaml),
-            ["Warning [IST0137] (Deployment default/reviews test.yaml:4) This deployment reviews \
+            [
+                "Warning [IST0137] (Deployment default/reviews test.yaml:4) This deployment reviews \
               is associated with multiple services [default/a default/b] using targetPort \
-              \"9080\" but different ports: [80 8080]."]
+              \"9080\" but different ports: [80 8080]."
+            ]
         );
     }
 
@@ -194,7 +204,10 @@ mod tests {
         assert!(lines(&DeploymentServices, &agreeing).is_empty());
         let outside = deployment("")
             + &service("b-tcp", "  - name: tcp\n    port: 9080\n")
-            + &service("a-udp", "  - name: udp\n    port: 9080\n    protocol: UDP\n");
+            + &service(
+                "a-udp",
+                "  - name: udp\n    port: 9080\n    protocol: UDP\n",
+            );
         assert!(lines(&DeploymentServices, &outside).is_empty());
     }
 }

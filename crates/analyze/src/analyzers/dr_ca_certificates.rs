@@ -40,8 +40,9 @@ fn unverified(tls: Option<&ClientTlsSettings>) -> Option<&'static str> {
         ClientTlsMode::Disable | ClientTlsMode::IstioMutual => return None,
     };
     let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
-    let verified =
-        set(&tls.ca_certificates) || set(&tls.credential_name) || tls.insecure_skip_verify == Some(true);
+    let verified = set(&tls.ca_certificates)
+        || set(&tls.credential_name)
+        || tls.insecure_skip_verify == Some(true);
     (!verified).then_some(mode)
 }
 
@@ -53,13 +54,15 @@ fn check(obj: &Object, dr: &DestinationRule) -> Vec<Message> {
     let host = dr.host.as_deref().unwrap_or_default();
     let mut out = Vec::new();
     if let Some(mode) = unverified(policy.tls.as_ref()) {
-        out.push(catalogue::no_server_certificate_verification_destination_level(
-            Anchor::at(obj, "spec.trafficPolicy.tls.mode"),
-            &name,
-            obj.namespace(),
-            mode,
-            host,
-        ));
+        out.push(
+            catalogue::no_server_certificate_verification_destination_level(
+                Anchor::at(obj, "spec.trafficPolicy.tls.mode"),
+                &name,
+                obj.namespace(),
+                mode,
+                host,
+            ),
+        );
     }
     for (i, p) in policy.port_level_settings.iter().enumerate() {
         let Some(mode) = unverified(p.tls.as_ref()) else {
@@ -72,7 +75,10 @@ fn check(obj: &Object, dr: &DestinationRule) -> Vec<Message> {
             .and_then(|p| p.number)
             .map_or_else(String::new, |n| format!("number:{n}"));
         out.push(catalogue::no_server_certificate_verification_port_level(
-            Anchor::at(obj, format!("spec.trafficPolicy.portLevelSettings[{i}].tls.mode")),
+            Anchor::at(
+                obj,
+                format!("spec.trafficPolicy.portLevelSettings[{i}].tls.mode"),
+            ),
             &name,
             obj.namespace(),
             mode,

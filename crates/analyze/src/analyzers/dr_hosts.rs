@@ -21,11 +21,17 @@ impl Analyzer for DestinationRuleHosts {
     fn run(&self, ctx: &Context) -> Vec<Message> {
         ctx.destination_rules()
             .filter_map(|(obj, dr)| {
-                let host = dr.host.as_deref().filter(|h| !h.is_empty() && !h.starts_with('*'))?;
-                ctx.registry.lookup(obj.namespace(), host).is_none().then(|| {
-                    let at = Anchor::at(obj, "spec.host");
-                    catalogue::referenced_resource_not_found(at, "host", host)
-                })
+                let host = dr
+                    .host
+                    .as_deref()
+                    .filter(|h| !h.is_empty() && !h.starts_with('*'))?;
+                ctx.registry
+                    .lookup(obj.namespace(), host)
+                    .is_none()
+                    .then(|| {
+                        let at = Anchor::at(obj, "spec.host");
+                        catalogue::referenced_resource_not_found(at, "host", host)
+                    })
             })
             .collect()
     }
@@ -48,15 +54,23 @@ mod tests {
     fn unknown_host() {
         assert_eq!(
             lines(&DestinationRuleHosts, &rule("reviews2")),
-            ["Error [IST0101] (DestinationRule default/r test.yaml:15) Referenced host not found: \
-              \"reviews2\""]
+            [
+                "Error [IST0101] (DestinationRule default/r test.yaml:15) Referenced host not found: \
+              \"reviews2\""
+            ]
         );
     }
 
     #[test]
     fn known_and_wildcard_hosts() {
         assert!(lines(&DestinationRuleHosts, &rule("reviews")).is_empty());
-        assert!(lines(&DestinationRuleHosts, &rule("reviews.default.svc.cluster.local")).is_empty());
+        assert!(
+            lines(
+                &DestinationRuleHosts,
+                &rule("reviews.default.svc.cluster.local")
+            )
+            .is_empty()
+        );
         assert!(lines(&DestinationRuleHosts, &rule("\"*.example.com\"")).is_empty());
     }
 }

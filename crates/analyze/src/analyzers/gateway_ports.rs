@@ -62,7 +62,12 @@ fn check(ctx: &Context, obj: &Object, gw: &Gateway) -> Vec<Message> {
             if !selects {
                 continue;
             }
-            for p in svc.spec.ports.iter().filter(|p| p.protocol.unwrap_or_default() == Protocol::Tcp) {
+            for p in svc
+                .spec
+                .ports
+                .iter()
+                .filter(|p| p.protocol.unwrap_or_default() == Protocol::Tcp)
+            {
                 exposed.insert(p.port);
                 if let Some(weft_config::IntOrString::Int(t)) = p.target_port {
                     exposed.insert(t);
@@ -109,8 +114,10 @@ mod tests {
         let yaml = format!("{INGRESS}{}", gateway("ingressgateway", 8443));
         assert_eq!(
             lines(&GatewayPorts, &yaml),
-            ["Warning [IST0104] (Gateway default/web test.yaml:37) The gateway refers to a port \
-              that is not exposed on the workload (pod selector istio=ingressgateway; port 8443)"]
+            [
+                "Warning [IST0104] (Gateway default/web test.yaml:37) The gateway refers to a port \
+              that is not exposed on the workload (pod selector istio=ingressgateway; port 8443)"
+            ]
         );
     }
 
@@ -127,8 +134,10 @@ mod tests {
         let yaml = format!("{INGRESS}{}", gateway("egressgateway", 80));
         assert_eq!(
             lines(&GatewayPorts, &yaml),
-            ["Error [IST0101] (Gateway default/web test.yaml:34) Referenced selector not found: \
-              \"istio=egressgateway\""]
+            [
+                "Error [IST0101] (Gateway default/web test.yaml:34) Referenced selector not found: \
+              \"istio=egressgateway\""
+            ]
         );
     }
 }

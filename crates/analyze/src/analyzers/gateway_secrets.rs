@@ -46,7 +46,11 @@ fn check(ctx: &Context, obj: &Object, gw: &Gateway) -> Vec<Message> {
     }
     let mut out = Vec::new();
     for (i, server) in gw.servers.iter().enumerate() {
-        let Some(name) = server.tls.as_ref().and_then(|t| t.credential_name.as_deref()) else {
+        let Some(name) = server
+            .tls
+            .as_ref()
+            .and_then(|t| t.credential_name.as_deref())
+        else {
             continue;
         };
         if name.is_empty() || name.contains("://") {
@@ -55,7 +59,11 @@ fn check(ctx: &Context, obj: &Object, gw: &Gateway) -> Vec<Message> {
         let (ns, secret) = name.split_once('/').unwrap_or((namespace, name));
         if !ctx.secret_exists(ns, secret) {
             let at = Anchor::at(obj, format!("spec.servers[{i}].tls.credentialName"));
-            out.push(catalogue::referenced_resource_not_found(at, "credentialName", name));
+            out.push(catalogue::referenced_resource_not_found(
+                at,
+                "credentialName",
+                name,
+            ));
         }
     }
     out
@@ -85,8 +93,10 @@ mod tests {
         let yaml = format!("{INGRESS}{}", gateway("other-cert"));
         assert_eq!(
             lines(&GatewaySecrets, &yaml),
-            ["Error [IST0101] (Gateway shop/web test.yaml:35) Referenced credentialName not \
-              found: \"other-cert\""]
+            [
+                "Error [IST0101] (Gateway shop/web test.yaml:35) Referenced credentialName not \
+              found: \"other-cert\""
+            ]
         );
     }
 

@@ -36,11 +36,11 @@ impl Analyzer for Injection {
         let mut injected = BTreeSet::new();
         for ns in ctx.of_kind(weft_config::Kind::Namespace) {
             match check_namespace(ns) {
-                Ok(true) => {
+                Namespace::Injected => {
                     injected.insert(ns.name());
                 }
-                Ok(false) => {}
-                Err(m) => out.push(m),
+                Namespace::NotInjected => {}
+                Namespace::Unclear(m) => out.push(m),
             }
         }
         for (obj, pod) in ctx.pods() {
@@ -53,11 +53,18 @@ impl Analyzer for Injection {
     }
 }
 
-/// Whether pods of the namespace get a sidecar, or the message saying why that is unclear.
-fn check_namespace(ns: &Object) -> Result<bool, Message> {
+/// What a Namespace's labels say about sidecar injection.
+enum Namespace {
+    Injected,
+    NotInjected,
+    /// The labels do not say clearly; the message says why.
+    Unclear(Message),
+}
+
+fn check_namespace(ns: &Object) -> Namespace {
     let name = ns.name();
     if name == ISTIO_SYSTEM {
-        return Ok(false);
+        return Namespace::NotInjected;
     }
     let labels = &ns.metadata.labels;
     let legacy = labels.get(INJECTION_LABEL);
@@ -65,15 +72,16 @@ fn check_namespace(ns: &Object) -> Result<bool, Message> {
     let at = || Anchor::at(ns, "metadata.name");
     match (legacy, revision) {
         (None, None) if labels.get(DATAPLANE_MODE_LABEL).map(String::as_str) == Some("ambient") => {
-            Ok(false)
+            Namespace::NotInjected
         }
-        (None, None) => Err(catalogue::namespace_not_injected(at(), name)),
-        (Some(_), Some(_)) => Err(catalogue::namespace_multiple_injection_labels(
+        (None, None) => Namespace::Unclear(catalogue::namespace_not_injected(at(), name)),
+        (Some(_), Some(_)) => Namespace::Unclear(catalogue::namespace_multiple_injection_labels(
             at(),
             &[INJECTION_LABEL, REVISION_LABEL],
         )),
-        (Some(v), None) => Ok(v == "enabled"),
-        (None, Some(_)) => Ok(true),
+        (Some(v), None) if v == "enabled" => Namespace::Injected,
+        (Some(_), None) => Namespace::NotInjected,
+        (None, Some(_)) => Namespace::Injected,
     }
 }
 
@@ -128,10 +136,12 @@ mod tests {
     fn namespace_without_injection_label() {
         assert_eq!(
             run(&namespace("shop", "")),
-            ["Info [IST0102] (Namespace shop test.yaml:4) The namespace is not enabled for Istio \
+            [
+                "Info [IST0102] (Namespace shop test.yaml:4) The namespace is not enabled for Istio \
               injection. Run 'kubectl label namespace shop istio-injection=enabled' to enable it, \
               or 'kubectl label namespace shop istio-injection=disabled' to explicitly mark it as \
-              not needing injection."]
+              not needing injection."
+            ]
         );
     }
 
@@ -153,9 +163,11 @@ mod tests {
         );
         assert_eq!(
             run(&yaml),
-            ["Warning [IST0123] (Namespace shop test.yaml:4) The namespace has more than one type \
+            [
+                "Warning [IST0123] (Namespace shop test.yaml:4) The namespace has more than one type \
               of injection labels [istio-injection istio.io/rev], which may lead to undefined \
-              behavior. Make sure only one injection label exists."]
+              behavior. Make sure only one injection label exists."
+            ]
         );
     }
 
@@ -165,12 +177,19 @@ mod tests {
         let yaml = injected.clone()
             + &pod("bare", "shop", "", APP)
             + &pod("good", "shop", "", APP_AND_PROXY)
-            + &pod("optout", "shop", "  labels:\n    sidecar.istio.io/inject: \"false\"\n", APP)
+            + &pod(
+                "optout",
+                "shop",
+                "  labels:\n    sidecar.istio.io/inject: \"false\"\n",
+                APP,
+            )
             + &pod("elsewhere", "other", "", APP);
         assert_eq!(
             run(&yaml),
-            ["Warning [IST0103] (Pod shop/bare test.yaml:8) The pod shop/bare is missing the \
-              Istio proxy. This can often be resolved by restarting or redeploying the workload."]
+            [
+                "Warning [IST0103] (Pod shop/bare test.yaml:8) The pod shop/bare is missing the \
+              Istio proxy. This can often be resolved by restarting or redeploying the workload."
+            ]
         );
     }
 }

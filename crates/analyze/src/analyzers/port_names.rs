@@ -136,15 +136,20 @@ mod tests {
         );
         assert_eq!(
             lines(&PortNames, &yaml),
-            ["Warning [IST0150] (Service default/web test.yaml:9) Port name for ExternalName \
+            [
+                "Warning [IST0150] (Service default/web test.yaml:9) Port name for ExternalName \
               service is invalid. Proxy may prevent tcp named ports and unmatched traffic for \
-              ports serving TCP protocol from being forwarded correctly"]
+              ports serving TCP protocol from being forwarded correctly"
+            ]
         );
     }
 
     #[test]
     fn control_plane_services_are_skipped() {
-        let yaml = service("  labels:\n    istio: pilot\n", "  ports:\n  - name: web\n    port: 80\n");
+        let yaml = service(
+            "  labels:\n    istio: pilot\n",
+            "  ports:\n  - name: web\n    port: 80\n",
+        );
         assert!(lines(&PortNames, &yaml).is_empty());
     }
 }

@@ -71,11 +71,11 @@ mod tests {
     fn syntax_errors_have_a_position_but_no_origin() {
         let got = lines("a: [\n");
         assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("Error [IST0106] (bad.yaml:"), "{got:?}");
         assert!(
-            got[0].starts_with("Error [IST0106] (bad.yaml:"),
+            got[0].contains("Schema validation error: YAML syntax error"),
             "{got:?}"
         );
-        assert!(got[0].contains("Schema validation error: YAML syntax error"), "{got:?}");
     }
 
     #[test]
@@ -83,8 +83,10 @@ mod tests {
         let got = lines("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n");
         assert_eq!(
             got,
-            ["Warning [IST0133] (bad.yaml:1) Schema validation warning: unknown kind Widget \
-              (apiVersion example.com/v1): passed through without checks"]
+            [
+                "Warning [IST0133] (bad.yaml:1) Schema validation warning: unknown kind Widget \
+              (apiVersion example.com/v1): passed through without checks"
+            ]
         );
     }
 

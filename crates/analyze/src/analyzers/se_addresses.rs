@@ -20,7 +20,10 @@ impl Analyzer for ServiceEntryAddresses {
 
     fn run(&self, ctx: &Context) -> Vec<Message> {
         let mut out = Vec::new();
-        for (obj, se) in ctx.service_entries().filter(|(_, se)| se.addresses.is_empty()) {
+        for (obj, se) in ctx
+            .service_entries()
+            .filter(|(_, se)| se.addresses.is_empty())
+        {
             for (i, port) in se.ports.iter().enumerate() {
                 let protocol = port.protocol.as_deref().unwrap_or_default();
                 if protocol.is_empty() || protocol.eq_ignore_ascii_case("TCP") {
@@ -65,7 +68,13 @@ mod tests {
     #[test]
     fn addresses_or_other_protocols_are_fine() {
         let tcp = "  - number: 5432\n    name: tcp\n    protocol: TCP\n";
-        assert!(lines(&ServiceEntryAddresses, &entry("  addresses:\n  - 10.0.0.5\n", tcp)).is_empty());
+        assert!(
+            lines(
+                &ServiceEntryAddresses,
+                &entry("  addresses:\n  - 10.0.0.5\n", tcp)
+            )
+            .is_empty()
+        );
         let http = "  - number: 80\n    name: http\n    protocol: HTTP\n";
         assert!(lines(&ServiceEntryAddresses, &entry("", http)).is_empty());
     }

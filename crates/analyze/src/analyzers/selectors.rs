@@ -37,7 +37,10 @@ pub fn check_selectors(
         let mut found = false;
         for w in ctx.selected_in(ns, item.selector) {
             found = true;
-            by_workload.entry((w.namespace, w.name)).or_default().push(item.object);
+            by_workload
+                .entry((w.namespace, w.name))
+                .or_default()
+                .push(item.object);
         }
         if !found && ctx.has_workloads_in(ns) {
             out.push(catalogue::referenced_resource_not_found(
@@ -50,7 +53,12 @@ pub fn check_selectors(
     for ((ns, workload), objects) in by_workload.iter().filter(|(_, o)| o.len() > 1) {
         let names: Vec<String> = objects.iter().map(|o| o.name().to_string()).collect();
         for obj in objects {
-            out.push(conflict(Anchor::at(obj, "metadata.name"), &names, ns, workload));
+            out.push(conflict(
+                Anchor::at(obj, "metadata.name"),
+                &names,
+                ns,
+                workload,
+            ));
         }
     }
     out

@@ -24,7 +24,10 @@ impl Analyzer for SidecarDefaultSelector {
             .sidecars()
             .filter(|(_, sc)| sc.workload_selector.is_none())
             .map(|(obj, _)| obj);
-        check_defaults(defaults, catalogue::multiple_sidecars_without_workload_selectors)
+        check_defaults(
+            defaults,
+            catalogue::multiple_sidecars_without_workload_selectors,
+        )
     }
 }
 

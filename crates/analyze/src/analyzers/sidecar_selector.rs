@@ -32,7 +32,11 @@ impl Analyzer for SidecarSelector {
                 })
             })
             .collect();
-        check_selectors(ctx, &items, catalogue::conflicting_sidecar_workload_selectors)
+        check_selectors(
+            ctx,
+            &items,
+            catalogue::conflicting_sidecar_workload_selectors,
+        )
     }
 }
 
@@ -54,7 +58,11 @@ mod tests {
 
     #[test]
     fn two_sidecars_selecting_one_pod() {
-        let yaml = format!("{POD}{}{}", sidecar("a", "reviews"), sidecar("b", "reviews"));
+        let yaml = format!(
+            "{POD}{}{}",
+            sidecar("a", "reviews"),
+            sidecar("b", "reviews")
+        );
         let text = "The Sidecars [a b] in namespace \"default\" select the same workload pod \
                     \"reviews-1\", which can lead to undefined behavior.";
         assert_eq!(
@@ -71,8 +79,10 @@ mod tests {
         let yaml = format!("{POD}{}", sidecar("a", "ratings"));
         assert_eq!(
             lines(&SidecarSelector, &yaml),
-            ["Error [IST0101] (Sidecar default/a test.yaml:19) Referenced selector not found: \
-              \"app=ratings\""]
+            [
+                "Error [IST0101] (Sidecar default/a test.yaml:19) Referenced selector not found: \
+              \"app=ratings\""
+            ]
         );
     }
 

@@ -41,7 +41,9 @@ impl Analyzer for TelemetrySelector {
         );
         let defaults = ctx
             .telemetries()
-            .filter(|(_, t)| t.selector.is_none() && t.target_ref.is_none() && t.target_refs.is_empty())
+            .filter(|(_, t)| {
+                t.selector.is_none() && t.target_ref.is_none() && t.target_refs.is_empty()
+            })
             .map(|(obj, _)| obj);
         out.extend(check_defaults(
             defaults,
@@ -93,7 +95,11 @@ mod tests {
 
     #[test]
     fn single_telemetries_are_fine() {
-        let yaml = format!("{POD}{}{}", telemetry("a", SELECT_REVIEWS), telemetry("c", ""));
+        let yaml = format!(
+            "{POD}{}{}",
+            telemetry("a", SELECT_REVIEWS),
+            telemetry("c", "")
+        );
         assert!(lines(&TelemetrySelector, &yaml).is_empty());
     }
 }

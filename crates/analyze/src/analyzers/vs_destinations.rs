@@ -41,24 +41,20 @@ fn check(ctx: &Context, obj: &Object, d: &RouteDestination, reftype: &str) -> Op
     let host = d.host()?;
     let at = || Anchor::at(obj, d.field("host"));
     let Some(service) = ctx.registry.lookup(obj.namespace(), host) else {
-        return Some(catalogue::referenced_resource_not_found(at(), reftype, host));
+        return Some(catalogue::referenced_resource_not_found(
+            at(),
+            reftype,
+            host,
+        ));
     };
     match d.destination.port.as_ref().and_then(|p| p.number) {
         None if service.ports.len() > 1 => {
             let ports: Vec<u32> = service.ports.iter().map(|p| p.number).collect();
-            Some(catalogue::virtual_service_destination_port_selector_required(
-                at(),
-                host,
-                &ports,
-            ))
+            Some(catalogue::virtual_service_destination_port_selector_required(at(), host, &ports))
         }
-        Some(n) if !service.ports.iter().any(|p| p.number == n) => {
-            Some(catalogue::referenced_resource_not_found(
-                at(),
-                "host:port",
-                &format!("{host}:{n}"),
-            ))
-        }
+        Some(n) if !service.ports.iter().any(|p| p.number == n) => Some(
+            catalogue::referenced_resource_not_found(at(), "host:port", &format!("{host}:{n}")),
+        ),
         _ => None,
     }
 }
@@ -91,8 +87,10 @@ mod tests {
         let got = run("  - route:\n    - destination:\n        host: reviews2\n");
         assert_eq!(
             got,
-            ["Error [IST0101] (VirtualService default/reviews test.yaml:45) Referenced host not \
-              found: \"reviews2\""]
+            [
+                "Error [IST0101] (VirtualService default/reviews test.yaml:45) Referenced host not \
+              found: \"reviews2\""
+            ]
         );
     }
 
@@ -112,8 +110,10 @@ mod tests {
         let got = run("  - route:\n    - destination:\n        host: ratings\n");
         assert_eq!(
             got,
-            ["Error [IST0101] (VirtualService default/reviews test.yaml:45) Referenced host not \
-              found: \"ratings\""]
+            [
+                "Error [IST0101] (VirtualService default/reviews test.yaml:45) Referenced host not \
+              found: \"ratings\""
+            ]
         );
     }
 
@@ -148,8 +148,10 @@ mod tests {
         );
         assert_eq!(
             lines(&DestinationHosts, &yaml),
-            ["Error [IST0101] (VirtualService default/db test.yaml:45) Referenced host not found: \
-              \"db\""]
+            [
+                "Error [IST0101] (VirtualService default/db test.yaml:45) Referenced host not found: \
+              \"db\""
+            ]
         );
     }
 }

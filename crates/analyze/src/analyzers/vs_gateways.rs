@@ -40,7 +40,11 @@ fn check(ctx: &Context, obj: &Object, vs: &VirtualService) -> Vec<Message> {
         }
         let at = || Anchor::at(obj, format!("spec.gateways[{i}]"));
         let Some(gw_obj) = ctx.gateway(obj.namespace(), reference) else {
-            out.push(catalogue::referenced_resource_not_found(at(), "gateway", reference));
+            out.push(catalogue::referenced_resource_not_found(
+                at(),
+                "gateway",
+                reference,
+            ));
             continue;
         };
         let Some(gw) = gateway_spec(gw_obj) else {
@@ -67,7 +71,10 @@ fn gateway_spec(obj: &Object) -> Option<&Gateway> {
 
 /// Whether a server of `gw` serves one of `vs_hosts` to VirtualServices in `vs_namespace`.
 fn serves_any(gw: &Gateway, gw_namespace: &str, vs_namespace: &str, vs_hosts: &[String]) -> bool {
-    let server_hosts = gw.servers.iter().flat_map(|s| s.hosts.iter().map(String::as_str));
+    let server_hosts = gw
+        .servers
+        .iter()
+        .flat_map(|s| s.hosts.iter().map(String::as_str));
     let visible = hosts::gateway_hosts_for_namespace(server_hosts, gw_namespace, vs_namespace);
     visible
         .iter()
@@ -98,8 +105,10 @@ mod tests {
         let got = run("  - mesh\n  - ingress/missing\n", "  - www.shop.com\n");
         assert_eq!(
             got,
-            ["Error [IST0101] (VirtualService default/shop test.yaml:27) Referenced gateway not \
-              found: \"ingress/missing\""]
+            [
+                "Error [IST0101] (VirtualService default/shop test.yaml:27) Referenced gateway not \
+              found: \"ingress/missing\""
+            ]
         );
     }
 
@@ -108,9 +117,11 @@ mod tests {
         let got = run("  - ingress/web\n", "  - www.other.com\n  - api.internal\n");
         assert_eq!(
             got,
-            ["Warning [IST0132] (VirtualService default/shop test.yaml:27) one or more host \
+            [
+                "Warning [IST0132] (VirtualService default/shop test.yaml:27) one or more host \
               [www.other.com api.internal] defined in VirtualService default/shop not found in \
-              Gateway ingress/web."]
+              Gateway ingress/web."
+            ]
         );
     }
 

@@ -97,13 +97,22 @@ fn string_matches(vs: &VirtualService) -> Vec<Located<'_>> {
 }
 
 fn check(ctx: &Context, obj: &Object, loc: &Located) -> Option<Message> {
-    let re = loc.string_match.regex.as_deref().filter(|r| !r.is_empty())?;
+    let re = loc
+        .string_match
+        .regex
+        .as_deref()
+        .filter(|r| !r.is_empty())?;
     let err = regex::Regex::new(re).err()?;
     if already_reported(ctx, obj, &loc.path()) {
         return None;
     }
     let problem = regex_problem(&err);
-    Some(catalogue::invalid_regexp(loc.anchor(obj), loc.place, re, &problem))
+    Some(catalogue::invalid_regexp(
+        loc.anchor(obj),
+        loc.place,
+        re,
+        &problem,
+    ))
 }
 
 /// Whether validation reported a problem at `path` (or inside it) of `obj`.

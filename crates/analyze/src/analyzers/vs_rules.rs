@@ -61,14 +61,20 @@ fn check(obj: &Object, vs: &VirtualService) -> Vec<Message> {
             .collect(),
     });
     let mut out = analyze(obj, "http", http.collect());
-    out.extend(analyze(obj, "tls", unnamed_rules(vs.tls.iter().map(|r| &r.r#match))));
-    out.extend(analyze(obj, "tcp", unnamed_rules(vs.tcp.iter().map(|r| &r.r#match))));
+    out.extend(analyze(
+        obj,
+        "tls",
+        unnamed_rules(vs.tls.iter().map(|r| &r.r#match)),
+    ));
+    out.extend(analyze(
+        obj,
+        "tcp",
+        unnamed_rules(vs.tcp.iter().map(|r| &r.r#match)),
+    ));
     out
 }
 
-fn unnamed_rules<'a, M: Serialize + 'a>(
-    rules: impl Iterator<Item = &'a Vec<M>>,
-) -> Vec<Rule> {
+fn unnamed_rules<'a, M: Serialize + 'a>(rules: impl Iterator<Item = &'a Vec<M>>) -> Vec<Rule> {
     rules
         .enumerate()
         .map(|(i, matches)| Rule {
@@ -95,14 +101,22 @@ fn analyze(obj: &Object, kind: &str, rules: Vec<Rule>) -> Vec<Message> {
         if rule.matches.is_empty() {
             if catch_all {
                 let reason = "only the last rule can have no matches";
-                out.push(catalogue::virtual_service_unreachable_rule(at(), &rule.name, reason));
+                out.push(catalogue::virtual_service_unreachable_rule(
+                    at(),
+                    &rule.name,
+                    reason,
+                ));
             }
             catch_all = true;
             continue;
         }
         if catch_all {
             let reason = "route without matches defined before";
-            out.push(catalogue::virtual_service_unreachable_rule(at(), &rule.name, reason));
+            out.push(catalogue::virtual_service_unreachable_rule(
+                at(),
+                &rule.name,
+                reason,
+            ));
             continue;
         }
         let mut duplicates = 0;
@@ -124,7 +138,11 @@ fn analyze(obj: &Object, kind: &str, rules: Vec<Rule>) -> Vec<Message> {
         }
         if duplicates == rule.matches.len() {
             let reason = "all matches used by prior rules";
-            out.push(catalogue::virtual_service_unreachable_rule(at(), &rule.name, reason));
+            out.push(catalogue::virtual_service_unreachable_rule(
+                at(),
+                &rule.name,
+                reason,
+            ));
         }
     }
     out
@@ -168,8 +186,10 @@ mod tests {
         let got = run(&format!("{first}{ROUTE}{second}{ROUTE}"));
         assert_eq!(
             got,
-            ["Info [IST0131] (VirtualService default/r test.yaml:19) VirtualService rule \
-              \"second\" match \"b\" is not used (duplicate/overlapping match in rule \"first\")."]
+            [
+                "Info [IST0131] (VirtualService default/r test.yaml:19) VirtualService rule \
+              \"second\" match \"b\" is not used (duplicate/overlapping match in rule \"first\")."
+            ]
         );
     }
 

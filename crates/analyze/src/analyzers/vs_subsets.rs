@@ -42,7 +42,9 @@ fn check(ctx: &Context, obj: &Object, d: &RouteDestination, what: &str) -> Optio
     let fqdn = hosts::to_fqdn(obj.namespace(), host);
     let defined = ctx.subsets.iter().any(|(h, s)| {
         *s == subset
-            && (*h == fqdn || h.strip_prefix('*').is_some_and(|suffix| fqdn.ends_with(suffix)))
+            && (*h == fqdn
+                || h.strip_prefix('*')
+                    .is_some_and(|suffix| fqdn.ends_with(suffix)))
     });
     if defined {
         return None;
@@ -75,11 +77,14 @@ mod tests {
 
     #[test]
     fn missing_subset_is_reported_at_its_line() {
-        let got = run("  - route:\n    - destination:\n        host: reviews\n        subset: v2\n");
+        let got =
+            run("  - route:\n    - destination:\n        host: reviews\n        subset: v2\n");
         assert_eq!(
             got,
-            ["Error [IST0101] (VirtualService default/reviews test.yaml:35) Referenced \
-              host+subset in destinationrule not found: \"reviews+v2\""]
+            [
+                "Error [IST0101] (VirtualService default/reviews test.yaml:35) Referenced \
+              host+subset in destinationrule not found: \"reviews+v2\""
+            ]
         );
     }
 
@@ -101,8 +106,10 @@ mod tests {
         );
         assert_eq!(
             got,
-            ["Error [IST0101] (VirtualService default/reviews test.yaml:37) Referenced \
-              mirror+subset in destinationrule not found: \"reviews+v9\""]
+            [
+                "Error [IST0101] (VirtualService default/reviews test.yaml:37) Referenced \
+              mirror+subset in destinationrule not found: \"reviews+v9\""
+            ]
         );
     }
 }

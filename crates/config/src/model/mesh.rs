@@ -6,7 +6,6 @@
 //! (`localityLbSetting`, `tcpKeepalive`, `defaultHttpRetryPolicy`, TLS settings) or that are
 //! deprecated or hidden in Istio's docs are kept as opaque JSON.
 
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -133,7 +132,6 @@ pub struct MeshConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compliance_policy: Option<String>,
 }
-
 
 string_enum!(IngressControllerMode {
     Unspecified = "UNSPECIFIED", Off = "OFF", Default = "DEFAULT", Strict = "STRICT",
@@ -287,11 +285,15 @@ impl MeshConfig {
         self.enable_prometheus_merge = Some(self.enable_prometheus_merge());
         self.enable_tracing = self.enable_tracing.or(Some(true));
         self.connect_timeout = Some(self.connect_timeout());
-        self.protocol_detection_timeout = self.protocol_detection_timeout.or(Some(Duration::default()));
+        self.protocol_detection_timeout = self
+            .protocol_detection_timeout
+            .or(Some(Duration::default()));
         self.dns_refresh_rate = self.dns_refresh_rate.or(Some(Duration::from_secs(60)));
         self.ingress_class = self.ingress_class.or(d("istio"));
         self.ingress_service = self.ingress_service.or(d("istio-ingressgateway"));
-        self.ingress_controller_mode = self.ingress_controller_mode.or(Some(IngressControllerMode::Strict));
+        self.ingress_controller_mode = self
+            .ingress_controller_mode
+            .or(Some(IngressControllerMode::Strict));
         self.access_log_encoding = self.access_log_encoding.or(Some(AccessLogEncoding::Text));
         self.default_config = Some(self.default_config.unwrap_or_default().with_defaults());
         self
@@ -302,16 +304,20 @@ impl ProxyConfig {
     /// This proxy configuration with Istio's defaults for unset common fields.
     pub fn with_defaults(mut self) -> ProxyConfig {
         let d = |s: &str| Some(s.to_string());
-        self.discovery_address = self.discovery_address.or(d("istiod.istio-system.svc:15012"));
+        self.discovery_address = self
+            .discovery_address
+            .or(d("istiod.istio-system.svc:15012"));
         self.config_path = self.config_path.or(d("./etc/istio/proxy"));
         self.drain_duration = self.drain_duration.or(Some(Duration::from_secs(45)));
-        self.termination_drain_duration =
-            self.termination_drain_duration.or(Some(Duration::from_secs(5)));
+        self.termination_drain_duration = self
+            .termination_drain_duration
+            .or(Some(Duration::from_secs(5)));
         self.proxy_admin_port = self.proxy_admin_port.or(Some(15000));
         self.status_port = self.status_port.or(Some(15020));
         self.stat_name_length = self.stat_name_length.or(Some(189));
-        self.control_plane_auth_policy =
-            self.control_plane_auth_policy.or(Some(AuthenticationPolicy::MutualTls));
+        self.control_plane_auth_policy = self
+            .control_plane_auth_policy
+            .or(Some(AuthenticationPolicy::MutualTls));
         self
     }
 }
@@ -343,11 +349,19 @@ pub(crate) fn parse_mesh_text(
         return Ok(MeshConfig::default());
     };
     if let Some(extra) = docs.next() {
-        return Err(at(extra.line, "", "mesh config must be a single document".into()));
+        return Err(at(
+            extra.line,
+            "",
+            "mesh config must be a single document".into(),
+        ));
     }
     let value = yaml::to_json(&doc.root);
     if !value.is_object() {
-        return Err(at(doc.line, "", "mesh config must be a map of fields".into()));
+        return Err(at(
+            doc.line,
+            "",
+            "mesh config must be a map of fields".into(),
+        ));
     }
     super::decode::<MeshConfig>(value).map_err(|e| {
         let line = yaml::line_at(&doc.root, &yaml::parse_path(&e.path));

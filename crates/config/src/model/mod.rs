@@ -17,12 +17,21 @@ pub mod telemetry;
 /// Body of an Istio object: everything but `apiVersion`, `kind` and `metadata`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IstioBody<S> {
-    #[serde(default)]
+pub struct IstioBody<S: Default + DeserializeOwned> {
+    /// `spec:` with nothing after it (null) is an empty spec, as Kubernetes reads it.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub spec: S,
     /// Written by controllers; never interpreted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<serde_json::Value>,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + DeserializeOwned,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Whether objects of a kind live in a namespace.
@@ -86,7 +95,9 @@ fn decode_all<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, Ve
 /// missing field or the whole value, so retrying cannot find more).
 fn remove_at(value: &mut serde_json::Value, path: &[crate::yaml::PathSegment]) -> bool {
     use crate::yaml::PathSegment;
-    let Some((last, parents)) = path.split_last() else { return false };
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
     let mut node = value;
     for seg in parents {
         let next = match (seg, node) {

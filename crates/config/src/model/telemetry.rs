@@ -195,11 +195,7 @@ mod tests {
     use super::*;
     use crate::{Body, load_str};
 
-    #[test]
-    fn decodes_telemetry_examples() {
-        let loaded = load_str(
-            "test.yaml",
-            "apiVersion: telemetry.istio.io/v1
+    const TELEMETRY_EXAMPLE: &str = "apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata:
   name: mesh-default
@@ -235,9 +231,11 @@ spec:
       expression: response.code >= 400
     match:
       mode: SERVER
-",
-            &Default::default(),
-        );
+";
+
+    #[test]
+    fn decodes_telemetry_examples() {
+        let loaded = load_str("test.yaml", TELEMETRY_EXAMPLE, &Default::default());
         assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
         let Body::Telemetry(b) = &loaded.objects[0].body else {
             panic!("not a Telemetry")
@@ -247,11 +245,23 @@ spec:
         let tag = &t.tracing[0].custom_tags["my_tag_header"];
         assert_eq!(tag.header.as_ref().unwrap().name, "host");
         let o = &t.metrics[0].overrides[0];
-        assert_eq!(o.r#match.as_ref().unwrap().metric, Some(IstioMetric::RequestCount));
-        assert_eq!(o.tag_overrides["response_code"].operation, Some(TagOperation::Remove));
+        assert_eq!(
+            o.r#match.as_ref().unwrap().metric,
+            Some(IstioMetric::RequestCount)
+        );
+        assert_eq!(
+            o.tag_overrides["response_code"].operation,
+            Some(TagOperation::Remove)
+        );
         let log = &t.access_logging[0];
-        assert_eq!(log.filter.as_ref().unwrap().expression, "response.code >= 400");
-        assert_eq!(log.r#match.as_ref().unwrap().mode, Some(WorkloadMode::Server));
+        assert_eq!(
+            log.filter.as_ref().unwrap().expression,
+            "response.code >= 400"
+        );
+        assert_eq!(
+            log.r#match.as_ref().unwrap().mode,
+            Some(WorkloadMode::Server)
+        );
     }
 
     #[test]
@@ -274,7 +284,11 @@ spec:
         metric: REQUEST_COUNTS
 ";
         let loaded = load_str("test.yaml", yaml, &Default::default());
-        let p: Vec<_> = loaded.problems.iter().map(|p| (&p.field, &p.message)).collect();
+        let p: Vec<_> = loaded
+            .problems
+            .iter()
+            .map(|p| (&p.field, &p.message))
+            .collect();
         assert_eq!(
             p,
             [

@@ -24,16 +24,19 @@ impl Serialize for Dur {
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        parse_duration(&text).map(Dur).map_err(serde::de::Error::custom)
+        parse_duration(&text)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
     }
 }
 
 /// Parses a protobuf JSON duration (`"5s"`, `"0.250s"`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {text:?}: use seconds with an 's' suffix, e.g. \"0.25s\"");
+    let bad =
+        || format!("invalid duration {text:?}: use seconds with an 's' suffix, e.g. \"0.25s\"");
     let num = text.strip_suffix('s').ok_or_else(bad)?;
     let secs: f64 = num.parse().map_err(|_| bad())?;
-    if !secs.is_finite() || secs < 0.0 || secs > 315_576_000_000.0 {
+    if !secs.is_finite() || !(0.0..=315_576_000_000.0).contains(&secs) {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(secs))

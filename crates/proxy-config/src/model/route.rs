@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::core::{DataSource, Dur, HeaderMatcher, HeaderValueOption, QueryParameterMatcher, RegexMatcher};
+use super::core::{
+    DataSource, Dur, HeaderMatcher, HeaderValueOption, QueryParameterMatcher, RegexMatcher,
+};
 
 /// Header mutations shared by route configurations, virtual hosts, routes and weighted
 /// clusters (serde's `flatten` does not combine with `deny_unknown_fields`, so each struct

@@ -79,7 +79,10 @@ fn ip_score(ranges: &[IpNet], ip: IpAddr) -> Option<u32> {
         return Some(0);
     }
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     ranges
@@ -101,14 +104,18 @@ fn server_name_score(names: &[String], sni: Option<&str>) -> Option<u32> {
                 Some(10_000)
             } else {
                 let suffix = n.strip_prefix('*')?;
-                (sni.len() > suffix.len() && sni.ends_with(suffix)).then_some(suffix.len() as u32 + 1)
+                (sni.len() > suffix.len() && sni.ends_with(suffix))
+                    .then_some(suffix.len() as u32 + 1)
             }
         })
         .max()
 }
 
 /// Picks the chain for a connection; `None` means the listener's default chain (if any).
-pub fn select<'m>(matchers: impl IntoIterator<Item = &'m ChainMatch>, conn: &ConnInfo<'_>) -> Option<usize> {
+pub fn select<'m>(
+    matchers: impl IntoIterator<Item = &'m ChainMatch>,
+    conn: &ConnInfo<'_>,
+) -> Option<usize> {
     let mut candidates: Vec<(usize, &ChainMatch)> = matchers.into_iter().enumerate().collect();
     for stage in STAGES {
         let scored: Vec<(usize, &ChainMatch, u32)> = candidates
@@ -136,8 +143,13 @@ pub fn build_chain_match(at: &At<'_>, m: Option<&FilterChainMatch>) -> Result<Ch
             .map(|p| port(&at.field("destination_port"), p))
             .transpose()?,
         prefix_ranges: cidrs(&at.field("prefix_ranges"), &m.prefix_ranges)?,
-        server_names: m.server_names.iter().map(|s| s.to_ascii_lowercase()).collect(),
-        transport_protocol: (!m.transport_protocol.is_empty()).then(|| m.transport_protocol.clone()),
+        server_names: m
+            .server_names
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect(),
+        transport_protocol: (!m.transport_protocol.is_empty())
+            .then(|| m.transport_protocol.clone()),
         application_protocols: m.application_protocols.clone(),
         source_prefix_ranges: cidrs(&at.field("source_prefix_ranges"), &m.source_prefix_ranges)?,
         source_ports: m
@@ -155,15 +167,19 @@ fn cidrs(at: &At<'_>, ranges: &[CidrRange]) -> Result<Vec<IpNet>> {
         .enumerate()
         .map(|(i, r)| {
             let rat = at.index(i);
-            let ip: IpAddr = r
-                .address_prefix
-                .parse()
-                .map_err(|_| rat.field("address_prefix").err(format!("{:?} is not an IP address", r.address_prefix)))?;
+            let ip: IpAddr = r.address_prefix.parse().map_err(|_| {
+                rat.field("address_prefix")
+                    .err(format!("{:?} is not an IP address", r.address_prefix))
+            })?;
             let max = if ip.is_ipv4() { 32 } else { 128 };
             let len = r.prefix_len.unwrap_or(max);
-            let len = u8::try_from(len).ok().filter(|l| u32::from(*l) <= max).ok_or_else(|| {
-                rat.field("prefix_len").err(format!("must be at most {max}"))
-            })?;
+            let len = u8::try_from(len)
+                .ok()
+                .filter(|l| u32::from(*l) <= max)
+                .ok_or_else(|| {
+                    rat.field("prefix_len")
+                        .err(format!("must be at most {max}"))
+                })?;
             IpNet::new(ip, len)
                 .map(|n| n.trunc())
                 .map_err(|e| rat.err(e.to_string()))
@@ -195,13 +211,29 @@ mod tests {
         let chains = [
             m(serde_json::json!({})),
             m(serde_json::json!({"destination_port": 8080})),
-            m(serde_json::json!({"destination_port": 8080, "prefix_ranges": [{"address_prefix": "10.0.0.0", "prefix_len": 8}]})),
-            m(serde_json::json!({"destination_port": 8080, "prefix_ranges": [{"address_prefix": "10.1.0.0", "prefix_len": 16}]})),
+            m(
+                serde_json::json!({"destination_port": 8080, "prefix_ranges": [{"address_prefix": "10.0.0.0", "prefix_len": 8}]}),
+            ),
+            m(
+                serde_json::json!({"destination_port": 8080, "prefix_ranges": [{"address_prefix": "10.1.0.0", "prefix_len": 16}]}),
+            ),
         ];
-        assert_eq!(select(&chains, &conn("10.1.2.3:8080", None, "raw_buffer", &[])), Some(3));
-        assert_eq!(select(&chains, &conn("10.9.2.3:8080", None, "raw_buffer", &[])), Some(2));
-        assert_eq!(select(&chains, &conn("192.168.0.1:8080", None, "raw_buffer", &[])), Some(1));
-        assert_eq!(select(&chains, &conn("10.1.2.3:9090", None, "raw_buffer", &[])), Some(0));
+        assert_eq!(
+            select(&chains, &conn("10.1.2.3:8080", None, "raw_buffer", &[])),
+            Some(3)
+        );
+        assert_eq!(
+            select(&chains, &conn("10.9.2.3:8080", None, "raw_buffer", &[])),
+            Some(2)
+        );
+        assert_eq!(
+            select(&chains, &conn("192.168.0.1:8080", None, "raw_buffer", &[])),
+            Some(1)
+        );
+        assert_eq!(
+            select(&chains, &conn("10.1.2.3:9090", None, "raw_buffer", &[])),
+            Some(0)
+        );
     }
 
     #[test]
@@ -212,12 +244,33 @@ mod tests {
             m(serde_json::json!({"transport_protocol": "tls"})),
             m(serde_json::json!({"application_protocols": ["h2c"]})),
         ];
-        assert_eq!(select(&chains, &conn("1.2.3.4:443", Some("api.example.com"), "tls", &[])), Some(1));
-        assert_eq!(select(&chains, &conn("1.2.3.4:443", Some("www.example.com"), "tls", &[])), Some(0));
-        assert_eq!(select(&chains, &conn("1.2.3.4:443", Some("other.org"), "tls", &[])), Some(2));
+        assert_eq!(
+            select(
+                &chains,
+                &conn("1.2.3.4:443", Some("api.example.com"), "tls", &[])
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            select(
+                &chains,
+                &conn("1.2.3.4:443", Some("www.example.com"), "tls", &[])
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            select(&chains, &conn("1.2.3.4:443", Some("other.org"), "tls", &[])),
+            Some(2)
+        );
         let h2c = vec!["h2c".to_string()];
-        assert_eq!(select(&chains, &conn("1.2.3.4:80", None, "raw_buffer", &h2c)), Some(3));
-        assert_eq!(select(&chains[..1], &conn("1.2.3.4:80", None, "raw_buffer", &[])), None);
+        assert_eq!(
+            select(&chains, &conn("1.2.3.4:80", None, "raw_buffer", &h2c)),
+            Some(3)
+        );
+        assert_eq!(
+            select(&chains[..1], &conn("1.2.3.4:80", None, "raw_buffer", &[])),
+            None
+        );
     }
 
     #[test]
@@ -226,7 +279,11 @@ mod tests {
             serde_json::json!({"prefix_ranges": [{"address_prefix": "10.0.0.0", "prefix_len": 40}]}),
         )
         .expect("model");
-        let err = build_chain_match(&At::new("Listener l").field("fcm"), Some(&fcm)).expect_err("bad");
-        assert_eq!(err.to_string(), "Listener l: fcm.prefix_ranges[0].prefix_len: must be at most 32");
+        let err =
+            build_chain_match(&At::new("Listener l").field("fcm"), Some(&fcm)).expect_err("bad");
+        assert_eq!(
+            err.to_string(),
+            "Listener l: fcm.prefix_ranges[0].prefix_len: must be at most 32"
+        );
     }
 }

@@ -21,7 +21,9 @@ pub enum UpstreamProtocol {
 pub enum Discovery {
     Static,
     /// Endpoints come from EDS under this service name.
-    Eds { service_name: String },
+    Eds {
+        service_name: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -51,7 +53,9 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
         return Err(at.field("name").err("must not be empty"));
     }
     if c.transport_socket.is_some() {
-        return Err(at.field("transport_socket").err("TLS to upstreams is not supported yet"));
+        return Err(at
+            .field("transport_socket")
+            .err("TLS to upstreams is not supported yet"));
     }
     let discovery = match c.kind {
         m::DiscoveryType::Static => Discovery::Static,
@@ -64,7 +68,9 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
                 .unwrap_or_else(|| c.name.clone()),
         },
         other => {
-            return Err(at.field("type").err(format!("cluster type {other:?} is not supported (STATIC and EDS are)")));
+            return Err(at.field("type").err(format!(
+                "cluster type {other:?} is not supported (STATIC and EDS are)"
+            )));
         }
     };
     let lb = match c.lb_policy {
@@ -85,7 +91,11 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
     };
     Ok(Cluster {
         name: c.name.clone(),
-        stat_name: if c.alt_stat_name.is_empty() { c.name.clone() } else { c.alt_stat_name.clone() },
+        stat_name: if c.alt_stat_name.is_empty() {
+            c.name.clone()
+        } else {
+            c.alt_stat_name.clone()
+        },
         discovery,
         connect_timeout: c.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
         lb,
@@ -109,7 +119,9 @@ fn protocol_of(at: &At<'_>, c: &m::Cluster) -> Result<(UpstreamProtocol, Option<
             return Err(oat.err("unknown protocol options key"));
         }
         if h.use_downstream_protocol_config.is_some() {
-            return Err(oat.field("use_downstream_protocol_config").err("not supported yet"));
+            return Err(oat
+                .field("use_downstream_protocol_config")
+                .err("not supported yet"));
         }
         if let Some(e) = &h.explicit_http_config {
             proto = match (&e.http_protocol_options, &e.http2_protocol_options) {
@@ -122,7 +134,11 @@ fn protocol_of(at: &At<'_>, c: &m::Cluster) -> Result<(UpstreamProtocol, Option<
                 }
             };
         }
-        if let Some(t) = h.common_http_protocol_options.as_ref().and_then(|o| o.idle_timeout) {
+        if let Some(t) = h
+            .common_http_protocol_options
+            .as_ref()
+            .and_then(|o| o.idle_timeout)
+        {
             idle = (!t.0.is_zero()).then_some(t.0);
         }
     }
@@ -147,7 +163,10 @@ pub fn build_endpoints(at: &At<'_>, la: &m::ClusterLoadAssignment) -> Result<Vec
             if weight == 0 {
                 return Err(eat.field("load_balancing_weight").err("must be at least 1"));
             }
-            let usable = !matches!(ep.health_status.as_deref(), Some("UNHEALTHY" | "DRAINING" | "TIMEOUT"));
+            let usable = !matches!(
+                ep.health_status.as_deref(),
+                Some("UNHEALTHY" | "DRAINING" | "TIMEOUT")
+            );
             if loc.priority == 0 && usable {
                 out.push(Endpoint { addr, weight });
             }
@@ -166,10 +185,10 @@ pub fn socket_addr(at: &At<'_>, a: &Address) -> Result<SocketAddr> {
     if sa.protocol.as_deref().is_some_and(|p| p != "TCP") {
         return Err(at.field("protocol").err("only TCP is supported"));
     }
-    let ip: IpAddr = sa
-        .address
-        .parse()
-        .map_err(|_| at.field("address").err(format!("{:?} is not an IP address", sa.address)))?;
+    let ip: IpAddr = sa.address.parse().map_err(|_| {
+        at.field("address")
+            .err(format!("{:?} is not an IP address", sa.address))
+    })?;
     let port = u16::try_from(sa.port_value)
         .map_err(|_| at.field("port_value").err("must be at most 65535"))?;
     Ok(SocketAddr::new(ip, port))

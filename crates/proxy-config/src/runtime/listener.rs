@@ -12,7 +12,9 @@ use super::route::{ClusterChoice, RouteTable, WeightedCluster, build_route_table
 use crate::access_log::Format;
 use crate::error::{At, Result};
 use crate::model::http::{CodecType, HttpConnectionManager, HttpFilterConfig};
-use crate::model::listener::{self as m, AccessLogConfig, ListenerFilterConfig, NetworkFilterConfig};
+use crate::model::listener::{
+    self as m, AccessLogConfig, ListenerFilterConfig, NetworkFilterConfig,
+};
 
 #[derive(Debug)]
 pub struct Listener {
@@ -105,7 +107,11 @@ pub fn build_listener(l: &m::Listener) -> Result<Listener> {
             Some(ListenerFilterConfig::HttpInspector {}) => http_inspector = true,
             Some(ListenerFilterConfig::OriginalDst {}) => {}
             None => {
-                return Err(at.field("listener_filters").index(i).field("typed_config").err("is required"));
+                return Err(at
+                    .field("listener_filters")
+                    .index(i)
+                    .field("typed_config")
+                    .err("is required"));
             }
         }
     }
@@ -120,17 +126,25 @@ pub fn build_listener(l: &m::Listener) -> Result<Listener> {
         None => None,
     };
     if chains.is_empty() && default_chain.is_none() {
-        return Err(at.field("filter_chains").err("at least one filter chain is required"));
+        return Err(at
+            .field("filter_chains")
+            .err("at least one filter chain is required"));
     }
     Ok(Listener {
         name: l.name.clone(),
         addr,
-        stat_prefix: if l.stat_prefix.is_empty() { stat_addr(addr) } else { l.stat_prefix.clone() },
+        stat_prefix: if l.stat_prefix.is_empty() {
+            stat_addr(addr)
+        } else {
+            l.stat_prefix.clone()
+        },
         use_original_dst: l.use_original_dst.unwrap_or(false),
         bind_to_port: l.bind_to_port.unwrap_or(true),
         tls_inspector,
         http_inspector,
-        inspect_timeout: l.listener_filters_timeout.map_or(Duration::from_secs(15), |d| d.0),
+        inspect_timeout: l
+            .listener_filters_timeout
+            .map_or(Duration::from_secs(15), |d| d.0),
         chains,
         default_chain,
     })
@@ -143,20 +157,27 @@ pub fn stat_addr(addr: SocketAddr) -> String {
 
 fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
     if c.transport_socket.is_some() {
-        return Err(at.field("transport_socket").err("TLS termination is not supported yet"));
-    }
-    let matcher = build_chain_match(&at.field("filter_chain_match"), c.filter_chain_match.as_ref())?;
-    let (last, init) = c
-        .filters
-        .split_last()
-        .ok_or_else(|| at.field("filters").err("at least one network filter is required"))?;
-    if !init.is_empty() {
         return Err(at
-            .field("filters")
-            .index(0)
-            .err("only a single terminal filter (tcp_proxy or http_connection_manager) is supported"));
+            .field("transport_socket")
+            .err("TLS termination is not supported yet"));
     }
-    let fat = at.field("filters").index(c.filters.len() - 1).field("typed_config");
+    let matcher = build_chain_match(
+        &at.field("filter_chain_match"),
+        c.filter_chain_match.as_ref(),
+    )?;
+    let (last, init) = c.filters.split_last().ok_or_else(|| {
+        at.field("filters")
+            .err("at least one network filter is required")
+    })?;
+    if !init.is_empty() {
+        return Err(at.field("filters").index(0).err(
+            "only a single terminal filter (tcp_proxy or http_connection_manager) is supported",
+        ));
+    }
+    let fat = at
+        .field("filters")
+        .index(c.filters.len() - 1)
+        .field("typed_config");
     let kind = match &last.typed_config {
         Some(NetworkFilterConfig::TcpProxy(t)) => NetworkKind::Tcp(Arc::new(build_tcp(&fat, t)?)),
         Some(NetworkFilterConfig::HttpConnectionManager(h)) => {
@@ -187,7 +208,9 @@ fn build_tcp(at: &At<'_>, t: &m::TcpProxy) -> Result<TcpProxy> {
                 })
                 .collect(),
         ),
-        (Some(_), Some(_)) => return Err(at.err("only one of cluster and weighted_clusters may be set")),
+        (Some(_), Some(_)) => {
+            return Err(at.err("only one of cluster and weighted_clusters may be set"));
+        }
         _ => return Err(at.err("one of cluster, weighted_clusters is required")),
     };
     Ok(TcpProxy {
@@ -207,8 +230,13 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
         return Err(at.field("stat_prefix").err("must not be empty"));
     }
     let routes = match (&h.route_config, &h.rds) {
-        (Some(rc), None) => RouteSource::Inline(Arc::new(build_route_table_at(&at.field("route_config"), rc)?)),
-        (None, Some(rds)) if !rds.route_config_name.is_empty() => RouteSource::Rds(rds.route_config_name.clone()),
+        (Some(rc), None) => RouteSource::Inline(Arc::new(build_route_table_at(
+            &at.field("route_config"),
+            rc,
+        )?)),
+        (None, Some(rds)) if !rds.route_config_name.is_empty() => {
+            RouteSource::Rds(rds.route_config_name.clone())
+        }
         (None, Some(_)) => return Err(at.field("rds.route_config_name").err("must not be empty")),
         _ => return Err(at.err("exactly one of route_config, rds is required")),
     };
@@ -217,9 +245,18 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
         match (&f.typed_config, last) {
             (Some(HttpFilterConfig::Router {}), true) => {}
             (Some(HttpFilterConfig::Router {}), false) => {
-                return Err(at.field("http_filters").index(i).err("the router filter must be last"));
+                return Err(at
+                    .field("http_filters")
+                    .index(i)
+                    .err("the router filter must be last"));
             }
-            (None, _) => return Err(at.field("http_filters").index(i).field("typed_config").err("is required")),
+            (None, _) => {
+                return Err(at
+                    .field("http_filters")
+                    .index(i)
+                    .field("typed_config")
+                    .err("is required"));
+            }
         }
     }
     let ms = |d: Option<crate::model::core::Dur>| d.filter(|d| !d.0.is_zero()).map(|d| d.0);
@@ -233,11 +270,18 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
         always_set_request_id_in_response: h.always_set_request_id_in_response,
         use_remote_address: h.use_remote_address.unwrap_or(false),
         skip_xff_append: h.skip_xff_append,
-        server_name: if h.server_name.is_empty() { "envoy".into() } else { h.server_name.clone() },
+        server_name: if h.server_name.is_empty() {
+            "envoy".into()
+        } else {
+            h.server_name.clone()
+        },
         request_timeout: ms(h.request_timeout),
         stream_idle_timeout: ms(h.stream_idle_timeout).or(Some(Duration::from_secs(300))),
-        idle_timeout: ms(h.common_http_protocol_options.as_ref().and_then(|o| o.idle_timeout))
-            .or(Some(Duration::from_secs(3600))),
+        idle_timeout: ms(h
+            .common_http_protocol_options
+            .as_ref()
+            .and_then(|o| o.idle_timeout))
+        .or(Some(Duration::from_secs(3600))),
     })
 }
 
@@ -250,10 +294,21 @@ pub fn build_access_logs(at: &At<'_>, logs: &[m::AccessLog]) -> Result<Vec<Acces
                 if f.path.is_empty() {
                     return Err(lat.field("path").err("must not be empty"));
                 }
-                let target = if f.path == "/dev/stdout" { LogTarget::Stdout } else { LogTarget::File(f.path.clone().into()) };
-                (target, f.format.clone().or_else(|| text_format(f.log_format.as_ref())))
+                let target = if f.path == "/dev/stdout" {
+                    LogTarget::Stdout
+                } else {
+                    LogTarget::File(f.path.clone().into())
+                };
+                (
+                    target,
+                    f.format
+                        .clone()
+                        .or_else(|| text_format(f.log_format.as_ref())),
+                )
             }
-            Some(AccessLogConfig::Stdout(s)) => (LogTarget::Stdout, text_format(s.log_format.as_ref())),
+            Some(AccessLogConfig::Stdout(s)) => {
+                (LogTarget::Stdout, text_format(s.log_format.as_ref()))
+            }
             None => return Err(lat.err("is required")),
         };
         let format = match fmt {

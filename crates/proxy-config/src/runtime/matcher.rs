@@ -84,7 +84,10 @@ pub fn compile_string(at: &At<'_>, s: &m::StringMatcher) -> Result<StringMatcher
         kinds.push(StringMatch::Contains(v.clone()));
     }
     if let Some(r) = &s.safe_regex {
-        kinds.push(StringMatch::Regex(compile_regex(&at.field("safe_regex"), r)?));
+        kinds.push(StringMatch::Regex(compile_regex(
+            &at.field("safe_regex"),
+            r,
+        )?));
     }
     match kinds.len() {
         1 => Ok(StringMatcher::new(kinds.remove(0), s.ignore_case)),
@@ -140,8 +143,10 @@ impl HeaderMatcher {
 }
 
 pub fn compile_header(at: &At<'_>, h: &m::HeaderMatcher) -> Result<HeaderMatcher> {
-    let name = HeaderName::from_bytes(h.name.to_ascii_lowercase().as_bytes())
-        .map_err(|_| at.field("name").err(format!("invalid header name {:?}", h.name)))?;
+    let name = HeaderName::from_bytes(h.name.to_ascii_lowercase().as_bytes()).map_err(|_| {
+        at.field("name")
+            .err(format!("invalid header name {:?}", h.name))
+    })?;
     let mut tests = Vec::new();
     let plain = |k| HeaderTest::Str(StringMatcher::new(k, false));
     if let Some(v) = &h.exact_match {
@@ -161,7 +166,10 @@ pub fn compile_header(at: &At<'_>, h: &m::HeaderMatcher) -> Result<HeaderMatcher
         tests.push(plain(StringMatch::Regex(re)));
     }
     if let Some(s) = &h.string_match {
-        tests.push(HeaderTest::Str(compile_string(&at.field("string_match"), s)?));
+        tests.push(HeaderTest::Str(compile_string(
+            &at.field("string_match"),
+            s,
+        )?));
     }
     if let Some(r) = &h.range_match {
         if r.start >= r.end {
@@ -194,13 +202,10 @@ pub struct QueryMatcher {
 impl QueryMatcher {
     /// Matches against the raw query string (without `?`).
     pub fn matches(&self, query: &str) -> bool {
-        let value = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .find_map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (k == self.name).then_some(v)
-            });
+        let value = query.split('&').filter(|p| !p.is_empty()).find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == self.name).then_some(v)
+        });
         match (&self.test, value) {
             (None, v) => v.is_some() == self.present,
             (Some(_), None) => false,
@@ -255,10 +260,22 @@ mod tests {
         assert!(hm(serde_json::json!({"name": "x-a", "prefix_match": "he"})).matches(&h));
         assert!(hm(serde_json::json!({"name": "x-a", "suffix_match": "lo"})).matches(&h));
         assert!(hm(serde_json::json!({"name": "x-a", "contains_match": "ell"})).matches(&h));
-        assert!(hm(serde_json::json!({"name": "x-a", "safe_regex_match": {"regex": "h.*o"}})).matches(&h));
-        assert!(!hm(serde_json::json!({"name": "x-a", "safe_regex_match": {"regex": "h.l"}})).matches(&h));
-        assert!(hm(serde_json::json!({"name": "x-n", "range_match": {"start": 40, "end": 43}})).matches(&h));
-        assert!(!hm(serde_json::json!({"name": "x-n", "range_match": {"start": 0, "end": 42}})).matches(&h));
+        assert!(
+            hm(serde_json::json!({"name": "x-a", "safe_regex_match": {"regex": "h.*o"}}))
+                .matches(&h)
+        );
+        assert!(
+            !hm(serde_json::json!({"name": "x-a", "safe_regex_match": {"regex": "h.l"}}))
+                .matches(&h)
+        );
+        assert!(
+            hm(serde_json::json!({"name": "x-n", "range_match": {"start": 40, "end": 43}}))
+                .matches(&h)
+        );
+        assert!(
+            !hm(serde_json::json!({"name": "x-n", "range_match": {"start": 0, "end": 42}}))
+                .matches(&h)
+        );
         assert!(hm(serde_json::json!({"name": "X-A"})).matches(&h));
         assert!(hm(serde_json::json!({"name": "x-b", "present_match": false})).matches(&h));
         assert!(!hm(serde_json::json!({"name": "x-b", "present_match": true})).matches(&h));
@@ -268,18 +285,31 @@ mod tests {
     #[test]
     fn header_match_invert_and_missing() {
         let h = headers(&[("x-a", "hello")]);
-        assert!(hm(serde_json::json!({"name": "x-a", "exact_match": "no", "invert_match": true})).matches(&h));
-        assert!(!hm(serde_json::json!({"name": "x-a", "exact_match": "hello", "invert_match": true})).matches(&h));
-        assert!(!hm(serde_json::json!({"name": "x-z", "exact_match": "no", "invert_match": true})).matches(&h));
-        assert!(hm(serde_json::json!({"name": "x-z", "present_match": true, "invert_match": true})).matches(&h));
+        assert!(
+            hm(serde_json::json!({"name": "x-a", "exact_match": "no", "invert_match": true}))
+                .matches(&h)
+        );
+        assert!(
+            !hm(serde_json::json!({"name": "x-a", "exact_match": "hello", "invert_match": true}))
+                .matches(&h)
+        );
+        assert!(
+            !hm(serde_json::json!({"name": "x-z", "exact_match": "no", "invert_match": true}))
+                .matches(&h)
+        );
+        assert!(
+            hm(serde_json::json!({"name": "x-z", "present_match": true, "invert_match": true}))
+                .matches(&h)
+        );
         assert!(hm(serde_json::json!({"name": "x-z", "exact_match": "", "treat_missing_header_as_empty": true})).matches(&h));
     }
 
     #[test]
     fn query_and_string_matchers() {
-        let q: m::QueryParameterMatcher =
-            serde_json::from_value(serde_json::json!({"name": "debug", "string_match": {"exact": "1"}}))
-                .expect("model");
+        let q: m::QueryParameterMatcher = serde_json::from_value(
+            serde_json::json!({"name": "debug", "string_match": {"exact": "1"}}),
+        )
+        .expect("model");
         let q = compile_query(&At::new("t"), &q).expect("compile");
         assert!(q.matches("a=b&debug=1"));
         assert!(!q.matches("debug=2"));
@@ -290,8 +320,12 @@ mod tests {
         assert!(p.matches("x"));
         assert!(!p.matches("y=1"));
         let bad: m::StringMatcher =
-            serde_json::from_value(serde_json::json!({"exact": "a", "prefix": "b"})).expect("model");
+            serde_json::from_value(serde_json::json!({"exact": "a", "prefix": "b"}))
+                .expect("model");
         let err = compile_string(&At::new("Listener l").field("m"), &bad).expect_err("two kinds");
-        assert_eq!(err.to_string(), "Listener l: m: only one of exact, prefix, suffix, contains, safe_regex may be set");
+        assert_eq!(
+            err.to_string(),
+            "Listener l: m: only one of exact, prefix, suffix, contains, safe_regex may be set"
+        );
     }
 }

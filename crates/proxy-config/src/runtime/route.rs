@@ -8,7 +8,9 @@ use http::{HeaderMap, StatusCode};
 use regex::Regex;
 
 use super::headers::{HeaderOps, compile_ops};
-use super::matcher::{HeaderMatcher, QueryMatcher, compile_header, compile_query, compile_regex, full_match};
+use super::matcher::{
+    HeaderMatcher, QueryMatcher, compile_header, compile_query, compile_regex, full_match,
+};
 use crate::error::{At, Result};
 use crate::model::route as m;
 
@@ -125,7 +127,10 @@ impl RouteTable {
 
 fn strip_port(host: &str) -> Option<&str> {
     let (h, port) = host.rsplit_once(':')?;
-    if port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') && (!h.contains(':') || h.ends_with(']')) {
+    if port.bytes().all(|b| b.is_ascii_digit())
+        && !h.ends_with(':')
+        && (!h.contains(':') || h.ends_with(']'))
+    {
         Some(h)
     } else {
         None
@@ -181,7 +186,11 @@ fn starts_with(s: &str, p: &str, case_sensitive: bool) -> bool {
 }
 
 fn equals(s: &str, p: &str, case_sensitive: bool) -> bool {
-    if case_sensitive { s == p } else { s.eq_ignore_ascii_case(p) }
+    if case_sensitive {
+        s == p
+    } else {
+        s.eq_ignore_ascii_case(p)
+    }
 }
 
 /// Compiles a route configuration; `resource` names it in errors.
@@ -206,8 +215,8 @@ pub fn build_route_table_at(at: &At<'_>, rc: &m::RouteConfiguration) -> Result<R
         table.virtual_hosts.push(build_virtual_host(&vat, vh)?);
         index_domains(&mut table, &vat, vh, i)?;
     }
-    table.suffixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
-    table.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    table.suffixes.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
+    table.prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     Ok(table)
 }
 
@@ -236,7 +245,9 @@ fn index_domains(t: &mut RouteTable, at: &At<'_>, vh: &m::VirtualHost, i: usize)
             t.exact.insert(d.clone(), i).is_some()
         };
         if dup {
-            return Err(dat.err(format!("domain {d:?} is already used by another virtual host")));
+            return Err(dat.err(format!(
+                "domain {d:?} is already used by another virtual host"
+            )));
         }
     }
     Ok(())
@@ -340,7 +351,9 @@ fn build_forward(at: &At<'_>, a: &m::RouteAction) -> Result<Forward> {
     let clusters = match (&a.cluster, &a.weighted_clusters) {
         (Some(c), None) if !c.is_empty() => ClusterChoice::Single(c.clone()),
         (None, Some(w)) => build_weighted(&at.field("weighted_clusters"), w)?,
-        (Some(_), Some(_)) => return Err(at.err("only one of cluster and weighted_clusters may be set")),
+        (Some(_), Some(_)) => {
+            return Err(at.err("only one of cluster and weighted_clusters may be set"));
+        }
         _ => return Err(at.err("one of cluster, weighted_clusters is required")),
     };
     let host_rewrite = match &a.host_rewrite_literal {
@@ -381,12 +394,16 @@ fn build_weighted(at: &At<'_>, w: &m::WeightedClusters) -> Result<ClusterChoice>
     }
     let total: u64 = out.iter().map(|c| u64::from(c.weight)).sum();
     if total == 0 {
-        return Err(at.field("clusters").err("the sum of weights must be greater than 0"));
+        return Err(at
+            .field("clusters")
+            .err("the sum of weights must be greater than 0"));
     }
-    if let Some(t) = w.total_weight {
-        if u64::from(t) != total {
-            return Err(at.field("total_weight").err(format!("is {t} but the weights add up to {total}")));
-        }
+    if let Some(t) = w.total_weight
+        && u64::from(t) != total
+    {
+        return Err(at
+            .field("total_weight")
+            .err(format!("is {t} but the weights add up to {total}")));
     }
     Ok(ClusterChoice::Weighted(out))
 }

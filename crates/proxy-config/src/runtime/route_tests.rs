@@ -11,7 +11,8 @@ fn vh_name<'a>(t: &'a RouteTable, host: &str) -> Option<&'a str> {
 }
 
 fn route_for<'a>(vh: &'a VirtualHost, path: &str, headers: &HeaderMap) -> Option<&'a str> {
-    vh.find_route(&RequestView { path, headers }).map(|r| r.name.as_str())
+    vh.find_route(&RequestView { path, headers })
+        .map(|r| r.name.as_str())
 }
 
 fn vhosts() -> RouteTable {
@@ -43,19 +44,23 @@ fn domain_lookup_order() {
 #[test]
 fn domain_without_wildcard_misses() {
     let r = serde_json::json!([{"match": {"prefix": "/"}, "direct_response": {"status": 200}}]);
-    let t = table(serde_json::json!({"virtual_hosts": [{"name": "a", "domains": ["a.com"], "routes": r}]}));
+    let t = table(
+        serde_json::json!({"virtual_hosts": [{"name": "a", "domains": ["a.com"], "routes": r}]}),
+    );
     assert_eq!(vh_name(&t, "b.com"), None);
 }
 
 #[test]
 fn path_matchers() {
-    let t = table(serde_json::json!({"virtual_hosts": [{"name": "v", "domains": ["*"], "routes": [
-        {"name": "exact", "match": {"path": "/exact"}, "direct_response": {"status": 200}},
-        {"name": "sep", "match": {"path_separated_prefix": "/api"}, "direct_response": {"status": 200}},
-        {"name": "regex", "match": {"safe_regex": {"regex": "/v[0-9]+/.*"}}, "direct_response": {"status": 200}},
-        {"name": "ci", "match": {"prefix": "/CASE", "case_sensitive": false}, "direct_response": {"status": 200}},
-        {"name": "root", "match": {"prefix": "/"}, "direct_response": {"status": 200}}
-    ]}]}));
+    let t = table(
+        serde_json::json!({"virtual_hosts": [{"name": "v", "domains": ["*"], "routes": [
+            {"name": "exact", "match": {"path": "/exact"}, "direct_response": {"status": 200}},
+            {"name": "sep", "match": {"path_separated_prefix": "/api"}, "direct_response": {"status": 200}},
+            {"name": "regex", "match": {"safe_regex": {"regex": "/v[0-9]+/.*"}}, "direct_response": {"status": 200}},
+            {"name": "ci", "match": {"prefix": "/CASE", "case_sensitive": false}, "direct_response": {"status": 200}},
+            {"name": "root", "match": {"prefix": "/"}, "direct_response": {"status": 200}}
+        ]}]}),
+    );
     let vh = &t.virtual_hosts[0];
     let h = HeaderMap::new();
     assert_eq!(route_for(vh, "/exact", &h), Some("exact"));
@@ -71,14 +76,16 @@ fn path_matchers() {
 
 #[test]
 fn header_and_query_conditions() {
-    let t = table(serde_json::json!({"virtual_hosts": [{"name": "v", "domains": ["*"], "routes": [
-        {"name": "canary", "match": {"prefix": "/", "headers": [{"name": "x-canary", "exact_match": "1"}]},
-         "route": {"cluster": "c2"}},
-        {"name": "debug", "match": {"prefix": "/", "query_parameters": [{"name": "debug"}]},
-         "route": {"cluster": "c3"}},
-        {"name": "grpc", "match": {"prefix": "/", "grpc": {}}, "route": {"cluster": "g"}},
-        {"name": "default", "match": {"prefix": "/"}, "route": {"cluster": "c1", "timeout": "0s"}}
-    ]}]}));
+    let t = table(
+        serde_json::json!({"virtual_hosts": [{"name": "v", "domains": ["*"], "routes": [
+            {"name": "canary", "match": {"prefix": "/", "headers": [{"name": "x-canary", "exact_match": "1"}]},
+             "route": {"cluster": "c2"}},
+            {"name": "debug", "match": {"prefix": "/", "query_parameters": [{"name": "debug"}]},
+             "route": {"cluster": "c3"}},
+            {"name": "grpc", "match": {"prefix": "/", "grpc": {}}, "route": {"cluster": "g"}},
+            {"name": "default", "match": {"prefix": "/"}, "route": {"cluster": "c1", "timeout": "0s"}}
+        ]}]}),
+    );
     let vh = &t.virtual_hosts[0];
     let mut h = HeaderMap::new();
     assert_eq!(route_for(vh, "/", &h), Some("default"));
@@ -86,7 +93,10 @@ fn header_and_query_conditions() {
     h.insert("x-canary", "1".parse().expect("hv"));
     assert_eq!(route_for(vh, "/", &h), Some("canary"));
     let mut g = HeaderMap::new();
-    g.insert("content-type", "application/grpc+proto".parse().expect("hv"));
+    g.insert(
+        "content-type",
+        "application/grpc+proto".parse().expect("hv"),
+    );
     assert_eq!(route_for(vh, "/pkg.Svc/M", &g), Some("grpc"));
     match &vh.routes[3].action {
         Action::Forward(f) => assert_eq!(f.timeout, None),
@@ -117,5 +127,9 @@ fn errors_name_the_field() {
     ]}))
     .expect("model");
     let err = build_route_table("RouteConfiguration r", &rc).expect_err("dup");
-    assert!(err.to_string().contains("virtual_hosts[1].domains[0]: domain \"x.com\" is already used"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("virtual_hosts[1].domains[0]: domain \"x.com\" is already used"),
+        "{err}"
+    );
 }

@@ -20,7 +20,9 @@ pub struct ProxyBody {
 
 impl std::fmt::Debug for ProxyBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProxyBody").field("sent", &self.sent).finish()
+        f.debug_struct("ProxyBody")
+            .field("sent", &self.sent)
+            .finish()
     }
 }
 
@@ -32,11 +34,19 @@ enum Inner {
 impl ProxyBody {
     pub fn full(data: impl Into<Bytes>) -> Self {
         let b = data.into();
-        Self { inner: Inner::Full((!b.is_empty()).then_some(b)), sent: 0, on_done: None }
+        Self {
+            inner: Inner::Full((!b.is_empty()).then_some(b)),
+            sent: 0,
+            on_done: None,
+        }
     }
 
     pub fn upstream(body: Incoming) -> Self {
-        Self { inner: Inner::Upstream(body), sent: 0, on_done: None }
+        Self {
+            inner: Inner::Upstream(body),
+            sent: 0,
+            on_done: None,
+        }
     }
 
     /// Adds a completion hook; hooks run in the order they were added.
@@ -69,7 +79,10 @@ impl Body for ProxyBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let polled = match &mut self.inner {
             Inner::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Inner::Upstream(body) => Pin::new(body).poll_frame(cx),

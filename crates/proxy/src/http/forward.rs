@@ -9,20 +9,25 @@ use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::lb::pick_weighted;
+use weft_proxy_config::runtime::UpstreamProtocol;
 use weft_proxy_config::runtime::headers::HeaderOps;
 use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTable, VirtualHost};
-use weft_proxy_config::runtime::UpstreamProtocol;
 
 use super::{Ctx, Outcome, ProxyBody, reply};
 use crate::pool::{ConnectError, Sender};
 use crate::state::Live;
 use crate::upstream::ActiveRequest;
 
-const CONNECT_FAILURE: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
-const CONNECTION_TERMINATION: &str =
-    "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
+const CONNECT_FAILURE: &str =
+    "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
+const CONNECTION_TERMINATION: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
 
-fn fail(status: u16, body: &str, flags: &'static str, details: &'static str) -> (Response<ProxyBody>, Outcome) {
+fn fail(
+    status: u16,
+    body: &str,
+    flags: &'static str,
+    details: &'static str,
+) -> (Response<ProxyBody>, Outcome) {
     (reply::local(status, body), Outcome { flags, details })
 }
 
@@ -49,14 +54,26 @@ pub async fn forward(
     };
     rec.upstream_host = Some(host.addr);
     let mut req = build_upstream_request(req, route, f, cluster.cfg.protocol, &rec.authority);
-    for ops in [wc_ops, Some(&route.headers), Some(&vh.headers), Some(&table.headers)].into_iter().flatten() {
+    for ops in [
+        wc_ops,
+        Some(&route.headers),
+        Some(&vh.headers),
+        Some(&table.headers),
+    ]
+    .into_iter()
+    .flatten()
+    {
         ops.request.apply(req.headers_mut());
     }
     let active = ActiveRequest::new(host.clone(), cluster.stats.clone());
     cluster.stats.upstream_rq_total.inc();
     let started = Instant::now();
     let exchange = async {
-        let sender = host.pool.checkout(&host, &cluster.cfg, &cluster.stats).await.map_err(Failure::Connect)?;
+        let sender = host
+            .pool
+            .checkout(&host, &cluster.cfg, &cluster.stats)
+            .await
+            .map_err(Failure::Connect)?;
         match sender {
             Sender::H1(mut s) => {
                 let resp = s.send_request(req).await.map_err(Failure::Reset)?;
@@ -66,13 +83,16 @@ pub async fn forward(
         }
     };
     let result = match f.timeout {
-        Some(t) => tokio::time::timeout(t, exchange).await.unwrap_or(Err(Failure::Timeout)),
+        Some(t) => tokio::time::timeout(t, exchange)
+            .await
+            .unwrap_or(Err(Failure::Timeout)),
         None => exchange.await,
     };
     let (resp, h1) = match result {
         Ok(r) => r,
         Err(e) => {
-            host.rq_error.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            host.rq_error
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (status, body, flags, details) = e.reply();
             if flags == "UT" {
                 cluster.stats.upstream_rq_timeout.inc();
@@ -86,7 +106,9 @@ pub async fn forward(
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     if let Ok(v) = HeaderValue::from_str(&started.elapsed().as_millis().to_string()) {
-        parts.headers.insert(HeaderName::from_static("x-envoy-upstream-service-time"), v);
+        parts
+            .headers
+            .insert(HeaderName::from_static("x-envoy-upstream-service-time"), v);
     }
     if let Some(ops) = wc_ops {
         ops.response.apply(&mut parts.headers);
@@ -98,7 +120,13 @@ pub async fn forward(
         }
         drop(active);
     }));
-    (Response::from_parts(parts, body), Outcome { flags: "-", details: "via_upstream" })
+    (
+        Response::from_parts(parts, body),
+        Outcome {
+            flags: "-",
+            details: "via_upstream",
+        },
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,10 +142,18 @@ enum Failure {
 impl Failure {
     fn reply(&self) -> (u16, &'static str, &'static str, &'static str) {
         match self {
-            Failure::Connect(_) => (503, CONNECT_FAILURE, "UF", "upstream_reset_before_response_started{connection_failure}"),
-            Failure::Reset(_) => {
-                (503, CONNECTION_TERMINATION, "UC", "upstream_reset_before_response_started{connection_termination}")
-            }
+            Failure::Connect(_) => (
+                503,
+                CONNECT_FAILURE,
+                "UF",
+                "upstream_reset_before_response_started{connection_failure}",
+            ),
+            Failure::Reset(_) => (
+                503,
+                CONNECTION_TERMINATION,
+                "UC",
+                "upstream_reset_before_response_started{connection_termination}",
+            ),
             Failure::Timeout => (504, "upstream request timeout", "UT", "response_timeout"),
         }
     }
@@ -142,14 +178,22 @@ fn build_upstream_request(
     authority: &str,
 ) -> Request<Incoming> {
     let (mut parts, body) = req.into_parts();
-    let original = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let original = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
     let mut path = original.clone();
-    if let (Some(rw), Some(prefix)) = (&f.prefix_rewrite, route.matched_prefix()) {
-        if original.len() >= prefix.len() && original[..prefix.len()].eq_ignore_ascii_case(prefix) {
-            path = format!("{rw}{}", &original[prefix.len()..]);
-            if let Ok(v) = HeaderValue::from_str(&original) {
-                parts.headers.insert(HeaderName::from_static("x-envoy-original-path"), v);
-            }
+    if let (Some(rw), Some(prefix)) = (&f.prefix_rewrite, route.matched_prefix())
+        && original
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    {
+        path = format!("{rw}{}", &original[prefix.len()..]);
+        if let Ok(v) = HeaderValue::from_str(&original) {
+            parts
+                .headers
+                .insert(HeaderName::from_static("x-envoy-original-path"), v);
         }
     }
     let host = f
@@ -167,7 +211,9 @@ fn build_upstream_request(
         UpstreamProtocol::Http2 => {
             parts.version = Version::HTTP_2;
             let h = host.to_str().unwrap_or("unknown");
-            parts.uri = format!("http://{h}{path}").parse().unwrap_or_else(|_| Uri::from_static("/"));
+            parts.uri = format!("http://{h}{path}")
+                .parse()
+                .unwrap_or_else(|_| Uri::from_static("/"));
             parts.headers.remove(header::HOST);
         }
     }
@@ -186,10 +232,19 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
     for n in named {
         h.remove(n);
     }
-    for n in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+    for n in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+    ] {
         h.remove(n);
     }
-    let te_trailers = h.get(header::TE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("trailers"));
+    let te_trailers = h
+        .get(header::TE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("trailers"));
     h.remove(header::TE);
     if te_trailers {
         h.insert(header::TE, HeaderValue::from_static("trailers"));

@@ -51,7 +51,12 @@ pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: TcpStream, meta: 
     stats.downstream_cx_total.inc();
     stats.downstream_cx_active.inc();
     let _ = stream.set_nodelay(true);
-    let ctx = Arc::new(Ctx { shared, hcm: hcm.clone(), meta, stats: stats.clone() });
+    let ctx = Arc::new(Ctx {
+        shared,
+        hcm: hcm.clone(),
+        meta,
+        stats: stats.clone(),
+    });
     let svc = service_fn(move |req| handle(ctx.clone(), req));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).keep_alive(true);
@@ -67,7 +72,10 @@ pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: TcpStream, meta: 
     stats.downstream_cx_active.dec();
 }
 
-async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+async fn handle(
+    ctx: Arc<Ctx>,
+    mut req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
     let live = ctx.shared.live.load_full();
     ctx.stats.downstream_rq_total.inc();
@@ -83,10 +91,10 @@ async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<Pr
     if let Ok(v) = HeaderValue::from_str(&ctx.hcm.server_name) {
         h.insert(http::header::SERVER, v);
     }
-    if ctx.hcm.always_set_request_id_in_response {
-        if let Some(id) = request_id {
-            h.insert(X_REQUEST_ID.clone(), id);
-        }
+    if ctx.hcm.always_set_request_id_in_response
+        && let Some(id) = request_id
+    {
+        h.insert(X_REQUEST_ID.clone(), id);
     }
     let status = resp.status().as_u16();
     ctx.stats.count_status(status);
@@ -128,11 +136,13 @@ fn prepare_request(ctx: &Ctx, req: &mut Request<Incoming>) -> Option<HeaderValue
     if hcm.use_remote_address || !h.contains_key(&X_FORWARDED_PROTO) {
         h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
-    let keep = h.contains_key(&X_REQUEST_ID) && (hcm.preserve_external_request_id || !hcm.use_remote_address);
-    if !keep && hcm.generate_request_id {
-        if let Ok(v) = HeaderValue::from_str(&uuid_v4()) {
-            h.insert(X_REQUEST_ID.clone(), v);
-        }
+    let keep = h.contains_key(&X_REQUEST_ID)
+        && (hcm.preserve_external_request_id || !hcm.use_remote_address);
+    if !keep
+        && hcm.generate_request_id
+        && let Ok(v) = HeaderValue::from_str(&uuid_v4())
+    {
+        h.insert(X_REQUEST_ID.clone(), v);
     }
     h.get(&X_REQUEST_ID).cloned()
 }
@@ -142,14 +152,26 @@ fn uuid_v4() -> String {
     let a = fastrand::u128(..);
     let a = (a & !(0xF << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let hex = format!("{a:032x}");
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 fn authority(req: &Request<Incoming>) -> String {
     req.uri()
         .authority()
         .map(|a| a.as_str().to_string())
-        .or_else(|| req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_string))
+        .or_else(|| {
+            req.headers()
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
         .unwrap_or_default()
 }
 
@@ -157,7 +179,11 @@ fn log_record(ctx: &Ctx, req: &Request<Incoming>) -> LogRecord {
     let mut rec = LogRecord {
         start_time: Some(SystemTime::now()),
         method: req.method().to_string(),
-        path: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
+        path: req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
         authority: authority(req),
         protocol: format!("{:?}", req.version()),
         downstream_local: Some(ctx.meta.local),
@@ -184,12 +210,25 @@ async fn dispatch(
 ) -> (Response<ProxyBody>, Outcome) {
     let no_route = || {
         ctx.stats.no_route.inc();
-        (reply::local(404, ""), Outcome { flags: "NR", details: "route_not_found" })
+        (
+            reply::local(404, ""),
+            Outcome {
+                flags: "NR",
+                details: "route_not_found",
+            },
+        )
     };
-    let Some(table) = live.snap.route_table(&ctx.hcm) else { return no_route() };
-    let Some(vh) = table.find_virtual_host(&rec.authority) else { return no_route() };
+    let Some(table) = live.snap.route_table(&ctx.hcm) else {
+        return no_route();
+    };
+    let Some(vh) = table.find_virtual_host(&rec.authority) else {
+        return no_route();
+    };
     let path = rec.path.clone();
-    let Some(route) = vh.find_route(&RequestView { path: &path, headers: req.headers() }) else {
+    let Some(route) = vh.find_route(&RequestView {
+        path: &path,
+        headers: req.headers(),
+    }) else {
         return no_route();
     };
     rec.route_name = route.name.clone();
@@ -197,12 +236,24 @@ async fn dispatch(
         Action::Direct { status, body } => {
             ctx.stats.rq_direct_response.inc();
             let resp = reply::local(status.as_u16(), body);
-            (resp, Outcome { flags: "-", details: "direct_response" })
+            (
+                resp,
+                Outcome {
+                    flags: "-",
+                    details: "direct_response",
+                },
+            )
         }
         Action::Redirect(r) => {
             ctx.stats.rq_redirect.inc();
             let resp = reply::redirect(r, route.matched_prefix(), &rec.authority, &path);
-            (resp, Outcome { flags: "-", details: "direct_response" })
+            (
+                resp,
+                Outcome {
+                    flags: "-",
+                    details: "direct_response",
+                },
+            )
         }
         Action::Forward(f) => forward::forward(ctx, live, &table, vh, route, f, req, rec).await,
     };

@@ -8,16 +8,27 @@ use super::ProxyBody;
 
 pub fn local(status: u16, body: &str) -> Response<ProxyBody> {
     let mut resp = Response::new(ProxyBody::full(body.to_string()));
-    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     if !body.is_empty() {
-        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     }
     resp
 }
 
 /// The `Location` of a redirect, from the request's authority and path.
-pub fn location(r: &RedirectAction, matched_prefix: Option<&str>, authority: &str, path: &str) -> String {
-    let scheme = if r.https_redirect { "https" } else { r.scheme_redirect.as_deref().unwrap_or("http") };
+pub fn location(
+    r: &RedirectAction,
+    matched_prefix: Option<&str>,
+    authority: &str,
+    path: &str,
+) -> String {
+    let scheme = if r.https_redirect {
+        "https"
+    } else {
+        r.scheme_redirect.as_deref().unwrap_or("http")
+    };
     let scheme_changed = r.https_redirect || r.scheme_redirect.is_some();
     let (req_host, req_port) = split_host_port(authority);
     let host = r.host_redirect.as_deref().unwrap_or(req_host);
@@ -26,10 +37,14 @@ pub fn location(r: &RedirectAction, matched_prefix: Option<&str>, authority: &st
         None if scheme_changed => None,
         None => req_port.map(str::to_string),
     };
-    let (req_path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let (req_path, query) = path
+        .split_once('?')
+        .map_or((path, None), |(p, q)| (p, Some(q)));
     let new_path = match (&r.path_redirect, &r.prefix_rewrite, matched_prefix) {
         (Some(p), _, _) => p.clone(),
-        (None, Some(rw), Some(prefix)) if req_path.starts_with(prefix) => format!("{rw}{}", &req_path[prefix.len()..]),
+        (None, Some(rw), Some(prefix)) if req_path.starts_with(prefix) => {
+            format!("{rw}{}", &req_path[prefix.len()..])
+        }
         _ => req_path.to_string(),
     };
     let mut out = format!("{scheme}://{host}");
@@ -52,7 +67,12 @@ fn split_host_port(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
-pub fn redirect(r: &RedirectAction, matched_prefix: Option<&str>, authority: &str, path: &str) -> Response<ProxyBody> {
+pub fn redirect(
+    r: &RedirectAction,
+    matched_prefix: Option<&str>,
+    authority: &str,
+    path: &str,
+) -> Response<ProxyBody> {
     let mut resp = local(r.response_code.status(), "");
     if let Ok(v) = HeaderValue::from_str(&location(r, matched_prefix, authority, path)) {
         resp.headers_mut().insert(LOCATION, v);
@@ -70,12 +90,41 @@ mod tests {
 
     #[test]
     fn redirect_locations() {
-        assert_eq!(location(&ra(serde_json::json!({"https_redirect": true})), None, "a.com:8080", "/x?q=1"), "https://a.com/x?q=1");
-        assert_eq!(location(&ra(serde_json::json!({"host_redirect": "b.com", "port_redirect": 9})), None, "a.com", "/x"), "http://b.com:9/x");
         assert_eq!(
-            location(&ra(serde_json::json!({"prefix_rewrite": "/new", "strip_query": true})), Some("/old"), "a.com", "/old/p?q"),
+            location(
+                &ra(serde_json::json!({"https_redirect": true})),
+                None,
+                "a.com:8080",
+                "/x?q=1"
+            ),
+            "https://a.com/x?q=1"
+        );
+        assert_eq!(
+            location(
+                &ra(serde_json::json!({"host_redirect": "b.com", "port_redirect": 9})),
+                None,
+                "a.com",
+                "/x"
+            ),
+            "http://b.com:9/x"
+        );
+        assert_eq!(
+            location(
+                &ra(serde_json::json!({"prefix_rewrite": "/new", "strip_query": true})),
+                Some("/old"),
+                "a.com",
+                "/old/p?q"
+            ),
             "http://a.com/new/p"
         );
-        assert_eq!(location(&ra(serde_json::json!({"path_redirect": "/z"})), Some("/"), "a.com:80", "/y"), "http://a.com:80/z");
+        assert_eq!(
+            location(
+                &ra(serde_json::json!({"path_redirect": "/z"})),
+                Some("/"),
+                "a.com:80",
+                "/y"
+            ),
+            "http://a.com:80/z"
+        );
     }
 }

@@ -16,7 +16,11 @@ use tokio::net::{TcpListener, TcpStream};
 use weft_proxy::Proxy;
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A backend answering every request with JSON describing it; `/slow` waits 2s, `/status/N`
@@ -26,7 +30,9 @@ pub async fn backend(name: &'static str) -> SocketAddr {
     let addr = sock.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = sock.accept().await else { return };
+            let Ok((s, _)) = sock.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| answer(name, req));
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -39,27 +45,39 @@ pub async fn backend(name: &'static str) -> SocketAddr {
 }
 
 async fn answer(name: &str, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     if path == "/slow" {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    let status = path.strip_prefix("/status/").and_then(|s| s.parse().ok()).unwrap_or(200u16);
+    let status = path
+        .strip_prefix("/status/")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200u16);
     let headers: BTreeMap<String, String> = req
         .headers()
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
     let version = format!("{:?}", req.version());
-    let body = serde_json::json!({"backend": name, "path": path, "headers": headers, "version": version});
+    let body =
+        serde_json::json!({"backend": name, "path": path, "headers": headers, "version": version});
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
     *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-    resp.headers_mut().insert("x-backend", name.parse().unwrap());
+    resp.headers_mut()
+        .insert("x-backend", name.parse().unwrap());
     Ok(resp)
 }
 
 pub async fn proxy(yaml: &str) -> Proxy {
-    let (b, snap) = weft_proxy_config::bootstrap::load_str("test.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
-    Proxy::start(b, snap).await.unwrap_or_else(|e| panic!("{e}"))
+    let (b, snap) =
+        weft_proxy_config::bootstrap::load_str("test.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    Proxy::start(b, snap)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub struct Reply {
@@ -80,16 +98,25 @@ impl Reply {
 /// One HTTP/1.1 request on a fresh connection.
 pub async fn get(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let mut req = Request::builder().uri(path).header("host", host);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = send.send_request(req.body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+    let resp = send
+        .send_request(req.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
-    Reply { status: parts.status.as_u16(), headers: parts.headers, body: String::from_utf8_lossy(&body).into_owned() }
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
 }
 
 pub fn listener(name: &str, port: u16, filter: &str) -> String {
@@ -135,12 +162,19 @@ pub fn bootstrap(listeners: &[String], clusters: &[String]) -> String {
     format!(
         "admin:\n  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}\nstatic_resources:\n  listeners:{}\n  clusters:{}\n",
         listeners.concat(),
-        if clusters.is_empty() { " []".to_string() } else { clusters.concat() }
+        if clusters.is_empty() {
+            " []".to_string()
+        } else {
+            clusters.concat()
+        }
     )
 }
 
 pub fn has_curl() -> bool {
-    std::process::Command::new("curl").arg("--version").output().is_ok_and(|o| o.status.success())
+    std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Reads an admin endpoint.

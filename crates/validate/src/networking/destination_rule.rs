@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use weft_config::model::networking::{DestinationRule, Subset};
 
-use super::{check_export_to, check_host, check_labels, check_selector, traffic_policy};
+use super::{check_export_to, check_host_at, check_labels, check_selector, traffic_policy};
 use crate::Checker;
 use crate::common::{HostRules, is_dns1123_label};
 
 pub fn check(spec: &DestinationRule, c: &mut Checker) {
     match spec.host.as_deref() {
         None => c.require(false, "spec.host"),
-        Some(host) => check_host(c, "spec.host", host, HostRules::SERVICE),
+        Some(host) => check_host_at(c, "spec.host", host, HostRules::SERVICE),
     }
     if let Some(policy) = &spec.traffic_policy {
         traffic_policy::check(policy, "spec.trafficPolicy", c);

@@ -228,7 +228,8 @@ fn check_direct_response(d: &HttpDirectResponse, path: &str, c: &mut Checker) {
     }
 }
 
-/// The decoded length of standard base64 (padding optional, whitespace ignored), or `None`.
+/// The decoded length of base64, standard or URL-safe (padding optional, whitespace
+/// ignored), or `None` when it is not base64.
 fn base64_len(s: &str) -> Option<usize> {
     let chars: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     let data = chars
@@ -237,7 +238,7 @@ fn base64_len(s: &str) -> Option<usize> {
     let data = data.unwrap_or(&chars);
     let valid = data
         .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/');
+        .all(|b| b.is_ascii_alphanumeric() || b"+/-_".contains(b));
     if !valid
         || data.len() % 4 == 1
         || (data.len() != chars.len() && !chars.len().is_multiple_of(4))

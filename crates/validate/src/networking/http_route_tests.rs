@@ -362,6 +362,54 @@ fn retries_are_checked() {
     );
 }
 
+const FAULT_CASES: &[(&str, &str, &str)] = &[
+    (
+        "{}",
+        "spec.http[0].fault",
+        "fault injection needs a delay, an abort or both",
+    ),
+    (
+        "{delay: {percentage: {value: 10}}}",
+        "spec.http[0].fault.delay",
+        "one of fixedDelay or exponentialDelay is required",
+    ),
+    (
+        "{delay: {exponentialDelay: 1s}}",
+        "spec.http[0].fault.delay.exponentialDelay",
+        "exponentialDelay is not supported by Istio",
+    ),
+    (
+        "{delay: {fixedDelay: 1s, percentage: {value: 120}}}",
+        "spec.http[0].fault.delay.percentage.value",
+        "percentage 120 must be between 0 and 100",
+    ),
+    (
+        "{delay: {fixedDelay: 1s, percentage: {value: 1}, percent: 1}}",
+        "spec.http[0].fault.delay",
+        "only one of percentage or percent may be set (found percentage and percent)",
+    ),
+    (
+        "{abort: {percentage: {value: 1}}}",
+        "spec.http[0].fault.abort",
+        "one of httpStatus, grpcStatus or http2Error is required",
+    ),
+    (
+        "{abort: {httpStatus: 700}}",
+        "spec.http[0].fault.abort.httpStatus",
+        "HTTP status 700 must be between 200 and 599",
+    ),
+    (
+        "{abort: {grpcStatus: \"14\"}}",
+        "spec.http[0].fault.abort.grpcStatus",
+        "\"14\" is not a gRPC status code name (such as UNAVAILABLE)",
+    ),
+    (
+        "{abort: {http2Error: CANCEL}}",
+        "spec.http[0].fault.abort.http2Error",
+        "http2Error is not supported by Istio",
+    ),
+];
+
 #[test]
 fn fault_injection_needs_a_supported_delay_or_abort() {
     assert_clean(
@@ -370,54 +418,7 @@ fn fault_injection_needs_a_supported_delay_or_abort() {
             "fault: {delay: {fixedDelay: 7s, percentage: {value: 10}}, abort: {grpcStatus: UNAVAILABLE, percentage: {value: 0.5}}}",
         ),
     );
-    let cases = [
-        (
-            "{}",
-            "spec.http[0].fault",
-            "fault injection needs a delay, an abort or both",
-        ),
-        (
-            "{delay: {percentage: {value: 10}}}",
-            "spec.http[0].fault.delay",
-            "one of fixedDelay or exponentialDelay is required",
-        ),
-        (
-            "{delay: {exponentialDelay: 1s}}",
-            "spec.http[0].fault.delay.exponentialDelay",
-            "exponentialDelay is not supported by Istio",
-        ),
-        (
-            "{delay: {fixedDelay: 1s, percentage: {value: 120}}}",
-            "spec.http[0].fault.delay.percentage.value",
-            "percentage 120 must be between 0 and 100",
-        ),
-        (
-            "{delay: {fixedDelay: 1s, percentage: {value: 1}, percent: 1}}",
-            "spec.http[0].fault.delay",
-            "only one of percentage or percent may be set (found percentage and percent)",
-        ),
-        (
-            "{abort: {percentage: {value: 1}}}",
-            "spec.http[0].fault.abort",
-            "one of httpStatus, grpcStatus or http2Error is required",
-        ),
-        (
-            "{abort: {httpStatus: 700}}",
-            "spec.http[0].fault.abort.httpStatus",
-            "HTTP status 700 must be between 200 and 599",
-        ),
-        (
-            "{abort: {grpcStatus: \"14\"}}",
-            "spec.http[0].fault.abort.grpcStatus",
-            "\"14\" is not a gRPC status code name (such as UNAVAILABLE)",
-        ),
-        (
-            "{abort: {http2Error: CANCEL}}",
-            "spec.http[0].fault.abort.http2Error",
-            "http2Error is not supported by Istio",
-        ),
-    ];
-    for (fault, field, message) in cases {
+    for (fault, field, message) in FAULT_CASES {
         assert_error(VS, &with(&format!("fault: {fault}")), field, message);
     }
     assert_warning(

@@ -232,7 +232,7 @@ pub(crate) fn check_gateway_ref(c: &mut Checker, path: &str, name: &str) {
 }
 
 /// A host field with `rules`, reported at `path`.
-pub(crate) fn check_host(c: &mut Checker, path: &str, host: &str, rules: HostRules) {
+pub(crate) fn check_host_at(c: &mut Checker, path: &str, host: &str, rules: HostRules) {
     report(c, path, common::check_host(host, rules));
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use weft_config::model::networking::{
     CaptureMode, IstioEgressListener, IstioIngressListener, OutboundTrafficPolicy,
-    OutboundTrafficPolicyMode, ServerTlsMode, Sidecar,
+    OutboundTrafficPolicyMode, Port, ServerTlsMode, ServerTlsSettings, Sidecar,
 };
 use weft_config::{Body, Object, Problem};
 
@@ -13,7 +13,8 @@ use super::gateway::check_server_tls;
 use super::traffic_policy::check_connection_pool;
 use super::virtual_service::check_destination;
 use super::{
-    check_labels, check_port, check_port_name, check_protocol, check_unix_address, is_ip, report,
+    Protocol, check_labels, check_port, check_port_name, check_protocol, check_unix_address, is_ip,
+    report,
 };
 use crate::Checker;
 use crate::common::{HostRules, check_host};
@@ -60,27 +61,7 @@ fn check_ingress(
         c.require(false, format!("{path}.port"));
         return;
     };
-    match port.number {
-        None => c.require(false, format!("{path}.port.number")),
-        Some(n) => {
-            let at = format!("{path}.port.number");
-            check_port(c, &at, n);
-            check_unique_port(c, &at, n, seen);
-        }
-    }
-    if let Some(name) = &port.name {
-        check_port_name(c, &format!("{path}.port.name"), name);
-    }
-    let protocol = port
-        .protocol
-        .as_deref()
-        .and_then(|p| check_protocol(c, &format!("{path}.port.protocol"), p));
-    if port.target_port.is_some() {
-        c.warn(
-            format!("{path}.port.targetPort"),
-            "targetPort has no effect on Sidecar listeners",
-        );
-    }
+    let protocol = check_ingress_port(port, path, seen, c);
     if let Some(bind) = l.bind.as_deref().filter(|b| !is_ip(b)) {
         c.error(
             format!("{path}.bind"),
@@ -113,6 +94,35 @@ fn check_ingress(
     }
 }
 
+/// The port of an ingress listener; returns its protocol when known.
+fn check_ingress_port(
+    port: &Port,
+    path: &str,
+    seen: &mut BTreeMap<u32, String>,
+    c: &mut Checker,
+) -> Option<Protocol> {
+    match port.number {
+        None => c.require(false, format!("{path}.port.number")),
+        Some(n) => {
+            let at = format!("{path}.port.number");
+            check_port(c, &at, n);
+            check_unique_port(c, &at, n, seen);
+        }
+    }
+    if let Some(name) = &port.name {
+        check_port_name(c, &format!("{path}.port.name"), name);
+    }
+    if port.target_port.is_some() {
+        c.warn(
+            format!("{path}.port.targetPort"),
+            "targetPort has no effect on Sidecar listeners",
+        );
+    }
+    port.protocol
+        .as_deref()
+        .and_then(|p| check_protocol(c, &format!("{path}.port.protocol"), p))
+}
+
 /// `127.0.0.1:PORT`, `0.0.0.0:PORT`, `[::1]:PORT`, `[::]:PORT`, `:PORT` or `unix://path`.
 fn check_default_endpoint(e: &str) -> Result<(), String> {
     if e.starts_with("unix://") {
@@ -131,11 +141,7 @@ fn check_default_endpoint(e: &str) -> Result<(), String> {
     crate::common::check_port(port)
 }
 
-fn check_sidecar_tls(
-    tls: &weft_config::model::networking::ServerTlsSettings,
-    path: &str,
-    c: &mut Checker,
-) {
+fn check_sidecar_tls(tls: &ServerTlsSettings, path: &str, c: &mut Checker) {
     if tls.https_redirect.is_some() {
         c.error(
             format!("{path}.httpsRedirect"),
@@ -188,7 +194,7 @@ fn check_egress(egress: &[IstioEgressListener], c: &mut Checker) {
 
 fn check_egress_port(
     l: &IstioEgressListener,
-    port: &weft_config::model::networking::Port,
+    port: &Port,
     path: &str,
     ports: &mut BTreeMap<u32, String>,
     sockets: &mut BTreeSet<String>,

@@ -10,8 +10,8 @@ use weft_config::model::networking::{
 };
 
 use super::{
-    check_duration, check_host, check_locality, check_optional_duration, check_port, is_ip, one_of,
-    report,
+    check_duration, check_host_at, check_locality, check_optional_duration, check_port, is_ip,
+    one_of, report,
 };
 use crate::Checker;
 use crate::common::{HostRules, check_label_key, check_label_value, check_percentage};
@@ -504,7 +504,7 @@ fn check_tunnel(t: &TunnelSettings, path: &str, c: &mut Checker) {
     match t.target_host.as_deref() {
         None => c.require(false, format!("{path}.targetHost")),
         Some(h) if is_ip(h) => {}
-        Some(h) => check_host(c, &format!("{path}.targetHost"), h, HostRules::FQDN_ONLY),
+        Some(h) => check_host_at(c, &format!("{path}.targetHost"), h, HostRules::FQDN_ONLY),
     }
     match t.target_port {
         None => c.require(false, format!("{path}.targetPort")),

@@ -7,7 +7,7 @@ use weft_config::model::networking::{
 };
 
 use super::{
-    check_export_to, check_gateway_ref, check_host, check_labels, check_namespace, check_port,
+    check_export_to, check_gateway_ref, check_host_at, check_labels, check_namespace, check_port,
     host_covers, http_route, is_ip, report,
 };
 use crate::Checker;
@@ -204,7 +204,7 @@ pub(super) fn check_destination(c: &mut Checker, path: &str, d: &Destination) {
             format!("{path}.host"),
             "a destination host cannot be \"*\"; name a service",
         ),
-        Some(host) => check_host(c, &format!("{path}.host"), host, HostRules::SERVICE),
+        Some(host) => check_host_at(c, &format!("{path}.host"), host, HostRules::SERVICE),
     }
     if let Some(subset) = &d.subset
         && !is_dns1123_label(subset)

@@ -311,3 +311,29 @@ fn export_to_names_namespaces_once() {
         "exportTo \"*\" cannot be combined with other values",
     );
 }
+
+#[test]
+fn the_bookinfo_examples_are_clean() {
+    let testdata = [
+        include_str!("../../../config/src/model/networking/testdata/bookinfo-gateway.yaml"),
+        include_str!(
+            "../../../config/src/model/networking/testdata/destination-rule-all-mtls.yaml"
+        ),
+        include_str!(
+            "../../../config/src/model/networking/testdata/virtual-service-reviews-test-v2.yaml"
+        ),
+        include_str!(
+            "../../../config/src/model/networking/testdata/virtual-service-reviews-50-v3.yaml"
+        ),
+        include_str!(
+            "../../../config/src/model/networking/testdata/virtual-service-ratings-test-delay.yaml"
+        ),
+        include_str!(
+            "../../../config/src/model/networking/testdata/virtual-service-ratings-test-abort.yaml"
+        ),
+    ];
+    for yaml in testdata {
+        let found = super::test_util::problems(yaml);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+}

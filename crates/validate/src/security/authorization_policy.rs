@@ -115,7 +115,11 @@ fn source_fields(s: &Source) -> [(&'static str, &[String], ValueKind); 12] {
         ("namespaces", &s.namespaces, Namespace),
         ("notNamespaces", &s.not_namespaces, Namespace),
         ("serviceAccounts", &s.service_accounts, ServiceAccount),
-        ("notServiceAccounts", &s.not_service_accounts, ServiceAccount),
+        (
+            "notServiceAccounts",
+            &s.not_service_accounts,
+            ServiceAccount,
+        ),
         ("ipBlocks", &s.ip_blocks, Ip),
         ("notIpBlocks", &s.not_ip_blocks, Ip),
         ("remoteIpBlocks", &s.remote_ip_blocks, Ip),
@@ -142,10 +146,19 @@ fn check_source(src: &Source, path: &str, c: &mut Checker) {
     if fields.iter().all(|(_, v, _)| v.is_empty()) {
         c.error(path, "source must set at least one field");
     }
-    let identity = [&src.principals, &src.not_principals, &src.namespaces, &src.not_namespaces];
+    let identity = [
+        &src.principals,
+        &src.not_principals,
+        &src.namespaces,
+        &src.not_namespaces,
+    ];
     let by_account = !src.service_accounts.is_empty() || !src.not_service_accounts.is_empty();
     if by_account && identity.iter().any(|v| !v.is_empty()) {
-        let field = if src.service_accounts.is_empty() { "notServiceAccounts" } else { "serviceAccounts" };
+        let field = if src.service_accounts.is_empty() {
+            "notServiceAccounts"
+        } else {
+            "serviceAccounts"
+        };
         c.error(
             format!("{path}.{field}"),
             "serviceAccounts cannot be combined with principals or namespaces in one source",
@@ -181,7 +194,10 @@ fn check_custom_rule(rule: &Rule, path: &str, c: &mut Checker) {
     }
     for (j, cond) in rule.when.iter().enumerate() {
         let k = cond.key.as_str();
-        let identity = matches!(k, "source.namespace" | "source.principal" | "source.serviceAccount");
+        let identity = matches!(
+            k,
+            "source.namespace" | "source.principal" | "source.serviceAccount"
+        );
         if identity || k.starts_with("request.auth.") {
             c.error(
                 format!("{path}.when[{j}].key"),
@@ -195,15 +211,21 @@ fn check_custom_rule(rule: &Rule, path: &str, c: &mut Checker) {
 /// TCP port, so such a policy denies all TCP traffic in its scope.
 fn warn_http_only_deny(rule: &Rule, path: &str, c: &mut Checker) {
     let sources: Vec<&Source> = rule.from.iter().filter_map(|f| f.source.as_ref()).collect();
-    let ops: Vec<&Operation> = rule.to.iter().filter_map(|t| t.operation.as_ref()).collect();
+    let ops: Vec<&Operation> = rule
+        .to
+        .iter()
+        .filter_map(|t| t.operation.as_ref())
+        .collect();
     let tcp_in_from = sources.iter().any(|s| {
         source_fields(s)
             .iter()
             .any(|(name, v, _)| !v.is_empty() && !HTTP_ONLY_SOURCE.contains(name))
     });
-    let tcp_in_to = ops.iter().any(|o| !o.ports.is_empty() || !o.not_ports.is_empty());
-    let http_only = (!sources.is_empty() && ops.is_empty() && !tcp_in_from)
-        || (!ops.is_empty() && !tcp_in_to);
+    let tcp_in_to = ops
+        .iter()
+        .any(|o| !o.ports.is_empty() || !o.not_ports.is_empty());
+    let http_only =
+        (!sources.is_empty() && ops.is_empty() && !tcp_in_from) || (!ops.is_empty() && !tcp_in_to);
     if http_only {
         c.warn(
             path,

@@ -9,11 +9,15 @@ fn ap(spec: &str) -> String {
 
 /// One rule with `to.operation` set to `op`, under `action`.
 fn op_rule(action: &str, op: &str) -> String {
-    ap(&format!("  action: {action}\n  rules:\n  - to:\n    - operation:\n        {op}\n"))
+    ap(&format!(
+        "  action: {action}\n  rules:\n  - to:\n    - operation:\n        {op}\n"
+    ))
 }
 
 fn from_rule(action: &str, src: &str) -> String {
-    ap(&format!("  action: {action}\n  rules:\n  - from:\n    - source:\n        {src}\n"))
+    ap(&format!(
+        "  action: {action}\n  rules:\n  - from:\n    - source:\n        {src}\n"
+    ))
 }
 
 fn when_rule(cond: &str) -> String {
@@ -79,10 +83,11 @@ fn custom_requires_a_provider() {
         msg,
         "action CUSTOM requires provider.name, an extension provider declared in MeshConfig"
     );
-    let (field, msg) = only_error(&ap(
-        "  action: CUSTOM\n  provider: {}\n  rules: [{}]\n",
-    ));
-    assert_eq!((field.as_str(), msg.as_str()), ("spec.provider.name", "required field is missing"));
+    let (field, msg) = only_error(&ap("  action: CUSTOM\n  provider: {}\n  rules: [{}]\n"));
+    assert_eq!(
+        (field.as_str(), msg.as_str()),
+        ("spec.provider.name", "required field is missing")
+    );
     assert_clean(&ap(
         "  action: CUSTOM\n  provider: {name: my-authz}\n  rules:\n  - to:\n    - operation:\n        paths: [\"/admin/*\"]\n",
     ));
@@ -90,11 +95,19 @@ fn custom_requires_a_provider() {
 
 #[test]
 fn only_custom_may_have_a_provider() {
-    let (field, msg) = only_error(&ap("  action: DENY\n  provider: {name: x}\n  rules: [{}]\n"));
+    let (field, msg) = only_error(&ap(
+        "  action: DENY\n  provider: {name: x}\n  rules: [{}]\n",
+    ));
     assert_eq!(field, "spec.provider");
-    assert_eq!(msg, "provider is only used with action CUSTOM (action is DENY)");
+    assert_eq!(
+        msg,
+        "provider is only used with action CUSTOM (action is DENY)"
+    );
     let (_, msg) = only_error(&ap("  provider: {name: x}\n"));
-    assert_eq!(msg, "provider is only used with action CUSTOM (action is ALLOW)");
+    assert_eq!(
+        msg,
+        "provider is only used with action CUSTOM (action is ALLOW)"
+    );
 }
 
 #[test]
@@ -108,7 +121,10 @@ fn deny_and_custom_need_rules() {
     );
     let (field, msg) = only_error(&ap("  action: CUSTOM\n  provider: {name: x}\n"));
     assert_eq!(field, "spec.rules");
-    assert!(msg.starts_with("a CUSTOM policy without rules never matches"), "{msg}");
+    assert!(
+        msg.starts_with("a CUSTOM policy without rules never matches"),
+        "{msg}"
+    );
     assert_clean(&ap("  action: DENY\n  rules: [{}]\n"));
 }
 
@@ -126,24 +142,47 @@ fn audit_without_rules_is_a_warning() {
 
 #[test]
 fn from_needs_a_non_empty_source_and_to_an_operation() {
-    let e = errors(&ap("  rules:\n  - from:\n    - {}\n    - source: {}\n    to:\n    - {}\n    - operation: {}\n"));
+    let e = errors(&ap(
+        "  rules:\n  - from:\n    - {}\n    - source: {}\n    to:\n    - {}\n    - operation: {}\n",
+    ));
     assert_eq!(
         e,
         [
-            ("spec.rules[0].from[0].source".to_string(), "required field is missing".to_string()),
-            ("spec.rules[0].from[1].source".to_string(), "source must set at least one field".to_string()),
-            ("spec.rules[0].to[0].operation".to_string(), "required field is missing".to_string()),
-            ("spec.rules[0].to[1].operation".to_string(), "operation must set at least one field".to_string()),
+            (
+                "spec.rules[0].from[0].source".to_string(),
+                "required field is missing".to_string()
+            ),
+            (
+                "spec.rules[0].from[1].source".to_string(),
+                "source must set at least one field".to_string()
+            ),
+            (
+                "spec.rules[0].to[0].operation".to_string(),
+                "required field is missing".to_string()
+            ),
+            (
+                "spec.rules[0].to[1].operation".to_string(),
+                "operation must set at least one field".to_string()
+            ),
         ]
     );
 }
 
 #[test]
 fn service_accounts_exclude_principals_and_namespaces() {
-    let (field, msg) = only_error(&from_rule("ALLOW", "serviceAccounts: [default/sleep]\n        namespaces: [default]"));
+    let (field, msg) = only_error(&from_rule(
+        "ALLOW",
+        "serviceAccounts: [default/sleep]\n        namespaces: [default]",
+    ));
     assert_eq!(field, "spec.rules[0].from[0].source.serviceAccounts");
-    assert_eq!(msg, "serviceAccounts cannot be combined with principals or namespaces in one source");
-    assert_clean(&from_rule("ALLOW", "serviceAccounts: [default/sleep]\n        ipBlocks: [10.0.0.1]"));
+    assert_eq!(
+        msg,
+        "serviceAccounts cannot be combined with principals or namespaces in one source"
+    );
+    assert_clean(&from_rule(
+        "ALLOW",
+        "serviceAccounts: [default/sleep]\n        ipBlocks: [10.0.0.1]",
+    ));
 }
 
 #[test]
@@ -165,7 +204,10 @@ fn empty_values_are_refused() {
 
 #[test]
 fn ip_blocks_are_ips_or_cidrs() {
-    let e = errors(&from_rule("ALLOW", "ipBlocks: [10.0.0.0/8, 1.2.3.4, \"10.0.0.0/33\"]\n        notRemoteIpBlocks: [somehost]"));
+    let e = errors(&from_rule(
+        "ALLOW",
+        "ipBlocks: [10.0.0.0/8, 1.2.3.4, \"10.0.0.0/33\"]\n        notRemoteIpBlocks: [somehost]",
+    ));
     assert_eq!(
         e,
         [
@@ -179,12 +221,18 @@ fn ip_blocks_are_ips_or_cidrs() {
             ),
         ]
     );
-    assert_clean(&from_rule("ALLOW", "remoteIpBlocks: [\"2001:db8::/32\", 203.0.113.4]"));
+    assert_clean(&from_rule(
+        "ALLOW",
+        "remoteIpBlocks: [\"2001:db8::/32\", 203.0.113.4]",
+    ));
 }
 
 #[test]
 fn ports_are_numbers_in_range() {
-    let e = errors(&op_rule("ALLOW", "ports: [\"8080\", \"http\", \"0\", \"65536\", \"80*\"]"));
+    let e = errors(&op_rule(
+        "ALLOW",
+        "ports: [\"8080\", \"http\", \"0\", \"65536\", \"80*\"]",
+    ));
     let got: Vec<_> = e.iter().map(|(f, m)| (f.as_str(), m.as_str())).collect();
     let base = "spec.rules[0].to[0].operation.ports";
     assert_eq!(
@@ -192,7 +240,10 @@ fn ports_are_numbers_in_range() {
         [
             (&format!("{base}[1]")[..], "port \"http\" must be a number"),
             (&format!("{base}[2]")[..], "port 0 is out of range 1-65535"),
-            (&format!("{base}[3]")[..], "port 65536 is out of range 1-65535"),
+            (
+                &format!("{base}[3]")[..],
+                "port 65536 is out of range 1-65535"
+            ),
             (&format!("{base}[4]")[..], "port \"80*\" must be a number"),
         ]
     );
@@ -202,7 +253,10 @@ fn ports_are_numbers_in_range() {
 fn methods_are_upper_case_http_methods() {
     let (field, msg) = only_error(&op_rule("ALLOW", "methods: [get]"));
     assert_eq!(field, "spec.rules[0].to[0].operation.methods[0]");
-    assert_eq!(msg, "method \"get\" must be upper case (methods match case-sensitively, e.g. \"GET\")");
+    assert_eq!(
+        msg,
+        "method \"get\" must be upper case (methods match case-sensitively, e.g. \"GET\")"
+    );
     assert_eq!(
         warnings(&op_rule("ALLOW", "notMethods: [PURGE]")),
         [(
@@ -215,7 +269,10 @@ fn methods_are_upper_case_http_methods() {
 
 #[test]
 fn paths_use_wildcards_only_at_an_end() {
-    let e = errors(&op_rule("ALLOW", "paths: [\"/api/*/v1\", \"*/x*\", \"api\"]"));
+    let e = errors(&op_rule(
+        "ALLOW",
+        "paths: [\"/api/*/v1\", \"*/x*\", \"api\"]",
+    ));
     assert_eq!(
         e,
         [
@@ -238,25 +295,53 @@ fn paths_use_wildcards_only_at_an_end() {
             ),
         ]
     );
-    assert_clean(&op_rule("ALLOW", "paths: [\"*\", \"/admin*\", \"*.png\", \"/exact\"]"));
+    assert_clean(&op_rule(
+        "ALLOW",
+        "paths: [\"*\", \"/admin*\", \"*.png\", \"/exact\"]",
+    ));
 }
 
 #[test]
 fn path_templates_use_istio_operators() {
-    let e = errors(&op_rule("ALLOW", "notPaths: [\"/a/{id}/{*}\", \"/a/{**}/b/{*}\", \"/a/*/{*}\"]"));
+    let e = errors(&op_rule(
+        "ALLOW",
+        "notPaths: [\"/a/{id}/{*}\", \"/a/{**}/b/{*}\", \"/a/*/{*}\"]",
+    ));
     let fields: Vec<_> = e.iter().map(|(f, _)| f.as_str()).collect();
     let base = "spec.rules[0].to[0].operation.notPaths";
-    assert_eq!(fields, [format!("{base}[0]"), format!("{base}[1]"), format!("{base}[2]")]);
-    assert_eq!(e[1].1, "path template \"/a/{**}/b/{*}\": {**} must be the last operator");
-    assert_clean(&op_rule("ALLOW", "paths: [\"/a/{*}/b/{**}\", \"/{*}.json\"]"));
+    assert_eq!(
+        fields,
+        [
+            format!("{base}[0]"),
+            format!("{base}[1]"),
+            format!("{base}[2]")
+        ]
+    );
+    assert_eq!(
+        e[1].1,
+        "path template \"/a/{**}/b/{*}\": {**} must be the last operator"
+    );
+    assert_clean(&op_rule(
+        "ALLOW",
+        "paths: [\"/a/{*}/b/{**}\", \"/{*}.json\"]",
+    ));
 }
 
 #[test]
 fn principals_use_wildcards_only_at_an_end() {
-    let (field, msg) = only_error(&from_rule("ALLOW", "principals: [\"cluster.local/ns/*/sa/sleep\"]"));
+    let (field, msg) = only_error(&from_rule(
+        "ALLOW",
+        "principals: [\"cluster.local/ns/*/sa/sleep\"]",
+    ));
     assert_eq!(field, "spec.rules[0].from[0].source.principals[0]");
-    assert!(msg.starts_with("\"cluster.local/ns/*/sa/sleep\": \"*\" is only supported"), "{msg}");
-    assert_clean(&from_rule("ALLOW", "principals: [\"cluster.local/ns/default/*\", \"*/sa/sleep\", \"*\"]"));
+    assert!(
+        msg.starts_with("\"cluster.local/ns/*/sa/sleep\": \"*\" is only supported"),
+        "{msg}"
+    );
+    assert_clean(&from_rule(
+        "ALLOW",
+        "principals: [\"cluster.local/ns/default/*\", \"*/sa/sleep\", \"*\"]",
+    ));
 }
 
 #[test]
@@ -268,21 +353,30 @@ fn namespaces_are_valid_names() {
 
 #[test]
 fn unknown_condition_key_is_an_error() {
-    let (field, msg) = only_error(&when_rule("key: request.auth.claim[iss]\n      values: [x]"));
+    let (field, msg) = only_error(&when_rule(
+        "key: request.auth.claim[iss]\n      values: [x]",
+    ));
     assert_eq!(field, "spec.rules[0].when[1].key");
     assert_eq!(
         msg,
         "unknown condition key \"request.auth.claim[iss]\" (did you mean \"request.auth.claims[...]\"?)"
     );
-    assert_clean(&when_rule("key: request.headers[X-Token]\n      values: [\"abc*\"]"));
+    assert_clean(&when_rule(
+        "key: request.headers[X-Token]\n      values: [\"abc*\"]",
+    ));
 }
 
 #[test]
 fn condition_needs_values_or_not_values() {
     let (field, msg) = only_error(&when_rule("key: source.namespace"));
     assert_eq!(field, "spec.rules[0].when[1].values");
-    assert_eq!(msg, "condition \"source.namespace\" needs values or notValues");
-    assert_clean(&when_rule("key: source.namespace\n      notValues: [kube-system]"));
+    assert_eq!(
+        msg,
+        "condition \"source.namespace\" needs values or notValues"
+    );
+    assert_clean(&when_rule(
+        "key: source.namespace\n      notValues: [kube-system]",
+    ));
 }
 
 #[test]
@@ -351,8 +445,19 @@ fn deny_with_only_http_attributes_warns() {
     let w = warnings(&op_rule("DENY", "paths: [\"/admin\"]"));
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(w[0].0, "spec.rules[0]");
-    assert!(w[0].1.starts_with("this DENY rule uses only HTTP attributes"), "{}", w[0].1);
-    assert_eq!(warnings(&from_rule("DENY", "requestPrincipals: [\"*\"]")).len(), 1);
-    assert_clean(&op_rule("DENY", "paths: [\"/admin\"]\n        ports: [\"8080\"]"));
+    assert!(
+        w[0].1
+            .starts_with("this DENY rule uses only HTTP attributes"),
+        "{}",
+        w[0].1
+    );
+    assert_eq!(
+        warnings(&from_rule("DENY", "requestPrincipals: [\"*\"]")).len(),
+        1
+    );
+    assert_clean(&op_rule(
+        "DENY",
+        "paths: [\"/admin\"]\n        ports: [\"8080\"]",
+    ));
     assert_clean(&from_rule("DENY", "notNamespaces: [foo]"));
 }

@@ -31,10 +31,19 @@ const EXPERIMENTAL_PREFIX: &str = "experimental.envoy.filters.";
 
 /// Keys Istio once supported and now refuses, with the reason it gives.
 const RETIRED_KEYS: &[(&str, &str)] = &[
-    ("destination.namespace", "is replaced by the policy's metadata.namespace"),
+    (
+        "destination.namespace",
+        "is replaced by the policy's metadata.namespace",
+    ),
     ("destination.labels", "is replaced by the workload selector"),
-    ("destination.name", "was only supported by the v1alpha1 RBAC API"),
-    ("destination.user", "was only supported by the v1alpha1 RBAC API"),
+    (
+        "destination.name",
+        "was only supported by the v1alpha1 RBAC API",
+    ),
+    (
+        "destination.user",
+        "was only supported by the v1alpha1 RBAC API",
+    ),
 ];
 
 /// Checks one condition at `path` (`spec.rules[0].when[1]`).
@@ -93,7 +102,9 @@ fn value_kind(key: &str) -> Result<ValueKind, String> {
         };
     }
     if let Some((_, why)) = RETIRED_KEYS.iter().find(|(k, _)| *k == base) {
-        return Err(format!("condition key {key:?} is not supported: {base} {why}"));
+        return Err(format!(
+            "condition key {key:?} is not supported: {base} {why}"
+        ));
     }
     Err(unknown_key(key, base))
 }
@@ -102,14 +113,18 @@ fn unknown_key(key: &str, base: &str) -> String {
     let mut known: Vec<String> = PLAIN_KEYS.iter().map(|(k, _)| k.to_string()).collect();
     known.extend([HEADER_KEY.to_string(), CLAIMS_KEY.to_string()]);
     match closest(base, &known) {
-        Some(best) if best == HEADER_KEY || best == CLAIMS_KEY => format!(
-            "unknown condition key {key:?} (did you mean \"{best}[...]\"?)"
-        ),
+        Some(best) if best == HEADER_KEY || best == CLAIMS_KEY => {
+            format!("unknown condition key {key:?} (did you mean \"{best}[...]\"?)")
+        }
         Some(best) => format!("unknown condition key {key:?} (did you mean {best:?}?)"),
         None => format!(
             "unknown condition key {key:?}; supported keys are {}, request.headers[NAME], \
              request.auth.claims[NAME] and experimental.envoy.filters.*",
-            PLAIN_KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+            PLAIN_KEYS
+                .iter()
+                .map(|(k, _)| *k)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -141,7 +156,10 @@ mod tests {
 
     #[test]
     fn splits_bracketed_keys() {
-        assert_eq!(split_key("request.headers[x-a]"), ("request.headers", Some(vec!["x-a"])));
+        assert_eq!(
+            split_key("request.headers[x-a]"),
+            ("request.headers", Some(vec!["x-a"]))
+        );
         assert_eq!(
             split_key("request.auth.claims[a][b]"),
             ("request.auth.claims", Some(vec!["a", "b"]))
@@ -192,6 +210,10 @@ mod tests {
             "condition key \"destination.labels[app]\" is not supported: destination.labels is \
              replaced by the workload selector"
         );
-        assert!(value_kind("foo").unwrap_err().contains("supported keys are source.ip"));
+        assert!(
+            value_kind("foo")
+                .unwrap_err()
+                .contains("supported keys are source.ip")
+        );
     }
 }

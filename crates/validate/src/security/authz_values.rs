@@ -35,7 +35,9 @@ pub(crate) fn check_values(c: &mut Checker, path: &str, kind: ValueKind, values:
         }
         if let Err(e) = check_value(kind, v) {
             c.error(&at, e);
-        } else if kind == ValueKind::Method && !v.contains('*') && !HTTP_METHODS.contains(&v.as_str())
+        } else if kind == ValueKind::Method
+            && !v.contains('*')
+            && !HTTP_METHODS.contains(&v.as_str())
         {
             c.warn(&at, format!("{v:?} is not a standard HTTP method"));
         }
@@ -88,9 +90,9 @@ fn check_namespace(v: &str) -> Result<(), String> {
 }
 
 fn check_service_account(v: &str) -> Result<(), String> {
-    let valid = v.split_once('/').is_some_and(|(ns, name)| {
-        is_dns1123_label(ns) && is_dns1123_subdomain(name)
-    });
+    let valid = v
+        .split_once('/')
+        .is_some_and(|(ns, name)| is_dns1123_label(ns) && is_dns1123_subdomain(name));
     if valid {
         Ok(())
     } else {
@@ -105,7 +107,9 @@ pub(crate) fn check_port_string(v: &str) -> Result<(), String> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("port {v:?} must be a number"));
     }
-    let n: i64 = v.parse().map_err(|_| format!("port {v} is out of range 1-65535"))?;
+    let n: i64 = v
+        .parse()
+        .map_err(|_| format!("port {v} is out of range 1-65535"))?;
     check_port(n)
 }
 
@@ -113,7 +117,10 @@ pub(crate) fn check_port_string(v: &str) -> Result<(), String> {
 fn check_method(v: &str) -> Result<(), String> {
     check_wildcard(v)?;
     let name = v.trim_matches('*');
-    if name.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_') {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+    {
         Ok(())
     } else {
         Err(format!(
@@ -149,12 +156,12 @@ fn check_path_template(v: &str) -> Result<(), String> {
              variables, and no \"*\" outside an operator)"
         ));
     }
-    if let Some(pos) = rest.find('\u{1}') {
-        if rest[pos + 1..].contains(['\u{1}', '\u{2}']) {
-            return Err(format!(
-                "path template {v:?}: {{**}} must be the last operator"
-            ));
-        }
+    if let Some(pos) = rest.find('\u{1}')
+        && rest[pos + 1..].contains(['\u{1}', '\u{2}'])
+    {
+        return Err(format!(
+            "path template {v:?}: {{**}} must be the last operator"
+        ));
     }
     Ok(())
 }

@@ -30,7 +30,10 @@ fn check_rule(rule: &JwtRule, path: &str, c: &mut Checker) {
     c.require(!rule.issuer.is_empty(), format!("{path}.issuer"));
     for (j, aud) in rule.audiences.iter().enumerate() {
         if aud.is_empty() {
-            c.error(format!("{path}.audiences[{j}]"), "audience must not be empty");
+            c.error(
+                format!("{path}.audiences[{j}]"),
+                "audience must not be empty",
+            );
         }
     }
     if rule.jwks.is_some() && rule.jwks_uri.is_some() {
@@ -39,22 +42,22 @@ fn check_rule(rule: &JwtRule, path: &str, c: &mut Checker) {
             "jwks and jwksUri are mutually exclusive (Istio silently ignores jwksUri when both are set)",
         );
     }
-    if let Some(uri) = &rule.jwks_uri {
-        if let Err(e) = check_jwks_uri(uri) {
-            c.error(format!("{path}.jwksUri"), e);
-        }
+    if let Some(uri) = &rule.jwks_uri
+        && let Err(e) = check_jwks_uri(uri)
+    {
+        c.error(format!("{path}.jwksUri"), e);
     }
-    if let Some(jwks) = &rule.jwks {
-        if let Err(e) = check_jwks(jwks) {
-            c.error(format!("{path}.jwks"), e);
-        }
+    if let Some(jwks) = &rule.jwks
+        && let Err(e) = check_jwks(jwks)
+    {
+        c.error(format!("{path}.jwks"), e);
     }
     check_locations(rule, path, c);
     check_outputs(rule, path, c);
-    if let Some(t) = &rule.timeout {
-        if let Err(e) = check_duration(t, false) {
-            c.error(format!("{path}.timeout"), e);
-        }
+    if let Some(t) = &rule.timeout
+        && let Err(e) = check_duration(t, false)
+    {
+        c.error(format!("{path}.timeout"), e);
     }
 }
 
@@ -70,22 +73,28 @@ fn check_locations(rule: &JwtRule, path: &str, c: &mut Checker) {
     }
     for (j, param) in rule.from_params.iter().enumerate() {
         if param.is_empty() {
-            c.error(format!("{path}.fromParams[{j}]"), "query parameter name must not be empty");
+            c.error(
+                format!("{path}.fromParams[{j}]"),
+                "query parameter name must not be empty",
+            );
         }
     }
     for (j, cookie) in rule.from_cookies.iter().enumerate() {
         if cookie.is_empty() {
-            c.error(format!("{path}.fromCookies[{j}]"), "cookie name must not be empty");
+            c.error(
+                format!("{path}.fromCookies[{j}]"),
+                "cookie name must not be empty",
+            );
         }
     }
 }
 
 /// Headers written from a verified token.
 fn check_outputs(rule: &JwtRule, path: &str, c: &mut Checker) {
-    if let Some(h) = &rule.output_payload_to_header {
-        if let Err(e) = check_header_name(h) {
-            c.error(format!("{path}.outputPayloadToHeader"), e);
-        }
+    if let Some(h) = &rule.output_payload_to_header
+        && let Err(e) = check_header_name(h)
+    {
+        c.error(format!("{path}.outputPayloadToHeader"), e);
     }
     for (j, out) in rule.output_claim_to_headers.iter().enumerate() {
         let p = format!("{path}.outputClaimToHeaders[{j}]");
@@ -138,8 +147,8 @@ fn split_host_port(s: &str) -> (&str, Option<&str>) {
 
 /// A JSON Web Key Set: a JSON object with a `keys` array (Istio refuses what it cannot parse).
 fn check_jwks(jwks: &str) -> Result<(), String> {
-    let value: serde_json::Value = serde_json::from_str(jwks)
-        .map_err(|e| format!("jwks is not valid JSON: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(jwks).map_err(|e| format!("jwks is not valid JSON: {e}"))?;
     match value.get("keys") {
         Some(serde_json::Value::Array(keys)) if keys.iter().all(|k| k.is_object()) => Ok(()),
         Some(_) => Err("jwks \"keys\" must be a list of JSON Web Keys".into()),

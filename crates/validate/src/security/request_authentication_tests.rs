@@ -53,9 +53,14 @@ fn jwks_and_jwks_uri_are_exclusive() {
 
 #[test]
 fn jwks_uri_must_be_an_http_url() {
-    let (field, msg) = only_error(&ra("  jwtRules:\n  - issuer: a\n    jwksUri: ftp://example.com/jwks\n"));
+    let (field, msg) = only_error(&ra(
+        "  jwtRules:\n  - issuer: a\n    jwksUri: ftp://example.com/jwks\n",
+    ));
     assert_eq!(field, "spec.jwtRules[0].jwksUri");
-    assert_eq!(msg, "jwksUri \"ftp://example.com/jwks\" must be an http:// or https:// URL");
+    assert_eq!(
+        msg,
+        "jwksUri \"ftp://example.com/jwks\" must be an http:// or https:// URL"
+    );
     assert!(check_jwks_uri("http://10.0.0.1/keys").is_ok());
     assert!(check_jwks_uri("https://[::1]:8443/keys").is_ok());
     assert_eq!(
@@ -137,7 +142,9 @@ fn output_claim_headers_must_be_valid_names() {
             ),
         ]
     );
-    let (field, _) = only_error(&ra("  jwtRules:\n  - issuer: a\n    outputPayloadToHeader: \"bad header\"\n"));
+    let (field, _) = only_error(&ra(
+        "  jwtRules:\n  - issuer: a\n    outputPayloadToHeader: \"bad header\"\n",
+    ));
     assert_eq!(field, "spec.jwtRules[0].outputPayloadToHeader");
 }
 
@@ -193,7 +200,8 @@ fn no_rules_is_a_warning() {
         warnings(&ra("  selector:\n    matchLabels: {app: a}\n")),
         [(
             "spec.jwtRules".to_string(),
-            "no jwtRules: this RequestAuthentication accepts no tokens and has no effect".to_string()
+            "no jwtRules: this RequestAuthentication accepts no tokens and has no effect"
+                .to_string()
         )]
     );
 }

@@ -72,9 +72,12 @@ fn check_selector(sel: &WorkloadSelector, c: &mut Checker) {
     }
     for (k, v) in &sel.match_labels {
         let result = if k.contains('*') || v.contains('*') {
-            Err(format!("wildcards are not supported in selectors (found {k}={v})"))
+            Err(format!(
+                "wildcards are not supported in selectors (found {k}={v})"
+            ))
         } else {
-            check_label_key(k).and_then(|()| check_label_value(v).map_err(|e| format!("label {k:?}: {e}")))
+            check_label_key(k)
+                .and_then(|()| check_label_value(v).map_err(|e| format!("label {k:?}: {e}")))
         };
         if let Err(e) = result {
             c.error(path, e);

@@ -26,16 +26,20 @@ pub fn check(spec: &Telemetry, c: &mut Checker) {
         for (j, o) in m.overrides.iter().enumerate() {
             check_override(o, &format!("{path}.overrides[{j}]"), c);
         }
-        if let Some(d) = &m.reporting_interval {
-            if let Err(e) = check_duration(d, false) {
-                c.error(format!("{path}.reportingInterval"), e);
-            }
+        if let Some(d) = &m.reporting_interval
+            && let Err(e) = check_duration(d, false)
+        {
+            c.error(format!("{path}.reportingInterval"), e);
         }
     }
     for (i, log) in spec.access_logging.iter().enumerate() {
         let path = format!("spec.accessLogging[{i}]");
         check_providers(&log.providers, &path, c);
-        if log.filter.as_ref().is_some_and(|f| f.expression.trim().is_empty()) {
+        if log
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.expression.trim().is_empty())
+        {
             c.error(
                 format!("{path}.filter.expression"),
                 "filter expression must not be empty (omit filter to log everything)",
@@ -46,7 +50,10 @@ pub fn check(spec: &Telemetry, c: &mut Checker) {
 
 fn check_providers(providers: &[ProviderRef], path: &str, c: &mut Checker) {
     for (j, p) in providers.iter().enumerate() {
-        c.require(!p.name.trim().is_empty(), format!("{path}.providers[{j}].name"));
+        c.require(
+            !p.name.trim().is_empty(),
+            format!("{path}.providers[{j}].name"),
+        );
     }
 }
 
@@ -58,10 +65,10 @@ fn check_tracing(t: &Tracing, path: &str, c: &mut Checker) {
             "only one tracing provider per tracing entry is supported",
         );
     }
-    if let Some(p) = t.random_sampling_percentage {
-        if let Err(e) = check_percentage(p) {
-            c.error(format!("{path}.randomSamplingPercentage"), e);
-        }
+    if let Some(p) = t.random_sampling_percentage
+        && let Err(e) = check_percentage(p)
+    {
+        c.error(format!("{path}.randomSamplingPercentage"), e);
     }
     for (name, tag) in &t.custom_tags {
         check_custom_tag(tag, &format!("{path}.customTags.{name}"), c);
@@ -71,11 +78,21 @@ fn check_tracing(t: &Tracing, path: &str, c: &mut Checker) {
 /// A custom tag takes its value from exactly one of a literal, an environment variable or a
 /// request header.
 fn check_custom_tag(tag: &CustomTag, path: &str, c: &mut Checker) {
-    let set = [tag.literal.is_some(), tag.environment.is_some(), tag.header.is_some()];
+    let set = [
+        tag.literal.is_some(),
+        tag.environment.is_some(),
+        tag.header.is_some(),
+    ];
     match set.iter().filter(|s| **s).count() {
-        0 => c.error(path, "custom tag needs one of literal, environment or header"),
+        0 => c.error(
+            path,
+            "custom tag needs one of literal, environment or header",
+        ),
         1 => {}
-        _ => c.error(path, "custom tag must set only one of literal, environment or header"),
+        _ => c.error(
+            path,
+            "custom tag must set only one of literal, environment or header",
+        ),
     }
     if let Some(l) = &tag.literal {
         c.require(!l.value.is_empty(), format!("{path}.literal.value"));
@@ -97,7 +114,10 @@ fn check_override(o: &MetricsOverrides, path: &str, c: &mut Checker) {
             );
         }
         if m.custom_metric.as_deref().is_some_and(str::is_empty) {
-            c.error(format!("{path}.match.customMetric"), "customMetric must not be empty");
+            c.error(
+                format!("{path}.match.customMetric"),
+                "customMetric must not be empty",
+            );
         }
     }
     for (tag, t) in &o.tag_overrides {
@@ -178,14 +198,19 @@ mod tests {
             msg,
             "only one of selector, targetRef and targetRefs may be set (found selector and targetRefs)"
         );
-        assert_clean(&tel("  targetRefs:\n  - {group: gateway.networking.k8s.io, kind: Gateway, name: gw}\n"));
+        assert_clean(&tel(
+            "  targetRefs:\n  - {group: gateway.networking.k8s.io, kind: Gateway, name: gw}\n",
+        ));
     }
 
     #[test]
     fn one_tracing_provider_per_entry() {
         let (field, msg) = only_error(&tel("  tracing:\n  - providers: [{name: a}, {name: b}]\n"));
         assert_eq!(field, "spec.tracing[0].providers");
-        assert_eq!(msg, "only one tracing provider per tracing entry is supported");
+        assert_eq!(
+            msg,
+            "only one tracing provider per tracing entry is supported"
+        );
     }
 
     #[test]

@@ -5,9 +5,17 @@ use weft_config::{LoadOptions, Problem, Severity, load_str};
 /// Problems of every object in `yaml`, which must load cleanly.
 pub(crate) fn problems(yaml: &str) -> Vec<Problem> {
     let loaded = load_str("test.yaml", yaml, &LoadOptions::default());
-    assert!(loaded.problems.is_empty(), "load problems: {:?}", loaded.problems);
+    assert!(
+        loaded.problems.is_empty(),
+        "load problems: {:?}",
+        loaded.problems
+    );
     assert!(!loaded.objects.is_empty(), "no objects in {yaml}");
-    loaded.objects.iter().flat_map(crate::validate_object).collect()
+    loaded
+        .objects
+        .iter()
+        .flat_map(crate::validate_object)
+        .collect()
 }
 
 fn of(yaml: &str, severity: Severity) -> Vec<(String, String)> {

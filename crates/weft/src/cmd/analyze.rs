@@ -37,7 +37,11 @@ pub enum Threshold {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Files or directories to analyze (`-` for stdin).
-    #[arg(short = 'f', long = "filename", required_unless_present = "list_analyzers")]
+    #[arg(
+        short = 'f',
+        long = "filename",
+        required_unless_present = "list_analyzers"
+    )]
     pub files: Vec<PathBuf>,
     /// Namespace to analyze, also given to objects that have none.
     #[arg(short = 'n', long, default_value = "default")]

@@ -2,9 +2,11 @@
 //! `weft iptables clean` removes it. `--dry-run` prints the `iptables-restore` input instead.
 //! The rules and their checks live in weft-iptables; this module maps flags and prints.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use weft_iptables::{Family, Flags, generate, system};
 
 const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -48,7 +50,8 @@ pub struct CaptureArgs {
     #[arg(
         short = 'm',
         long = "istio-inbound-interception-mode",
-        default_value = "REDIRECT"
+        default_value = "REDIRECT",
+        value_name = "MODE"
     )]
     pub inbound_interception_mode: String,
     /// Inbound ports to capture: "*" for all, a comma-separated list, or "" for none.
@@ -158,10 +161,17 @@ fn capture(args: &CaptureArgs) -> anyhow::Result<ExitCode> {
     }
     let sets = generate(&checked.config);
     if args.dry_run {
-        for set in &sets {
-            println!("# {} --noflush input", restore_program(set.family));
-            print!("{}", set.to_restore());
-        }
+        let text: String = sets
+            .iter()
+            .map(|set| {
+                format!(
+                    "# {} --noflush input\n{}",
+                    restore_program(set.family),
+                    set.to_restore()
+                )
+            })
+            .collect();
+        print_out(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
     system::apply(&sets)?;
@@ -175,17 +185,21 @@ fn capture(args: &CaptureArgs) -> anyhow::Result<ExitCode> {
 
 fn clean(dry_run: bool) -> anyhow::Result<ExitCode> {
     if dry_run {
+        let mut text = String::new();
         for family in [Family::V4, Family::V6] {
             match system::pending_clean(family) {
                 Ok(Some(script)) => {
-                    println!("# {} --noflush input", restore_program(family));
-                    print!("{script}");
+                    text.push_str(&format!(
+                        "# {} --noflush input\n{script}",
+                        restore_program(family)
+                    ));
                 }
                 Ok(None) => {}
                 Err(weft_iptables::SystemError::Missing { .. }) if family == Family::V6 => {}
                 Err(e) => return Err(e.into()),
             }
         }
+        print_out(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
     let cleaned = system::clean_all()?;
@@ -199,6 +213,14 @@ fn clean(dry_run: bool) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing the rules")
 }
 
 fn restore_program(family: Family) -> &'static str {

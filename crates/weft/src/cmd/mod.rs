@@ -1,5 +1,7 @@
 //! One module per subcommand: argument struct and `run`.
 
 pub mod analyze;
+pub mod control;
 pub mod iptables;
+pub mod proxy;
 pub mod validate;

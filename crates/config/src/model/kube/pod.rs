@@ -56,7 +56,11 @@ pub struct PodSpec {
     pub hostname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subdomain: Option<String>,
-    #[serde(rename = "setHostnameAsFQDN", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "setHostnameAsFQDN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub set_hostname_as_fqdn: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
@@ -258,7 +262,11 @@ pub struct SecurityContext {
     pub capabilities: Option<Capabilities>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proc_mount: Option<String>,
-    #[serde(rename = "seLinuxOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "seLinuxOptions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub se_linux_options: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows_options: Option<Value>,
@@ -296,9 +304,17 @@ pub struct PodSecurityContext {
     pub supplemental_groups_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sysctls: Vec<Value>,
-    #[serde(rename = "seLinuxOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "seLinuxOptions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub se_linux_options: Option<Value>,
-    #[serde(rename = "seLinuxChangePolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "seLinuxChangePolicy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub se_linux_change_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows_options: Option<Value>,
@@ -397,7 +413,11 @@ pub struct ContainerStatus {
     pub image: Option<String>,
     #[serde(rename = "imageID", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
-    #[serde(rename = "containerID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "containerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub container_id: Option<String>,
     /// `waiting`, `running` or `terminated` with details.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,7 +55,10 @@ status:
     };
     let port = &svc.spec.ports[0];
     assert_eq!(port.port, 9080);
-    assert_eq!(port.target_port, Some(IntOrString::String("http-web".into())));
+    assert_eq!(
+        port.target_port,
+        Some(IntOrString::String("http-web".into()))
+    );
     assert_eq!(port.protocol, Some(Protocol::Tcp));
     assert_eq!(svc.spec.cluster_ip.as_deref(), Some("10.96.12.7"));
     assert_eq!(svc.spec.ip_families, [IpFamily::IPv4]);
@@ -98,7 +101,10 @@ spec:
                 "spec.type".to_string(),
                 "unknown value \"Loadbalancer\" (did you mean \"LoadBalancer\"?)".to_string()
             ),
-            ("spec.ports[0]".to_string(), "missing field \"port\"".to_string()),
+            (
+                "spec.ports[0]".to_string(),
+                "missing field \"port\"".to_string()
+            ),
         ]
     );
 }
@@ -191,7 +197,10 @@ fn decodes_a_pod_as_kubectl_prints_it() {
     let init = &pod.spec.init_containers[0];
     let sc = init.security_context.as_ref().unwrap();
     assert_eq!(sc.run_as_user, Some(0));
-    assert_eq!(sc.capabilities.as_ref().unwrap().add, ["NET_ADMIN", "NET_RAW"]);
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().add,
+        ["NET_ADMIN", "NET_RAW"]
+    );
     let app = &pod.spec.containers[0];
     assert_eq!(app.ports[0].container_port, 9080);
     let cpu = &app.resources.as_ref().unwrap().requests["cpu"];
@@ -205,7 +214,10 @@ fn decodes_a_pod_as_kubectl_prints_it() {
 
 #[test]
 fn pod_typo_in_a_container_names_the_path() {
-    let yaml = POD.replace("imagePullPolicy: IfNotPresent", "imagePulPolicy: IfNotPresent");
+    let yaml = POD.replace(
+        "imagePullPolicy: IfNotPresent",
+        "imagePulPolicy: IfNotPresent",
+    );
     assert_eq!(
         problems(&yaml),
         [(
@@ -215,10 +227,7 @@ fn pod_typo_in_a_container_names_the_path() {
     );
 }
 
-#[test]
-fn decodes_deployment_and_replica_set() {
-    let loaded = load(
-        "apiVersion: apps/v1
+const DEPLOYMENT_AND_REPLICA_SET: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata: {name: reviews-v1}
 spec:
@@ -259,8 +268,11 @@ spec:
       - name: reviews
 status:
   replicas: 1
-",
-    );
+";
+
+#[test]
+fn decodes_deployment_and_replica_set() {
+    let loaded = load(DEPLOYMENT_AND_REPLICA_SET);
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
     let Body::Deployment(d) = &loaded.objects[0].body else {
         panic!("not a Deployment")
@@ -268,7 +280,14 @@ status:
     assert_eq!(d.spec.replicas, Some(2));
     let req = &d.spec.selector.match_expressions[0];
     assert_eq!(req.operator, SelectorOperator::In);
-    let ru = d.spec.strategy.as_ref().unwrap().rolling_update.as_ref().unwrap();
+    let ru = d
+        .spec
+        .strategy
+        .as_ref()
+        .unwrap()
+        .rolling_update
+        .as_ref()
+        .unwrap();
     assert_eq!(ru.max_surge, Some(IntOrString::String("25%".into())));
     assert_eq!(d.spec.template.metadata.labels["version"], "v1");
     let Body::ReplicaSet(rs) = &loaded.objects[1].body else {
@@ -295,10 +314,7 @@ spec:
     assert!(p[0].1.starts_with("unknown value \"Equals\""), "{}", p[0].1);
 }
 
-#[test]
-fn decodes_core_kinds_without_a_spec() {
-    let loaded = load(
-        "apiVersion: v1
+const CORE_KINDS: &str = "apiVersion: v1
 kind: Secret
 metadata: {name: cacerts, namespace: istio-system}
 type: Opaque
@@ -334,19 +350,29 @@ spec:
   finalizers: [kubernetes]
 status:
   phase: Active
-",
-    );
+";
+
+#[test]
+fn decodes_core_kinds_without_a_spec() {
+    let loaded = load(CORE_KINDS);
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
     let bodies: Vec<_> = loaded.objects.iter().map(|o| &o.body).collect();
-    let [Body::Secret(s), Body::ConfigMap(c), Body::ServiceAccount(sa), Body::Namespace(ns)] =
-        bodies[..]
+    let [
+        Body::Secret(s),
+        Body::ConfigMap(c),
+        Body::ServiceAccount(sa),
+        Body::Namespace(ns),
+    ] = bodies[..]
     else {
         panic!("unexpected kinds: {bodies:?}")
     };
     assert_eq!(s.type_.as_deref(), Some("Opaque"));
     assert_eq!(s.string_data["note"], "plain");
     assert_eq!(c.immutable, Some(true));
-    assert_eq!(sa.secrets[0].name.as_deref(), Some("bookinfo-reviews-token"));
+    assert_eq!(
+        sa.secrets[0].name.as_deref(),
+        Some("bookinfo-reviews-token")
+    );
     assert_eq!(sa.automount_service_account_token, Some(false));
     assert_eq!(ns.spec.as_ref().unwrap().finalizers, ["kubernetes"]);
 }

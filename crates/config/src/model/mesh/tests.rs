@@ -56,7 +56,10 @@ fn reads_a_typical_istio_mesh_config() {
     let zipkin = proxy.tracing.as_ref().unwrap().zipkin.as_ref().unwrap();
     assert_eq!(zipkin.address, "zipkin.istio-system:9411");
     assert_eq!(proxy.hold_application_until_proxy_starts, Some(true));
-    assert_eq!(mesh.outbound_traffic_mode(), OutboundTrafficMode::RegistryOnly);
+    assert_eq!(
+        mesh.outbound_traffic_mode(),
+        OutboundTrafficMode::RegistryOnly
+    );
     assert_eq!(
         mesh.mesh_mtls.as_ref().unwrap().min_protocol_version,
         Some(TlsProtocol::V1_3)
@@ -116,7 +119,10 @@ fn unknown_mesh_field_has_path_line_and_suggestion() {
 fn bad_enum_and_syntax_errors_are_problems() {
     let p = MeshConfig::from_yaml("m", "outboundTrafficPolicy:\n  mode: ALLOW_ALL\n").unwrap_err();
     assert_eq!(p.field, "outboundTrafficPolicy.mode");
-    assert_eq!(p.message, "unknown value \"ALLOW_ALL\" (did you mean \"ALLOW_ANY\"?)");
+    assert_eq!(
+        p.message,
+        "unknown value \"ALLOW_ALL\" (did you mean \"ALLOW_ANY\"?)"
+    );
     let p = MeshConfig::from_yaml("m", "a: [1, 2\n").unwrap_err();
     assert!(p.message.starts_with("YAML syntax error"), "{}", p.message);
     let p = MeshConfig::from_yaml("m", "- a\n").unwrap_err();
@@ -161,7 +167,13 @@ fn config_map_without_mesh_key_or_of_another_kind_is_refused() {
                 apiVersion: v1\nkind: Secret\nmetadata: {name: istio}\n";
     let loaded = load_str("istio.yaml", text, &Default::default());
     let p = MeshConfig::from_config_map(&loaded.objects[0]).unwrap_err();
-    assert_eq!((p.field.as_str(), p.message.as_str()), ("data.mesh", "required field is missing"));
+    assert_eq!(
+        (p.field.as_str(), p.message.as_str()),
+        ("data.mesh", "required field is missing")
+    );
     let p = MeshConfig::from_config_map(&loaded.objects[1]).unwrap_err();
-    assert_eq!(p.message, "mesh config must come from a ConfigMap, not a Secret");
+    assert_eq!(
+        p.message,
+        "mesh config must come from a ConfigMap, not a Secret"
+    );
 }

@@ -43,49 +43,7 @@ fn problem(yaml: &str) -> (String, String) {
     (p.field.clone(), p.message.clone())
 }
 
-const BOOKINFO_GATEWAY: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: bookinfo-gateway
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-  - port:
-      number: 8080
-      name: http
-      protocol: HTTP
-    hosts:
-    - "*"
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: bookinfo
-spec:
-  hosts:
-  - "*"
-  gateways:
-  - bookinfo-gateway
-  http:
-  - match:
-    - uri:
-        exact: /productpage
-    - uri:
-        prefix: /static
-    - uri:
-        exact: /login
-    - uri:
-        exact: /logout
-    - uri:
-        prefix: /api/v1/products
-    route:
-    - destination:
-        host: productpage
-        port:
-          number: 9080
-"#;
+const BOOKINFO_GATEWAY: &str = include_str!("testdata/bookinfo-gateway.yaml");
 
 #[test]
 fn bookinfo_gateway_decodes() {
@@ -118,81 +76,7 @@ fn bookinfo_gateway_decodes() {
     assert_eq!(dest.port.as_ref().and_then(|p| p.number), Some(9080));
 }
 
-const DESTINATION_RULE_ALL_MTLS: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: productpage
-spec:
-  host: productpage
-  trafficPolicy:
-    tls:
-      mode: ISTIO_MUTUAL
-  subsets:
-  - name: v1
-    labels:
-      version: v1
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: reviews
-spec:
-  host: reviews
-  trafficPolicy:
-    tls:
-      mode: ISTIO_MUTUAL
-  subsets:
-  - name: v1
-    labels:
-      version: v1
-  - name: v2
-    labels:
-      version: v2
-  - name: v3
-    labels:
-      version: v3
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: ratings
-spec:
-  host: ratings
-  trafficPolicy:
-    tls:
-      mode: ISTIO_MUTUAL
-  subsets:
-  - name: v1
-    labels:
-      version: v1
-  - name: v2
-    labels:
-      version: v2
-  - name: v2-mysql
-    labels:
-      version: v2-mysql
-  - name: v2-mysql-vm
-    labels:
-      version: v2-mysql-vm
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: details
-spec:
-  host: details
-  trafficPolicy:
-    tls:
-      mode: ISTIO_MUTUAL
-  subsets:
-  - name: v1
-    labels:
-      version: v1
-  - name: v2
-    labels:
-      version: v2
-"#;
+const DESTINATION_RULE_ALL_MTLS: &str = include_str!("testdata/destination-rule-all-mtls.yaml");
 
 #[test]
 fn bookinfo_destination_rules_decode() {
@@ -219,186 +103,37 @@ fn bookinfo_destination_rules_decode() {
 
 #[test]
 fn bookinfo_routing_tasks_decode() {
-    let test_v2 = virtual_service(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-    - reviews
-  http:
-  - match:
-    - headers:
-        end-user:
-          exact: jason
-    route:
-    - destination:
-        host: reviews
-        subset: v2
-  - route:
-    - destination:
-        host: reviews
-        subset: v1
-"#,
-    );
+    let test_v2 = virtual_service(include_str!(
+        "testdata/virtual-service-reviews-test-v2.yaml"
+    ));
     let header = &test_v2.http[0].r#match[0].headers["end-user"];
     assert_eq!(header.exact.as_deref(), Some("jason"));
 
-    let fifty = virtual_service(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-    - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-        subset: v1
-      weight: 50
-    - destination:
-        host: reviews
-        subset: v3
-      weight: 50
-"#,
-    );
+    let fifty = virtual_service(include_str!("testdata/virtual-service-reviews-50-v3.yaml"));
     let weights: Vec<_> = fifty.http[0].route.iter().map(|r| r.weight).collect();
     assert_eq!(weights, [Some(50), Some(50)]);
 }
 
 #[test]
 fn bookinfo_fault_injection_decodes() {
-    let delay = virtual_service(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: ratings
-spec:
-  hosts:
-  - ratings
-  http:
-  - match:
-    - headers:
-        end-user:
-          exact: jason
-    fault:
-      delay:
-        percentage:
-          value: 100.0
-        fixedDelay: 7s
-    route:
-    - destination:
-        host: ratings
-        subset: v1
-  - route:
-    - destination:
-        host: ratings
-        subset: v1
-"#,
-    );
+    let delay = virtual_service(include_str!(
+        "testdata/virtual-service-ratings-test-delay.yaml"
+    ));
     let d = delay.http[0].fault.as_ref().and_then(|f| f.delay.as_ref());
     let d = d.expect("delay");
     assert_eq!(d.fixed_delay, Some(Duration::from_secs(7)));
     assert_eq!(d.percentage.as_ref().map(|p| p.value), Some(100.0));
 
-    let abort = virtual_service(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: ratings
-spec:
-  hosts:
-  - ratings
-  http:
-  - fault:
-      abort:
-        percentage:
-          value: 100.0
-        httpStatus: 500
-    route:
-    - destination:
-        host: ratings
-        subset: v1
-"#,
-    );
+    let abort = virtual_service(include_str!(
+        "testdata/virtual-service-ratings-test-abort.yaml"
+    ));
     let a = abort.http[0].fault.as_ref().and_then(|f| f.abort.as_ref());
     assert_eq!(a.and_then(|a| a.http_status), Some(500));
 }
 
 #[test]
 fn every_http_route_field_decodes() {
-    let vs = virtual_service(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: full
-spec:
-  hosts: [reviews]
-  exportTo: ["."]
-  http:
-  - name: main
-    match:
-    - name: api
-      uri: {regex: "^/api/v[0-9]+"}
-      scheme: {exact: https}
-      method: {exact: GET}
-      authority: {prefix: example}
-      headers: {x-debug: {}}
-      withoutHeaders: {x-skip: {exact: "1"}}
-      queryParams: {page: {regex: "[0-9]+"}}
-      port: 9080
-      sourceLabels: {app: productpage}
-      gateways: [mesh]
-      sourceNamespace: default
-      statPrefix: api
-      ignoreUriCase: true
-    route:
-    - destination: {host: reviews, subset: v1}
-      weight: 100
-      headers:
-        request: {set: {x-a: "1"}, add: {x-b: "2"}, remove: [x-c]}
-    rewrite:
-      authority: reviews.internal
-      uriRegexRewrite: {match: "^/api/(.*)", rewrite: "/\\1"}
-    timeout: 2.5s
-    retries:
-      attempts: 3
-      perTryTimeout: 500ms
-      retryOn: 5xx,reset,503
-      retryRemoteLocalities: true
-      retryIgnorePreviousHosts: false
-      backoff: 50ms
-    mirror: {host: reviews-shadow}
-    mirrorPercentage: {value: 12.5}
-    corsPolicy:
-      allowOrigins: [{exact: "https://example.com"}]
-      allowMethods: [GET, POST]
-      allowHeaders: [x-token]
-      exposeHeaders: [x-trace]
-      maxAge: 24h
-      allowCredentials: true
-      unmatchedPreflights: IGNORE
-    headers:
-      response: {remove: [server]}
-  - redirect: {uri: /new, authority: example.com, derivePort: FROM_REQUEST_PORT, scheme: https, redirectCode: 308}
-  - directResponse: {status: 503, body: {string: "unavailable"}}
-  - delegate: {name: reviews-delegate, namespace: reviews}
-  tls:
-  - match: [{sniHosts: [reviews], destinationSubnets: [10.0.0.0/8], port: 443, sourceNamespace: default}]
-    route: [{destination: {host: reviews, port: {number: 443}}}]
-  tcp:
-  - match: [{port: 3306, sourceSubnet: 10.0.0.0/8, gateways: [mesh]}]
-    route: [{destination: {host: mysql}, weight: 100}]
-"#,
-    );
+    let vs = virtual_service(include_str!("testdata/full-virtual-service.yaml"));
     let main = &vs.http[0];
     assert_eq!(main.timeout, Some(Duration::from_millis(2500)));
     let retries = main.retries.as_ref().expect("retries");
@@ -446,81 +181,7 @@ fn deprecated_mirror_percent_accepts_both_spellings() {
 
 #[test]
 fn every_traffic_policy_field_decodes() {
-    let dr = destination_rule(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: full
-spec:
-  host: reviews.default.svc.cluster.local
-  exportTo: ["*"]
-  workloadSelector:
-    matchLabels: {app: productpage}
-  trafficPolicy:
-    loadBalancer:
-      consistentHash:
-        httpCookie:
-          name: user
-          path: /
-          ttl: 0s
-          attributes: [{name: SameSite, value: Strict}]
-        ringHash: {minimumRingSize: 1024}
-      localityLbSetting:
-        enabled: true
-        distribute:
-        - from: us-west/zone1/*
-          to: {"us-west/zone1/*": 80, "us-west/zone2/*": 20}
-        failoverPriority: [topology.kubernetes.io/region]
-      warmup: {duration: 60s, minimumPercent: 10, aggression: 1.5}
-    connectionPool:
-      tcp:
-        maxConnections: 100
-        connectTimeout: 30ms
-        tcpKeepalive: {probes: 9, time: 7200s, interval: 75s}
-        maxConnectionDuration: 1h
-        idleTimeout: 10m
-      http:
-        http1MaxPendingRequests: 10
-        http2MaxRequests: 1000
-        maxRequestsPerConnection: 10
-        maxRetries: 3
-        idleTimeout: 1h
-        h2UpgradePolicy: UPGRADE
-        useClientProtocol: false
-        maxConcurrentStreams: 100
-    outlierDetection:
-      splitExternalLocalOriginErrors: true
-      consecutiveLocalOriginFailures: 5
-      consecutiveGatewayErrors: 3
-      consecutive5xxErrors: 7
-      interval: 5m
-      baseEjectionTime: 15m
-      maxEjectionPercent: 50
-      minHealthPercent: 10
-    tls:
-      mode: MUTUAL
-      clientCertificate: /etc/certs/cert.pem
-      privateKey: /etc/certs/key.pem
-      caCertificates: /etc/certs/ca.pem
-      caCrl: /etc/certs/crl.pem
-      subjectAltNames: [reviews.example.com]
-      sni: reviews.example.com
-      insecureSkipVerify: false
-    portLevelSettings:
-    - port: {number: 9080}
-      loadBalancer: {simple: LEAST_REQUEST}
-    proxyProtocol: {version: V2}
-    retryBudget: {percent: 25, minRetryConcurrency: 5, budgetInterval: 10s}
-  subsets:
-  - name: v1
-    labels: {version: v1}
-    trafficPolicy:
-      tunnel: {protocol: CONNECT, targetHost: egress.example.com, targetPort: 8443}
-      loadBalancer:
-        consistentHash: {maglev: {tableSize: 65537}, useSourceIp: true}
-"#,
-    );
+    let dr = destination_rule(include_str!("testdata/full-destination-rule.yaml"));
     let policy = dr.traffic_policy.as_ref().expect("trafficPolicy");
     let lb = policy.load_balancer.as_ref().expect("loadBalancer");
     let hash = lb.consistent_hash.as_ref().expect("consistentHash");
@@ -557,106 +218,7 @@ spec:
 
 #[test]
 fn gateway_service_entry_sidecar_workloads_and_envoy_filter_decode() {
-    let loaded = load(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - name: https
-    port: {number: 443, name: https, protocol: HTTPS, targetPort: 8443}
-    bind: 0.0.0.0
-    hosts: [bookinfo/bookinfo.example.com]
-    tls:
-      mode: MUTUAL
-      credentialName: bookinfo-cert
-      caCertCredentialName: bookinfo-ca
-      minProtocolVersion: TLSV1_2
-      maxProtocolVersion: TLSV1_3
-      cipherSuites: [ECDHE-RSA-AES256-GCM-SHA384]
-      subjectAltNames: [client.example.com]
-      verifyCertificateSpki: [abc]
-      verifyCertificateHash: [def]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: httpbin}
-spec:
-  hosts: [httpbin.org]
-  addresses: [240.0.0.1]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]
-  location: MESH_EXTERNAL
-  resolution: DNS_ROUND_ROBIN
-  endpoints:
-  - address: httpbin.org
-    ports: {http: 80}
-    labels: {app: httpbin}
-    network: external
-    locality: us-east1/us-east1-b
-    weight: 10
-    serviceAccount: httpbin
-  exportTo: ["."]
-  subjectAltNames: [spiffe://cluster.local/ns/default/sa/httpbin]
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {name: default}
-spec:
-  ingress:
-  - port: {number: 9080, protocol: HTTP, name: http}
-    defaultEndpoint: 127.0.0.1:8080
-    captureMode: IPTABLES
-    connectionPool: {http: {http1MaxPendingRequests: 100}}
-  egress:
-  - hosts: ["./*", "istio-system/*"]
-  inboundConnectionPool: {tcp: {maxConnections: 10}}
-  outboundTrafficPolicy:
-    mode: ALLOW_ANY
-    egressProxy: {host: egress.example.com, port: {number: 3128}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadGroup
-metadata: {name: vm}
-spec:
-  metadata:
-    labels: {app: reviews}
-    annotations: {owner: team}
-  template:
-    ports: {http: 9080}
-    serviceAccount: reviews
-    network: vm-net
-  probe:
-    initialDelaySeconds: 5
-    periodSeconds: 4
-    httpGet: {path: /ready, port: 9080, scheme: HTTP, httpHeaders: [{name: x-probe, value: "1"}]}
----
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: lua}
-spec:
-  workloadSelector: {labels: {app: reviews}}
-  priority: 10
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: SIDECAR_INBOUND
-      proxy: {proxyVersion: '^1\.2.*'}
-      listener:
-        portNumber: 9080
-        filterChain:
-          filter:
-            name: envoy.filters.network.http_connection_manager
-            subFilter: {name: envoy.filters.http.router}
-    patch:
-      operation: INSERT_BEFORE
-      filterClass: STATS
-      value:
-        name: envoy.lua
-        typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua}
-"#,
-    );
+    let loaded = load(include_str!("testdata/other-kinds.yaml"));
     assert_eq!(loaded.objects.len(), 5);
     let Body::Gateway(gw) = &loaded.objects[0].body else {
         panic!()

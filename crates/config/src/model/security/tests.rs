@@ -38,7 +38,10 @@ spec:
     assert_eq!(b.spec.mtls.as_ref().unwrap().mode, Some(MtlsMode::Strict));
     let ports = b.spec.port_level_mtls.as_ref().unwrap();
     assert_eq!(ports[&8080].mode, Some(MtlsMode::Disable));
-    assert_eq!(b.spec.selector.as_ref().unwrap().match_labels["app"], "finance");
+    assert_eq!(
+        b.spec.selector.as_ref().unwrap().match_labels["app"],
+        "finance"
+    );
 }
 
 #[test]
@@ -53,7 +56,10 @@ spec:
 ",
     );
     assert_eq!(field, "spec.mtls.mode");
-    assert_eq!(message, "unknown value \"STRCT\" (did you mean \"STRICT\"?)");
+    assert_eq!(
+        message,
+        "unknown value \"STRCT\" (did you mean \"STRICT\"?)"
+    );
     assert_eq!(line, 6);
 }
 
@@ -111,14 +117,14 @@ spec:
 ",
     );
     assert_eq!(field, "spec.jwtRules[1].jwksURI");
-    assert_eq!(message, "unknown field \"jwksURI\" (did you mean \"jwksUri\"?)");
+    assert_eq!(
+        message,
+        "unknown field \"jwksURI\" (did you mean \"jwksUri\"?)"
+    );
     assert_eq!(line, 8);
 }
 
-#[test]
-fn decodes_authorization_policy_examples() {
-    let loaded = load(
-        "apiVersion: security.istio.io/v1
+const AUTHZ_EXAMPLES: &str = "apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: httpbin
@@ -157,8 +163,11 @@ spec:
   - to:
     - operation:
         paths: [\"/admin/*\"]
-",
-    );
+";
+
+#[test]
+fn decodes_authorization_policy_examples() {
+    let loaded = load(AUTHZ_EXAMPLES);
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
     let Body::AuthorizationPolicy(allow) = &loaded.objects[0].body else {
         panic!("not an AuthorizationPolicy")
@@ -172,7 +181,10 @@ spec:
         panic!("not an AuthorizationPolicy")
     };
     assert_eq!(custom.spec.action(), Action::Custom);
-    assert_eq!(custom.spec.provider.as_ref().unwrap().name, "my-custom-authz");
+    assert_eq!(
+        custom.spec.provider.as_ref().unwrap().name,
+        "my-custom-authz"
+    );
 }
 
 #[test]
@@ -205,7 +217,10 @@ spec:
 ",
     );
     assert_eq!(field, "spec.rules[0].from[0].source.principal");
-    assert_eq!(message, "unknown field \"principal\" (did you mean \"principals\"?)");
+    assert_eq!(
+        message,
+        "unknown field \"principal\" (did you mean \"principals\"?)"
+    );
 }
 
 #[test]
@@ -238,7 +253,10 @@ fn round_trips_through_json() {
     };
     let json = serde_json::to_value(&spec).unwrap();
     assert_eq!(json["rules"][0]["when"][0]["key"], "source.ip");
-    assert!(json["rules"][0].get("from").is_none(), "empty lists are omitted");
+    assert!(
+        json["rules"][0].get("from").is_none(),
+        "empty lists are omitted"
+    );
     let back: AuthorizationPolicy = serde_json::from_value(json).unwrap();
     assert_eq!(back, spec);
 }

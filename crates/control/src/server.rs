@@ -1,0 +1,157 @@
+//! Wiring of a whole control plane: file source → store → pipeline → ADS and debug servers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::info;
+use weft_config::LoadOptions;
+use weft_config::model::mesh::MeshConfig;
+use weft_registry::RegistryOptions;
+use weft_store::{ConfigSource, FileSource, Store};
+
+use crate::ads::{AdsOptions, AdsServer};
+use crate::debounce::DebounceOptions;
+use crate::debug::{self, DebugState};
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::status::SyncStatus;
+
+/// Everything `weft control` is configured with.
+#[derive(Debug, Clone)]
+pub struct ControlOptions {
+    pub config_dir: PathBuf,
+    pub mesh: MeshConfig,
+    pub xds_address: SocketAddr,
+    pub http_address: SocketAddr,
+    pub poll_interval: Duration,
+    pub debounce: DebounceOptions,
+    pub ads: AdsOptions,
+}
+
+/// Why the control plane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot listen on {address} ({what}): {source}")]
+    Bind {
+        what: &'static str,
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration source stopped before its first sync")]
+    SourceStopped,
+}
+
+/// A running control plane.
+#[derive(Debug)]
+pub struct ControlPlane {
+    pub xds_address: SocketAddr,
+    pub http_address: SocketAddr,
+    pub status: Arc<SyncStatus>,
+    pub metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn bind(what: &'static str, address: SocketAddr) -> Result<TcpListener, ControlError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ControlError::Bind { what, address, source })
+}
+
+impl ControlPlane {
+    /// Reads the configuration once (serving starts only after that), then serves.
+    pub async fn start(opts: ControlOptions) -> Result<ControlPlane, ControlError> {
+        let xds = bind("xDS", opts.xds_address).await?;
+        let http = bind("HTTP", opts.http_address).await?;
+        let (xds_address, http_address) = (local(&xds, opts.xds_address), local(&http, opts.http_address));
+        let metrics = Arc::new(Metrics::new());
+        let status = SyncStatus::new();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        let (store, mut snapshots) = Store::new(1);
+        let (events_tx, events_rx) = mpsc::channel(64);
+        let source = FileSource::new(&opts.config_dir, opts.poll_interval, LoadOptions::default());
+        info!(source = %source.name(), "reading configuration");
+        drop(Box::new(source).run(events_tx));
+        tasks.push(tokio::spawn(store.run(events_rx)));
+        let first = loop {
+            snapshots.changed().await.map_err(|_| ControlError::SourceStopped)?;
+            let s = snapshots.borrow_and_update().clone();
+            if s.synced {
+                break s;
+            }
+        };
+        info!(objects = first.len(), rejected = first.rejected.len(), "configuration synced");
+
+        let pipeline = Pipeline {
+            mesh: opts.mesh.clone(),
+            registry_options: RegistryOptions::default(),
+            debounce: opts.debounce,
+            metrics: metrics.clone(),
+        };
+        let config_rx = snapshots.clone();
+        let (generation, pushes) = pipeline.start(first);
+        let (generations, generation_rx) = watch::channel(generation.clone());
+        let ads = AdsServer::new(pushes.subscribe(), status.clone(), metrics.clone(), opts.ads.clone());
+        tasks.push(tokio::spawn(pipeline.run(snapshots, generation, pushes, generations)));
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = ads.serve(xds, stopped(shutdown_rx.clone())).await {
+                tracing::error!(error = %e, "xDS server failed");
+            }
+        }));
+        let state = debug_state(status.clone(), metrics.clone(), config_rx, generation_rx);
+        let http_shutdown = stopped(shutdown.subscribe());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = debug::serve(http, state, http_shutdown).await {
+                tracing::error!(error = %e, "debug server failed");
+            }
+        }));
+        info!(%xds_address, %http_address, "control plane serving");
+        Ok(ControlPlane {
+            xds_address,
+            http_address,
+            status,
+            metrics,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops serving and waits for the servers to finish.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+fn local(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
+    listener.local_addr().unwrap_or(fallback)
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+fn debug_state(
+    status: Arc<SyncStatus>,
+    metrics: Arc<Metrics>,
+    config: watch::Receiver<Arc<weft_store::ConfigSnapshot>>,
+    generation: watch::Receiver<crate::pipeline::Generation>,
+) -> DebugState {
+    DebugState {
+        status,
+        metrics,
+        configz: Arc::new(move || config.borrow().configz()),
+        registryz: Arc::new(move || generation.borrow().registry.debug_json()),
+    }
+}
