@@ -21,9 +21,15 @@ SCHEMA = 1
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bench/run", description="weft against direct, nginx and haproxy, side by side.")
-    p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="e.g. S2 S5 (default: every built scenario)")
-    p.add_argument("--quick", action="store_true", help="1 run of 2 s per figure: a full pass in under 2 minutes")
+    p = argparse.ArgumentParser(
+        prog="bench/run", description="weft against direct, nginx and haproxy, side by side."
+    )
+    p.add_argument(
+        "scenarios", nargs="*", metavar="SCENARIO", help="e.g. S2 S5 (default: every built scenario)"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="1 run of 2 s per figure: a full pass in under 2 minutes"
+    )
     p.add_argument("--runs", type=int, help="repetitions per figure (default 3, quick 1)")
     p.add_argument("--seconds", type=int, help="seconds per measured run (default 10, quick 2)")
     p.add_argument("--idle-conns", type=int, help="S8 connections held open (default 5000, quick 1000)")
@@ -153,8 +159,9 @@ def main(argv: list[str]) -> int:
     except env.ToolError as e:
         print(f"bench: FATAL: {e}", file=sys.stderr)
         return 2
+    prepared = time.monotonic()
     settings = _settings(a)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if settings.cpu_load is not None:
         os.sched_setaffinity(0, {int(c) for c in settings.cpu_load.split(",")})
@@ -188,7 +195,11 @@ def main(argv: list[str]) -> int:
     if done and not a.no_write:
         for path in report.write(REPO, results):
             print(f"bench: wrote {os.path.relpath(path, REPO)}", file=sys.stderr)
-    print(f"bench: {len(done)} scenario(s) in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    print(
+        f"bench: {len(done)} scenario(s) in {time.monotonic() - prepared:.0f} s "
+        f"(+{prepared - t0:.0f} s installing and building)",
+        file=sys.stderr,
+    )
     if failed:
         print("bench: FAILED:\n  " + "\n  ".join(failed), file=sys.stderr)
         return 1

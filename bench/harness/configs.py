@@ -99,7 +99,7 @@ def nginx_proxy(work: str, b: Backend, port: int, h2c_port: int, conns: int) -> 
             f"""  server {{
     listen 127.0.0.1:{port}{opts};
     listen 127.0.0.1:{h2c_port} http2{opts};
-    server_name {' '.join(domains)};
+    server_name {" ".join(domains)};
 {_nginx_locations(routes)}
   }}"""
         )
@@ -175,9 +175,7 @@ backend api
 
 def haproxy_scale(b: Backend, port: int, n: int, map_path: str, conns: int) -> str:
     """n backends picked by Host through a map (haproxy's idiom for many services)."""
-    backends = "\n".join(
-        f"backend svc-{i}\n    server s1 127.0.0.1:{b.h1}\n" for i in range(n)
-    )
+    backends = "\n".join(f"backend svc-{i}\n    server s1 127.0.0.1:{b.h1}\n" for i in range(n))
     return (
         _haproxy_global(conns)
         + f"""    mode http

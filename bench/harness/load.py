@@ -41,8 +41,17 @@ def _run_timed(argv: list[str], limit: float) -> tuple[int, str, float]:
 
 def wrk_argv(port: int, host: str, path: str, conns: int, seconds: int) -> list[str]:
     return [
-        "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", WRK_LUA,
-        "-H", f"Host: {host}", f"http://127.0.0.1:{port}{path}",
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        WRK_LUA,
+        "-H",
+        f"Host: {host}",
+        f"http://127.0.0.1:{port}{path}",
     ]
 
 
@@ -67,10 +76,19 @@ def wrk(port: int, host: str, path: str, conns: int, seconds: int, cpu: str | No
     }
 
 
-def h2load_argv(port: int, host: str, path: str, conns: int, streams: int, seconds: int, log: str) -> list[str]:
+def h2load_argv(
+    port: int, host: str, path: str, conns: int, streams: int, seconds: int, log: str
+) -> list[str]:
     return [
-        "h2load", "-t1", f"-c{conns}", f"-m{streams}", f"-D{seconds}", f"--log-file={log}",
-        "-H", f":authority: {host}", f"http://127.0.0.1:{port}{path}",
+        "h2load",
+        "-t1",
+        f"-c{conns}",
+        f"-m{streams}",
+        f"-D{seconds}",
+        f"--log-file={log}",
+        "-H",
+        f":authority: {host}",
+        f"http://127.0.0.1:{port}{path}",
     ]
 
 
@@ -93,7 +111,10 @@ def h2load(port: int, host: str, path: str, conns: int, streams: int, seconds: i
                     durations.append(int(cols[2]))
                     non2xx += not cols[1].startswith("2")
     fin = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", text)
-    req = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
+    req = re.search(
+        r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout",
+        text,
+    )
     if code != 0 or not fin or not req:
         raise LoadError(f"h2load failed (exit {code}): {text.strip()[-400:]}")
     durations.sort()
@@ -106,7 +127,12 @@ def h2load(port: int, host: str, path: str, conns: int, streams: int, seconds: i
         "p90_us": _percentile(durations, 90),
         "p99_us": _percentile(durations, 99),
         "errors": int(req.group(5)) + int(req.group(6)) + int(req.group(7)) + non2xx,
-        "error_detail": {"failed": int(req.group(5)), "errored": int(req.group(6)), "timeout": int(req.group(7)), "non2xx": non2xx},
+        "error_detail": {
+            "failed": int(req.group(5)),
+            "errored": int(req.group(6)),
+            "timeout": int(req.group(7)),
+            "non2xx": non2xx,
+        },
         "loadgen_cpu_s": load_cpu,
     }
 
@@ -135,7 +161,7 @@ async def _hold(port: int, n: int, request: bytes | None, settle: float, measure
                 writer, ok = await _open_one(port, request)
                 writers.append(writer)
                 failed += not ok
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 failed += 1
 
     start = time.monotonic()

@@ -6,7 +6,7 @@ row is the median over the repetitions.
 """
 
 import statistics
-from typing import Callable
+from collections.abc import Callable
 
 from .procs import machine_busy_seconds
 from .targets import Bench, Target

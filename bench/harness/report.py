@@ -54,8 +54,8 @@ COLUMNS = {
         ("target", lambda rs, r: r["target"]),
         ("p50 µs", lambda rs, r: _num(r.get("p50_us"))),
         ("p99 µs", lambda rs, r: _num(r.get("p99_us"))),
-        ("added p50 µs", lambda rs, r: _num(r.get("added_p50_us"), "+.0f")),
-        ("added p99 µs", lambda rs, r: _num(r.get("added_p99_us"), "+.0f")),
+        ("added p50 µs", lambda rs, r: _num(r.get("added_p50_us"), "+,.0f")),
+        ("added p99 µs", lambda rs, r: _num(r.get("added_p99_us"), "+,.0f")),
         ("req/s", lambda rs, r: _num(r.get("rps"))),
         ("proxy CPU µs/req", lambda rs, r: _num(r.get("cpu_us_per_req"), ".1f")),
         ("errors", lambda rs, r: _num(r.get("errors"))),
@@ -125,7 +125,11 @@ def _header(results: dict) -> list[str]:
         out += [
             "> **Quick run on a busy machine.** "
             + ("One repetition per figure, short runs (`--quick`); " if "quick" in modes else "")
-            + (f"other processes used a median {noise:.0f}% of the machine during the measured runs. " if noise is not None else "")
+            + (
+                f"other processes used a median {noise:.0f}% of the machine during the measured runs. "
+                if noise is not None
+                else ""
+            )
             + "Read the ratios as indicative only; rerun `bench/run` on a quiet machine for real figures.",
             "",
         ]
@@ -151,6 +155,8 @@ def _catalog_table(results: dict) -> list[str]:
             status, verdict = "exists, not in this results file", "—"
         else:
             status, verdict = f"measured ({got['mode']}, {got['date']})", got["verdict"]
+            if got["mode"] == "quick" and verdict in ("met", "NOT met"):
+                verdict += " (quick run: indicative)"
         out.append(f"| {sc.id} | {sc.title} | {sc.target} | {status} | {verdict} |")
     return out
 
@@ -165,8 +171,16 @@ def _scenario(sc, got: dict) -> list[str]:
     out = [f"## {sc.id} {sc.title}", "", f"**Target:** {sc.target} **Verdict:** {got['verdict']}.", ""]
     out += [f"{sc.about}", ""]
     out += _table(sc.table, got["rows"]) + [""]
-    out += ["```", got["summary"], "```", "", "Commands (ports are picked free per run and marked `<...>`; `$WORK` holds the generated "
-        "configs, which `bench/run --dump-configs DIR` writes out):", "", "```"]
+    out += [
+        "```",
+        got["summary"],
+        "```",
+        "",
+        "Commands (ports are picked free per run and marked `<...>`; `$WORK` holds the generated "
+        "configs, which `bench/run --dump-configs DIR` writes out):",
+        "",
+        "```",
+    ]
     out += got["commands"] + ["```", ""]
     return out
 

@@ -45,9 +45,9 @@ def _wrk_cmd(bench: Bench, port_name: str, conns: int) -> str:
     return bench.show(pinned(argv, bench.s.cpu_load)).replace("127.0.0.1:0", f"127.0.0.1:<{port_name}>")
 
 
-def _h2_cmd(bench: Bench, conns: int, streams: int) -> str:
-    argv = load.h2load_argv(0, configs.HOST, configs.PATH, conns, streams, bench.s.seconds, "$LOG")
-    return bench.show(pinned(argv, bench.s.cpu_load)).replace("127.0.0.1:0", "127.0.0.1:<port>")
+def _h2_cmd(bench: Bench, port_name: str, conns: int, streams: int) -> str:
+    argv = load.h2load_argv(0, configs.HOST, configs.PATH, conns, streams, bench.s.seconds, "h2load.log")
+    return bench.show(pinned(argv, bench.s.cpu_load)).replace("127.0.0.1:0", f"127.0.0.1:<{port_name}>")
 
 
 def _proc_cmds(targets: list[Target]) -> list[str]:
@@ -68,7 +68,9 @@ def _ratios_line(sid: str, rows: list[dict], names: list[str], prefix: str = "")
             parts.append(f"{prefix}{name}/direct=n/a")
             continue
         value = ratio(rows, name)
-        parts.append(f"{prefix}{name}/direct={value:.2f}" if value is not None else f"{prefix}{name}/direct=n/a")
+        parts.append(
+            f"{prefix}{name}/direct={value:.2f}" if value is not None else f"{prefix}{name}/direct=n/a"
+        )
     return f"{sid} " + " ".join(parts) if sid else " ".join(parts)
 
 
@@ -80,7 +82,7 @@ def s0(bench: Bench) -> dict:
         commands.append(_wrk_cmd(bench, "backend h1", conns))
     for conns in (1, 16, 64):
         rows += _tag(interleaved(bench, [direct], _h2_fn(bench, conns, 1)), f"h2c c={conns} m=1")
-        commands.append(_h2_cmd(bench, conns, 1))
+        commands.append(_h2_cmd(bench, "backend h2c", conns, 1))
 
     def rps(v: str) -> str:
         r = next(r for r in rows if r["variant"] == v)
@@ -93,10 +95,16 @@ def s0(bench: Bench) -> dict:
     return {"rows": rows, "summary": summary, "verdict": "baseline (no target)", "commands": commands}
 
 
-def _single_hop(bench: Bench, sid: str, kind: str, names: list[str], conns: int) -> tuple[list[dict], list[str]]:
+def _single_hop(
+    bench: Bench, sid: str, kind: str, names: list[str], conns: int
+) -> tuple[list[dict], list[str]]:
     with started(bench, names, kind) as targets:
         rows = _tag(interleaved(bench, targets, _wrk_fn(bench, conns)), f"c={conns}")
-        commands = [f"backend: {bench.backend_cmd}", *_proc_cmds(targets), _wrk_cmd(bench, "target port", conns)]
+        commands = [
+            f"backend: {bench.backend_cmd}",
+            *_proc_cmds(targets),
+            _wrk_cmd(bench, "target port", conns),
+        ]
     return rows, commands
 
 
@@ -110,7 +118,12 @@ def s1(bench: Bench) -> dict:
     rows, commands = _single_hop(bench, "S1", "tcp", names, 64)
     weft, haproxy = _get(rows, "weft", "rps"), _get(rows, "haproxy", "rps")
     verdict = NOT_YET if weft is None else ("met" if weft >= haproxy else "NOT met")
-    return {"rows": rows, "summary": _ratios_line("S1", rows, names[1:]), "verdict": verdict, "commands": commands}
+    return {
+        "rows": rows,
+        "summary": _ratios_line("S1", rows, names[1:]),
+        "verdict": verdict,
+        "commands": commands,
+    }
 
 
 def s2(bench: Bench) -> dict:
@@ -122,7 +135,12 @@ def s2(bench: Bench) -> dict:
     else:
         ok = weft_ratio >= 0.8 and _get(rows, "weft", "rps") > haproxy
         verdict = "met" if ok else "NOT met"
-    return {"rows": rows, "summary": _ratios_line("S2", rows, names[1:]), "verdict": verdict, "commands": commands}
+    return {
+        "rows": rows,
+        "summary": _ratios_line("S2", rows, names[1:]),
+        "verdict": verdict,
+        "commands": commands,
+    }
 
 
 def s5(bench: Bench) -> dict:
@@ -158,7 +176,7 @@ def s6(bench: Bench) -> dict:
         for streams in (10, 100):
             got = _tag(interleaved(bench, targets, _h2_fn(bench, 4, streams)), f"c=4 m={streams}")
             rows += got
-            commands.append(_h2_cmd(bench, 4, streams))
+            commands.append(_h2_cmd(bench, "target h2c port", 4, streams))
             lines.append(_ratios_line("", got, names[1:], prefix=f"m{streams}:"))
     weft = [ratio(rows[i : i + 4], "weft") for i in range(0, len(rows), 4)]
     verdict = NOT_YET if None in weft else "reported (no target set yet)"

@@ -37,7 +37,10 @@ def _hold(bench: Bench, t: Target, kind: str, variant: str) -> dict:
 def s8(bench: Bench) -> dict:
     n = bench.s.idle_conns
     rows, commands = [], [f"backend: {bench.backend_cmd}"]
-    plan = [("http", ["weft", "haproxy", "nginx"], f"HTTP keep-alive x{n}"), ("tcp", ["weft", "haproxy"], f"TCP x{n}")]
+    plan = [
+        ("http", ["weft", "haproxy", "nginx"], f"HTTP keep-alive x{n}"),
+        ("tcp", ["weft", "haproxy"], f"TCP x{n}"),
+    ]
     for kind, names, variant in plan:
         for name in names:
             t = bench.start(name, kind)
@@ -59,9 +62,12 @@ def s8(bench: Bench) -> dict:
         return "n/a" if row.get("unsupported") or key not in row else f"{row[key] / scale:.2f}"
 
     summary = (
-        "S8 idle_rss_mb " + " ".join(f"{x}={val(x, 'HTTP', 'idle_rss_kb')}" for x in ("weft", "haproxy", "nginx"))
-        + "; mb_per_1k_http " + " ".join(f"{x}={val(x, 'HTTP', 'rss_per_1k_kb')}" for x in ("weft", "haproxy", "nginx"))
-        + "; mb_per_1k_tcp " + " ".join(f"{x}={val(x, 'TCP', 'rss_per_1k_kb')}" for x in ("weft", "haproxy"))
+        "S8 idle_rss_mb "
+        + " ".join(f"{x}={val(x, 'HTTP', 'idle_rss_kb')}" for x in ("weft", "haproxy", "nginx"))
+        + "; mb_per_1k_http "
+        + " ".join(f"{x}={val(x, 'HTTP', 'rss_per_1k_kb')}" for x in ("weft", "haproxy", "nginx"))
+        + "; mb_per_1k_tcp "
+        + " ".join(f"{x}={val(x, 'TCP', 'rss_per_1k_kb')}" for x in ("weft", "haproxy"))
     )
     weft_idle = next((r for r in rows if r["target"] == "weft" and not r.get("unsupported")), None)
     if weft_idle is None:
@@ -114,7 +120,14 @@ def s9(bench: Bench) -> dict:
             t = start(n)
             try:
                 if t.unsupported:
-                    rows.append({"target": name, "variant": f"{n} clusters", "clusters": n, "unsupported": t.unsupported})
+                    rows.append(
+                        {
+                            "target": name,
+                            "variant": f"{n} clusters",
+                            "clusters": n,
+                            "unsupported": t.unsupported,
+                        }
+                    )
                     continue
                 commands.append(f"{name} ({n}): {t.command}")
                 rows.append(_scale_row(bench, t, n))

@@ -69,7 +69,9 @@ class Bench:
         return self.path(name)
 
     def start_backend(self) -> None:
-        cfg = self.write("backend.nginx.conf", configs.nginx_backend(self.work, self.backend, self.s.idle_conns))
+        cfg = self.write(
+            "backend.nginx.conf", configs.nginx_backend(self.work, self.backend, self.s.idle_conns)
+        )
         argv = ["nginx", "-p", self.work, "-c", cfg, "-g", "daemon off;"]
         self.backend_proc = Proc("backend", argv, self.s.cpu_backend, self.path("backend.log"))
         self.backend_cmd = self.show(self.backend_proc.argv)
@@ -113,16 +115,24 @@ class Bench:
                 return t
             t.h2c_port = t.port  # codec AUTO: one listener serves both
             admin = free_port()
-            text = configs.weft_http(b, t.port, admin) if kind == "http" else configs.weft_tcp(b, t.port, admin)
+            text = (
+                configs.weft_http(b, t.port, admin) if kind == "http" else configs.weft_tcp(b, t.port, admin)
+            )
             t.config_path = self.write(f"weft-{kind}.yaml", text)
             return self._spawn(t, self._weft_argv(t.config_path), configs.HOST, configs.PATH, 15)
         c = self.s.idle_conns
         if name == "haproxy":
-            text = configs.haproxy_http(b, t.port, t.h2c_port, c) if kind == "http" else configs.haproxy_tcp(b, t.port, c)
+            text = (
+                configs.haproxy_http(b, t.port, t.h2c_port, c)
+                if kind == "http"
+                else configs.haproxy_tcp(b, t.port, c)
+            )
             t.config_path = self.write(f"haproxy-{kind}.cfg", text)
             return self._spawn(t, ["haproxy", "-db", "-f", t.config_path], configs.HOST, configs.PATH, 10)
         if name == "nginx" and kind == "http":
-            t.config_path = self.write("nginx-proxy.conf", configs.nginx_proxy(self.work, b, t.port, t.h2c_port, c))
+            t.config_path = self.write(
+                "nginx-proxy.conf", configs.nginx_proxy(self.work, b, t.port, t.h2c_port, c)
+            )
             argv = ["nginx", "-p", self.work, "-c", t.config_path, "-g", "daemon off;"]
             return self._spawn(t, argv, configs.HOST, configs.PATH, 10)
         raise ValueError(f"no {name} target for {kind}")
@@ -139,7 +149,10 @@ class Bench:
     def start_haproxy_scale(self, n: int) -> Target:
         t = Target("haproxy", free_port())
         map_path = self.write(f"haproxy-scale-{n}.map", configs.haproxy_scale_map(n))
-        t.config_path = self.write(f"haproxy-scale-{n}.cfg", configs.haproxy_scale(self.backend, t.port, n, map_path, self.s.idle_conns))
+        t.config_path = self.write(
+            f"haproxy-scale-{n}.cfg",
+            configs.haproxy_scale(self.backend, t.port, n, map_path, self.s.idle_conns),
+        )
         return self._spawn(t, ["haproxy", "-db", "-f", t.config_path], f"svc-{n - 1}.bench", "/", 60)
 
 
@@ -154,4 +167,3 @@ def h2c_works(port: int, host: str) -> str | None:
         return None
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith(("requests:", "status codes:"))]
     return "h2c request failed: " + "; ".join(lines or [res.stdout.strip()[-200:]])
-

@@ -36,6 +36,7 @@ catalogue! {
     PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION = "IST0118", "PortNameIsNotUnderNamingConvention", Info;
     INVALID_REGEXP = "IST0122", "InvalidRegexp", Warning;
     NAMESPACE_MULTIPLE_INJECTION_LABELS = "IST0123", "NamespaceMultipleInjectionLabels", Warning;
+    INVALID_ANNOTATION = "IST0125", "InvalidAnnotation", Warning;
     NO_MATCHING_WORKLOADS_FOUND = "IST0127", "NoMatchingWorkloadsFound", Warning;
     NO_SERVER_CERTIFICATE_VERIFICATION_DESTINATION_LEVEL = "IST0128", "NoServerCertificateVerificationDestinationLevel", Warning;
     NO_SERVER_CERTIFICATE_VERIFICATION_PORT_LEVEL = "IST0129", "NoServerCertificateVerificationPortLevel", Warning;
@@ -228,6 +229,12 @@ pub fn namespace_multiple_injection_labels(at: Anchor, labels: &[&str]) -> Messa
         go_list(labels)
     );
     msg(&NAMESPACE_MULTIPLE_INJECTION_LABELS, at, text)
+}
+
+/// IST0125.
+pub fn invalid_annotation(at: Anchor, annotation: &str, problem: &str) -> Message {
+    let text = format!("Invalid annotation {annotation}: {problem}");
+    msg(&INVALID_ANNOTATION, at, text)
 }
 
 /// IST0127: `labels` is the selector string (empty for a selector-less policy).

@@ -8,6 +8,7 @@
 //! nothing itself ([`output`] renders text for the binary to print).
 
 pub mod analyzers;
+mod annotation_values;
 pub mod annotations;
 pub mod catalogue;
 pub mod context;

@@ -119,12 +119,17 @@ fn gateways_on_the_default_ingress_resolve_without_input_workloads() {
         )
     };
     for port in [80, 8080, 443] {
-        assert!(run(&gateway(port), &Options::default()).is_empty(), "port {port}");
+        assert!(
+            run(&gateway(port), &Options::default()).is_empty(),
+            "port {port}"
+        );
     }
     assert_eq!(
         run(&gateway(9999), &Options::default()),
-        ["Warning [IST0104] (Gateway default/gw in.yaml:10) The gateway refers to a port that is \
-          not exposed on the workload (pod selector istio=ingressgateway; port 9999)"]
+        [
+            "Warning [IST0104] (Gateway default/gw in.yaml:10) The gateway refers to a port that is \
+          not exposed on the workload (pod selector istio=ingressgateway; port 9999)"
+        ]
     );
     let without = Options {
         default_ingress: false,
@@ -132,7 +137,9 @@ fn gateways_on_the_default_ingress_resolve_without_input_workloads() {
     };
     assert_eq!(
         run(&gateway(80), &without),
-        ["Error [IST0101] (Gateway default/gw in.yaml:7) Referenced selector not found: \
-          \"istio=ingressgateway\""]
+        [
+            "Error [IST0101] (Gateway default/gw in.yaml:7) Referenced selector not found: \
+          \"istio=ingressgateway\""
+        ]
     );
 }

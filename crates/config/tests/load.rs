@@ -148,7 +148,22 @@ fn unreadable_files_are_reported() {
 
 #[test]
 fn an_empty_spec_is_an_empty_spec() {
-    let l = load("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-all}\nspec:\n");
+    let l = load(
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-all}\nspec:\n",
+    );
     assert!(l.problems.is_empty(), "{:?}", messages(&l));
     assert_eq!(l.objects.len(), 1);
+}
+
+/// Found by the fuzzer: a file with lone carriage returns. Lines are counted as YAML counts
+/// them, and every problem must point inside the input.
+#[test]
+fn problems_point_inside_inputs_with_carriage_returns() {
+    let text = include_str!("data/fuzz-cr-line-breaks.yaml");
+    let l = load(text);
+    let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() as u32 + 1;
+    assert!(!l.problems.is_empty());
+    for p in &l.problems {
+        assert!(p.line >= 1 && p.line <= lines, "{p}");
+    }
 }

@@ -190,7 +190,10 @@ impl Connection {
             let t = s.types.entry(short.to_string()).or_default();
             t.acked_version = Some(req.version_info.clone());
             t.subscribed = names.to_vec();
-            if t.nacked.as_ref().is_some_and(|n| n.version != req.version_info) {
+            if t.nacked
+                .as_ref()
+                .is_some_and(|n| n.version != req.version_info)
+            {
                 t.nacked = None;
             }
         });
@@ -200,7 +203,11 @@ impl Connection {
         let Some(r) = &self.registered else { return };
         let short = short_type(&req.type_url);
         warn!(connection = %r.id, r#type = short, %message, "proxy rejected configuration");
-        self.shared.metrics.rejects.get_or_create(&TypeLabel::new(short)).inc();
+        self.shared
+            .metrics
+            .rejects
+            .get_or_create(&TypeLabel::new(short))
+            .inc();
         let sent = self
             .subscriptions
             .get(&req.type_url)
@@ -241,7 +248,10 @@ impl Connection {
         let mut sent_any = false;
         for t in types {
             let version = resources.get_or_empty(&t).version;
-            let sent = self.subscriptions.get(&t).and_then(|s| s.sent_version.as_ref());
+            let sent = self
+                .subscriptions
+                .get(&t)
+                .and_then(|s| s.sent_version.as_ref());
             if sent != Some(&version) {
                 self.respond(&t).await?;
                 sent_any = true;

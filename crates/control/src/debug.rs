@@ -56,7 +56,10 @@ pub async fn serve(
                 async move { Ok::<_, Infallible>(handle(&state, &req)) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+            if let Err(e) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 debug!(%peer, error = %e, "debug connection ended");
             }
         });

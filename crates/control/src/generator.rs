@@ -54,15 +54,31 @@ impl MeshGenerator {
     fn pack(&self, r: &Resources) -> ProxyResources {
         let mut out = ProxyResources::default();
         let mut put = |url: &str, items: Vec<(String, Arc<Any>)>| {
-            out.types.insert(url.to_string(), TypedResources::new(items));
+            out.types
+                .insert(url.to_string(), TypedResources::new(items));
         };
         use weft_xds::type_url as t;
-        put(t::LISTENER, r.listeners.iter().map(|l| self.intern(&l.name, l)).collect());
-        put(t::ROUTE_CONFIGURATION, r.routes.iter().map(|x| self.intern(&x.name, x)).collect());
-        put(t::CLUSTER, r.clusters.iter().map(|c| self.intern(&c.name, c)).collect());
+        put(
+            t::LISTENER,
+            r.listeners
+                .iter()
+                .map(|l| self.intern(&l.name, l))
+                .collect(),
+        );
+        put(
+            t::ROUTE_CONFIGURATION,
+            r.routes.iter().map(|x| self.intern(&x.name, x)).collect(),
+        );
+        put(
+            t::CLUSTER,
+            r.clusters.iter().map(|c| self.intern(&c.name, c)).collect(),
+        );
         put(
             t::CLUSTER_LOAD_ASSIGNMENT,
-            r.endpoints.iter().map(|e| self.intern(&e.cluster_name, e)).collect(),
+            r.endpoints
+                .iter()
+                .map(|e| self.intern(&e.cluster_name, e))
+                .collect(),
         );
         out
     }

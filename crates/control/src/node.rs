@@ -57,7 +57,9 @@ mod tests {
     #[test]
     fn reads_labels_and_strings() {
         let labels = Struct {
-            fields: [("app".to_string(), string("reviews"))].into_iter().collect(),
+            fields: [("app".to_string(), string("reviews"))]
+                .into_iter()
+                .collect(),
         };
         let meta = Struct {
             fields: [

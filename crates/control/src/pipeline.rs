@@ -68,7 +68,9 @@ impl Pipeline {
     /// The first generation and the channel its pushes go to.
     pub fn start(&self, snapshot: Arc<ConfigSnapshot>) -> (Generation, watch::Sender<Arc<Push>>) {
         let generation = Generation::build(snapshot, &self.mesh, &self.registry_options);
-        self.metrics.rejected_configs.set(generation.snapshot.rejected.len() as i64);
+        self.metrics
+            .rejected_configs
+            .set(generation.snapshot.rejected.len() as i64);
         let push = Push::new(1, PushReason::Initial, generation.generator.clone());
         let (tx, _) = watch::channel(Arc::new(push));
         (generation, tx)
@@ -84,7 +86,9 @@ impl Pipeline {
         let mut version = pushes.borrow().version;
         while let Some(started) = next_burst(&mut config, self.debounce).await {
             let snapshot = config.borrow().clone();
-            self.metrics.rejected_configs.set(snapshot.rejected.len() as i64);
+            self.metrics
+                .rejected_configs
+                .set(snapshot.rejected.len() as i64);
             let next = Generation::build(snapshot, &self.mesh, &self.registry_options);
             let Some(reason) = push_reason(&current, &next) else {
                 current = next;
@@ -95,7 +99,10 @@ impl Pipeline {
                 PushReason::Endpoints => "endpoint",
                 _ => "config",
             };
-            self.metrics.push_triggers.get_or_create(&TypeLabel::new(label)).inc();
+            self.metrics
+                .push_triggers
+                .get_or_create(&TypeLabel::new(label))
+                .inc();
             info!(version, ?reason, objects = next.snapshot.len(), "pushing");
             let mut push = Push::new(version, reason, next.generator.clone());
             push.triggered = started.into_std();

@@ -12,7 +12,7 @@ use tracing::info;
 use weft_config::LoadOptions;
 use weft_config::model::mesh::MeshConfig;
 use weft_registry::RegistryOptions;
-use weft_store::{ConfigSource, FileSource, Store};
+use weft_store::{ConfigSnapshot, ConfigSource, FileSource, Store};
 
 use crate::ads::{AdsOptions, AdsServer};
 use crate::debounce::DebounceOptions;
@@ -61,7 +61,11 @@ pub struct ControlPlane {
 async fn bind(what: &'static str, address: SocketAddr) -> Result<TcpListener, ControlError> {
     TcpListener::bind(address)
         .await
-        .map_err(|source| ControlError::Bind { what, address, source })
+        .map_err(|source| ControlError::Bind {
+            what,
+            address,
+            source,
+        })
 }
 
 impl ControlPlane {
@@ -69,26 +73,23 @@ impl ControlPlane {
     pub async fn start(opts: ControlOptions) -> Result<ControlPlane, ControlError> {
         let xds = bind("xDS", opts.xds_address).await?;
         let http = bind("HTTP", opts.http_address).await?;
-        let (xds_address, http_address) = (local(&xds, opts.xds_address), local(&http, opts.http_address));
+        let (xds_address, http_address) = (
+            local(&xds, opts.xds_address),
+            local(&http, opts.http_address),
+        );
         let metrics = Arc::new(Metrics::new());
         let status = SyncStatus::new();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 
-        let (store, mut snapshots) = Store::new(1);
-        let (events_tx, events_rx) = mpsc::channel(64);
-        let source = FileSource::new(&opts.config_dir, opts.poll_interval, LoadOptions::default());
-        info!(source = %source.name(), "reading configuration");
-        drop(Box::new(source).run(events_tx));
-        tasks.push(tokio::spawn(store.run(events_rx)));
-        let first = loop {
-            snapshots.changed().await.map_err(|_| ControlError::SourceStopped)?;
-            let s = snapshots.borrow_and_update().clone();
-            if s.synced {
-                break s;
-            }
-        };
-        info!(objects = first.len(), rejected = first.rejected.len(), "configuration synced");
+        let (mut snapshots, store_task) = start_store(&opts);
+        tasks.push(store_task);
+        let first = first_sync(&mut snapshots).await?;
+        info!(
+            objects = first.len(),
+            rejected = first.rejected.len(),
+            "configuration synced"
+        );
 
         let pipeline = Pipeline {
             mesh: opts.mesh.clone(),
@@ -99,8 +100,18 @@ impl ControlPlane {
         let config_rx = snapshots.clone();
         let (generation, pushes) = pipeline.start(first);
         let (generations, generation_rx) = watch::channel(generation.clone());
-        let ads = AdsServer::new(pushes.subscribe(), status.clone(), metrics.clone(), opts.ads.clone());
-        tasks.push(tokio::spawn(pipeline.run(snapshots, generation, pushes, generations)));
+        let ads = AdsServer::new(
+            pushes.subscribe(),
+            status.clone(),
+            metrics.clone(),
+            opts.ads.clone(),
+        );
+        tasks.push(tokio::spawn(pipeline.run(
+            snapshots,
+            generation,
+            pushes,
+            generations,
+        )));
         tasks.push(tokio::spawn(async move {
             if let Err(e) = ads.serve(xds, stopped(shutdown_rx.clone())).await {
                 tracing::error!(error = %e, "xDS server failed");
@@ -134,6 +145,33 @@ impl ControlPlane {
     }
 }
 
+/// Starts the file source and the store.
+fn start_store(opts: &ControlOptions) -> (watch::Receiver<Arc<ConfigSnapshot>>, JoinHandle<()>) {
+    let (store, snapshots) = Store::new(1);
+    let (events_tx, events_rx) = mpsc::channel(64);
+    let source = FileSource::new(&opts.config_dir, opts.poll_interval, LoadOptions::default());
+    info!(source = %source.name(), "reading configuration");
+    // The source's task ends by itself once the store is gone.
+    drop(Box::new(source).run(events_tx));
+    (snapshots, tokio::spawn(store.run(events_rx)))
+}
+
+/// Waits until every source has reported its initial state.
+async fn first_sync(
+    snapshots: &mut watch::Receiver<Arc<ConfigSnapshot>>,
+) -> Result<Arc<ConfigSnapshot>, ControlError> {
+    loop {
+        snapshots
+            .changed()
+            .await
+            .map_err(|_| ControlError::SourceStopped)?;
+        let s = snapshots.borrow_and_update().clone();
+        if s.synced {
+            return Ok(s);
+        }
+    }
+}
+
 fn local(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     listener.local_addr().unwrap_or(fallback)
 }
@@ -145,7 +183,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 fn debug_state(
     status: Arc<SyncStatus>,
     metrics: Arc<Metrics>,
-    config: watch::Receiver<Arc<weft_store::ConfigSnapshot>>,
+    config: watch::Receiver<Arc<ConfigSnapshot>>,
     generation: watch::Receiver<crate::pipeline::Generation>,
 ) -> DebugState {
     DebugState {

@@ -37,8 +37,10 @@ fn resources(clusters: &[(&str, usize)], endpoints: &[&str]) -> Arc<ProxyResourc
     let c = clusters.iter().map(|(n, s)| (n.to_string(), *s)).collect();
     r.types.insert(CLUSTER.into(), set(CLUSTER, c));
     let e = endpoints.iter().map(|n| (n.to_string(), 3)).collect();
-    r.types
-        .insert(CLUSTER_LOAD_ASSIGNMENT.into(), set(CLUSTER_LOAD_ASSIGNMENT, e));
+    r.types.insert(
+        CLUSTER_LOAD_ASSIGNMENT.into(),
+        set(CLUSTER_LOAD_ASSIGNMENT, e),
+    );
     Arc::new(r)
 }
 
@@ -158,7 +160,8 @@ async fn subscribe_ack_and_push_only_changed_types() {
     c.ack(&eds).await;
 
     // Same content again: nothing is sent.
-    h.pushes.send_replace(push(2, PushReason::Config, resources(&[("a", 4)], &["a"])));
+    h.pushes
+        .send_replace(push(2, PushReason::Config, resources(&[("a", 4)], &["a"])));
     assert!(c.nothing_within(Duration::from_millis(300)).await);
 
     // A new cluster: CDS only, since the subscribed endpoints did not change.
@@ -223,8 +226,13 @@ async fn nack_is_kept_with_its_message() {
     let nack = syncz[0].types["cds"].nacked.clone().expect("nack recorded");
     assert_eq!(nack.message, "cluster a: unknown lb policy");
     assert_eq!(nack.version, cds.version_info);
-    assert!(h.metrics.encode().contains("pilot_total_xds_rejects_total{type=\"cds\"} 1"));
-    h.pushes.send_replace(push(2, PushReason::Config, resources(&[("b", 4)], &[])));
+    assert!(
+        h.metrics
+            .encode()
+            .contains("pilot_total_xds_rejects_total{type=\"cds\"} 1")
+    );
+    h.pushes
+        .send_replace(push(2, PushReason::Config, resources(&[("b", 4)], &[])));
     let fixed = c.next().await;
     c.ack(&fixed).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -256,8 +264,13 @@ async fn invalid_node_is_rejected() {
 #[tokio::test]
 async fn garbage_on_the_port_does_no_harm() {
     let h = start(AdsOptions::default(), resources(&[("a", 4)], &[])).await;
-    for junk in [&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], &[0xffu8; 4096][..]] {
-        let mut s = tokio::net::TcpStream::connect(h.addr).await.expect("connect");
+    for junk in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        &[0xffu8; 4096][..],
+    ] {
+        let mut s = tokio::net::TcpStream::connect(h.addr)
+            .await
+            .expect("connect");
         let _ = s.write_all(junk).await;
         drop(s);
     }
@@ -282,7 +295,8 @@ async fn stuck_proxy_does_not_block_others() {
     let first = live.next().await;
     live.ack(&first).await;
     for (v, name) in [(2, "b"), (3, "c"), (4, "d")] {
-        h.pushes.send_replace(push(v, PushReason::Config, big(name)));
+        h.pushes
+            .send_replace(push(v, PushReason::Config, big(name)));
         let started = std::time::Instant::now();
         let r = live.next().await;
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -291,6 +305,10 @@ async fn stuck_proxy_does_not_block_others() {
     // The stuck one is dropped after its send timeout.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(h.status.len(), 1, "{:?}", h.status.snapshot());
-    assert!(h.metrics.encode().contains("pilot_xds_write_timeout_total 1"));
+    assert!(
+        h.metrics
+            .encode()
+            .contains("pilot_xds_write_timeout_total 1")
+    );
     drop(stuck);
 }

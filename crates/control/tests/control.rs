@@ -107,11 +107,21 @@ impl Client {
             .await
             .expect("connect");
         let (tx, rx) = mpsc::channel(16);
-        let rx = c.stream_aggregated_resources(ReceiverStream::new(rx)).await.expect("stream").into_inner();
+        let rx = c
+            .stream_aggregated_resources(ReceiverStream::new(rx))
+            .await
+            .expect("stream")
+            .into_inner();
         Client { tx, rx }
     }
 
-    async fn request(&self, url: &str, names: &[&str], ack: Option<&DiscoveryResponse>, error: Option<&str>) {
+    async fn request(
+        &self,
+        url: &str,
+        names: &[&str],
+        ack: Option<&DiscoveryResponse>,
+        error: Option<&str>,
+    ) {
         let req = DiscoveryRequest {
             node: Some(Node {
                 id: NODE.into(),
@@ -119,7 +129,10 @@ impl Client {
             }),
             type_url: url.into(),
             resource_names: names.iter().map(|s| s.to_string()).collect(),
-            version_info: ack.filter(|_| error.is_none()).map(|r| r.version_info.clone()).unwrap_or_default(),
+            version_info: ack
+                .filter(|_| error.is_none())
+                .map(|r| r.version_info.clone())
+                .unwrap_or_default(),
             response_nonce: ack.map(|r| r.nonce.clone()).unwrap_or_default(),
             error_detail: error.map(|m| RpcStatus {
                 code: 3,
@@ -141,7 +154,10 @@ impl Client {
 }
 
 fn cluster_names(r: &DiscoveryResponse) -> Vec<String> {
-    r.resources.iter().map(|a| weft_xds::unpack::<Cluster>(a).expect("cluster").name).collect()
+    r.resources
+        .iter()
+        .map(|a| weft_xds::unpack::<Cluster>(a).expect("cluster").name)
+        .collect()
 }
 
 #[tokio::test]
@@ -153,7 +169,10 @@ async fn file_changes_reach_a_subscribed_proxy() {
 
     c.request(CLUSTER, &[], None, None).await;
     let cds = c.next().await;
-    assert!(cluster_names(&cds).contains(&"outbound|9080||reviews.default.svc.cluster.local".to_string()));
+    assert!(
+        cluster_names(&cds)
+            .contains(&"outbound|9080||reviews.default.svc.cluster.local".to_string())
+    );
     c.request(CLUSTER, &[], Some(&cds), None).await;
     c.request(LISTENER, &[], None, None).await;
     let lds = c.next().await;
@@ -161,13 +180,17 @@ async fn file_changes_reach_a_subscribed_proxy() {
     c.request(LISTENER, &[], Some(&lds), None).await;
     c.request(ROUTE_CONFIGURATION, &["9080"], None, None).await;
     let rds = c.next().await;
-    c.request(ROUTE_CONFIGURATION, &["9080"], Some(&rds), None).await;
+    c.request(ROUTE_CONFIGURATION, &["9080"], Some(&rds), None)
+        .await;
 
     // A DestinationRule adds a subset cluster: CDS is pushed.
     std::fs::write(dir.join("dr.yaml"), SUBSETS).expect("write");
     let cds2 = c.next().await;
     assert_eq!(cds2.type_url, CLUSTER);
-    assert!(cluster_names(&cds2).contains(&"outbound|9080|v1|reviews.default.svc.cluster.local".to_string()));
+    assert!(
+        cluster_names(&cds2)
+            .contains(&"outbound|9080|v1|reviews.default.svc.cluster.local".to_string())
+    );
     c.request(CLUSTER, &[], Some(&cds2), None).await;
 
     // A VirtualService changes the route: RDS is pushed, and the proxy rejects it.
@@ -176,19 +199,31 @@ async fn file_changes_reach_a_subscribed_proxy() {
     assert_eq!(rds2.type_url, ROUTE_CONFIGURATION);
     let rc: RouteConfiguration = weft_xds::unpack(&rds2.resources[0]).expect("route");
     assert!(format!("{rc:?}").contains("outbound|9080|v1|reviews"));
-    c.request(ROUTE_CONFIGURATION, &["9080"], Some(&rds2), Some("route 9080: test rejection")).await;
+    c.request(
+        ROUTE_CONFIGURATION,
+        &["9080"],
+        Some(&rds2),
+        Some("route 9080: test rejection"),
+    )
+    .await;
 
     // An invalid object is rejected and listed; the good set keeps serving.
     std::fs::write(dir.join("broken.yaml"), INVALID).expect("write");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let configz = http_get(cp.http_address, "/debug/configz").await;
-    assert!(configz.contains("broken") && configz.contains("weight"), "{configz}");
+    assert!(
+        configz.contains("broken") && configz.contains("weight"),
+        "{configz}"
+    );
     let syncz = http_get(cp.http_address, "/debug/syncz").await;
     assert!(syncz.contains("route 9080: test rejection"), "{syncz}");
     let registryz = http_get(cp.http_address, "/debug/registryz").await;
     assert!(registryz.contains("10.1.0.11"), "{registryz}");
     let metrics = http_get(cp.http_address, "/metrics").await;
-    assert!(metrics.contains("pilot_total_xds_rejects_total{type=\"rds\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("pilot_total_xds_rejects_total{type=\"rds\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("weft_rejected_configs 1"), "{metrics}");
     assert!(metrics.contains("pilot_xds 1"), "{metrics}");
 

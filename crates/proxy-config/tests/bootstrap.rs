@@ -107,3 +107,13 @@ fn unknown_typed_config_is_rejected() {
         "{msg}"
     );
 }
+
+#[test]
+fn shipped_example_bootstrap_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/proxy/bootstrap.yaml");
+    let (b, snap) =
+        weft_proxy_config::bootstrap::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(b.static_resources.listeners.len(), 2);
+    assert!(snap.clusters.contains_key("backend"));
+}

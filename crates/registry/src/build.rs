@@ -7,9 +7,9 @@ use weft_config::model::kube;
 use weft_config::model::networking::{self as net, Location};
 use weft_config::{Body, IntOrString, Object};
 
+use crate::RegistryOptions;
 use crate::host::ExportTo;
 use crate::model::{Endpoint, Protocol, Registry, Resolution, Service, ServicePort};
-use crate::RegistryOptions;
 
 /// A workload that a selector can pick: a Pod or a WorkloadEntry.
 struct Workload<'a> {
@@ -26,19 +26,28 @@ fn labels_match(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, S
 
 impl Registry {
     /// The registry of the services and endpoints defined by `objects`.
-    pub fn build<'a>(objects: impl IntoIterator<Item = &'a Object>, opts: &RegistryOptions) -> Registry {
+    pub fn build<'a>(
+        objects: impl IntoIterator<Item = &'a Object>,
+        opts: &RegistryOptions,
+    ) -> Registry {
         let objects: Vec<&Object> = objects.into_iter().collect();
         let workloads = workloads(&objects);
         let mut reg = Registry::default();
         for obj in &objects {
             match &obj.body {
-                Body::ServiceEntry(se) => add_service_entry(&mut reg, obj, &se.spec, &workloads, opts),
-                Body::Service(svc) => add_kube_service(&mut reg, obj, svc, &objects, &workloads, opts),
+                Body::ServiceEntry(se) => {
+                    add_service_entry(&mut reg, obj, &se.spec, &workloads, opts)
+                }
+                Body::Service(svc) => {
+                    add_kube_service(&mut reg, obj, svc, &objects, &workloads, opts)
+                }
                 _ => {}
             }
         }
         for eps in reg.endpoints.values_mut() {
-            eps.sort_by(|a, b| (a.service_port, &a.address, a.port).cmp(&(b.service_port, &b.address, b.port)));
+            eps.sort_by(|a, b| {
+                (a.service_port, &a.address, a.port).cmp(&(b.service_port, &b.address, b.port))
+            });
             eps.dedup();
         }
         reg
@@ -46,8 +55,13 @@ impl Registry {
 
     fn insert(&mut self, service: Service, endpoints: Vec<Endpoint>) {
         let key = (service.hostname.clone(), service.namespace.clone());
-        self.endpoints.entry(key.clone()).or_default().extend(endpoints);
-        self.services.entry(key).or_insert_with(|| Arc::new(service));
+        self.endpoints
+            .entry(key.clone())
+            .or_default()
+            .extend(endpoints);
+        self.services
+            .entry(key)
+            .or_insert_with(|| Arc::new(service));
     }
 }
 
@@ -58,7 +72,13 @@ fn workloads<'a>(objects: &[&'a Object]) -> Vec<Workload<'a>> {
             Body::WorkloadEntry(we) => out.push(Workload {
                 namespace: obj.namespace(),
                 entry: net::WorkloadEntry {
-                    labels: obj.metadata.labels.clone().into_iter().chain(we.spec.labels.clone()).collect(),
+                    labels: obj
+                        .metadata
+                        .labels
+                        .clone()
+                        .into_iter()
+                        .chain(we.spec.labels.clone())
+                        .collect(),
                     ..we.spec.clone()
                 },
                 named_ports: BTreeMap::new(),
@@ -83,7 +103,7 @@ fn workloads<'a>(objects: &[&'a Object]) -> Vec<Workload<'a>> {
                     .collect();
                 out.push(Workload {
                     namespace: obj.namespace(),
-                        entry: net::WorkloadEntry {
+                    entry: net::WorkloadEntry {
                         address: Some(ip),
                         labels: obj.metadata.labels.clone(),
                         service_account: pod
@@ -122,16 +142,8 @@ fn endpoint_for(entry: &net::WorkloadEntry, port: &ServicePort, address: String)
     }
 }
 
-fn add_service_entry(
-    reg: &mut Registry,
-    obj: &Object,
-    se: &net::ServiceEntry,
-    workloads: &[Workload<'_>],
-    opts: &RegistryOptions,
-) {
-    let ns = obj.namespace();
-    let ports: Vec<ServicePort> = se
-        .ports
+fn service_entry_ports(se: &net::ServiceEntry) -> Vec<ServicePort> {
+    se.ports
         .iter()
         .filter_map(|p| {
             Some(ServicePort {
@@ -141,7 +153,18 @@ fn add_service_entry(
                 target_port: p.target_port,
             })
         })
-        .collect();
+        .collect()
+}
+
+fn add_service_entry(
+    reg: &mut Registry,
+    obj: &Object,
+    se: &net::ServiceEntry,
+    workloads: &[Workload<'_>],
+    opts: &RegistryOptions,
+) {
+    let ns = obj.namespace();
+    let ports = service_entry_ports(se);
     let resolution = match se.resolution.unwrap_or(net::Resolution::None) {
         net::Resolution::None => Resolution::Passthrough,
         net::Resolution::Static => Resolution::ClientSideLb,
@@ -176,7 +199,9 @@ fn add_service_entry(
                     endpoints.push(endpoint_for(e, port, addr));
                 }
             }
-            if entries.is_empty() && matches!(resolution, Resolution::Dns | Resolution::DnsRoundRobin) {
+            if entries.is_empty()
+                && matches!(resolution, Resolution::Dns | Resolution::DnsRoundRobin)
+            {
                 endpoints.push(endpoint_for(&Default::default(), port, host.clone()));
             }
         }
@@ -242,33 +267,59 @@ fn add_kube_service(
         namespace: ns.to_string(),
         source: format!("Service/{}", obj.name()),
         ports: ports.iter().map(|(p, _)| p.clone()).collect(),
-        addresses: spec.cluster_ip.iter().filter(|ip| *ip != "None").cloned().collect(),
+        addresses: spec
+            .cluster_ip
+            .iter()
+            .filter(|ip| *ip != "None")
+            .cloned()
+            .collect(),
         resolution,
         mesh_external: external,
         export_to: ExportTo::parse(&export_values, &opts.default_export_to, ns),
         created: obj.metadata.creation_timestamp.clone(),
     };
+    let endpoints = kube_endpoints(obj, svc, objects, &ports, workloads);
+    reg.insert(service, endpoints);
+}
+
+/// Endpoints of a Kubernetes Service: its external name, its EndpointSlices, or else the
+/// workloads its selector picks.
+fn kube_endpoints(
+    obj: &Object,
+    svc: &kube::Service,
+    objects: &[&Object],
+    ports: &[(ServicePort, Option<String>)],
+    workloads: &[Workload<'_>],
+) -> Vec<Endpoint> {
+    let spec = &svc.spec;
+    if let (Some(kube::ServiceType::ExternalName), Some(name)) = (spec.type_, &spec.external_name) {
+        return ports
+            .iter()
+            .map(|(port, _)| endpoint_for(&Default::default(), port, name.clone()))
+            .collect();
+    }
+    if let Some(from_slices) = slice_endpoints(obj, objects, ports, workloads) {
+        return from_slices;
+    }
+    let Some(selector) = spec.selector.as_ref().filter(|s| !s.is_empty()) else {
+        return Vec::new();
+    };
     let mut endpoints = Vec::new();
-    if let (true, Some(name)) = (external, &spec.external_name) {
-        for (port, _) in &ports {
-            endpoints.push(endpoint_for(&Default::default(), port, name.clone()));
-        }
-    } else if let Some(from_slices) = slice_endpoints(obj, objects, &ports, workloads) {
-        endpoints = from_slices;
-    } else if let Some(selector) = spec.selector.as_ref().filter(|s| !s.is_empty()) {
-        for w in workloads.iter().filter(|w| w.namespace == ns && labels_match(selector, &w.entry.labels)) {
-            for (port, target_name) in &ports {
-                let mut port = port.clone();
-                if let Some(n) = target_name.as_ref().and_then(|n| w.named_ports.get(n)) {
-                    port.target_port = Some(*n);
-                }
-                if let Some(addr) = w.entry.address.clone() {
-                    endpoints.push(endpoint_for(&w.entry, &port, addr));
-                }
+    let selected = workloads
+        .iter()
+        .filter(|w| w.namespace == obj.namespace() && labels_match(selector, &w.entry.labels));
+    for w in selected {
+        for (port, target_name) in ports {
+            let mut port = port.clone();
+            if let Some(n) = target_name.as_ref().and_then(|n| w.named_ports.get(n)) {
+                port.target_port = Some(*n);
+            }
+            if let Some(addr) = w.entry.address.clone() {
+                endpoints.push(endpoint_for(&w.entry, &port, addr));
             }
         }
     }
-    reg.insert(service, endpoints);
+    endpoints
 }
 
 /// Endpoints from the EndpointSlices of a Service, with labels from the Pods behind them;
@@ -282,7 +333,13 @@ fn slice_endpoints(
     let slices: Vec<&kube::EndpointSlice> = objects
         .iter()
         .filter(|o| o.namespace() == svc.namespace())
-        .filter(|o| o.metadata.labels.get("kubernetes.io/service-name").map(String::as_str) == Some(svc.name()))
+        .filter(|o| {
+            o.metadata
+                .labels
+                .get("kubernetes.io/service-name")
+                .map(String::as_str)
+                == Some(svc.name())
+        })
         .filter_map(|o| match &o.body {
             Body::EndpointSlice(s) => Some(s),
             _ => None,

@@ -162,9 +162,9 @@ impl Registry {
         pattern: &'a str,
         namespace: &'a str,
     ) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
-        self.services
-            .values()
-            .filter(move |s| s.export_to.visible_to(namespace) && host_matches(pattern, &s.hostname))
+        self.services.values().filter(move |s| {
+            s.export_to.visible_to(namespace) && host_matches(pattern, &s.hostname)
+        })
     }
 
     /// Endpoints of `service` for its `port`.

@@ -1,7 +1,7 @@
 //! Building the registry from YAML.
 
-use weft_config::{LoadOptions, load_str};
 use weft_config::model::networking::Sidecar;
+use weft_config::{LoadOptions, load_str};
 use weft_registry::{EgressScope, Protocol, Registry, RegistryOptions, Resolution};
 
 const MESH: &str = r#"
@@ -64,7 +64,9 @@ fn registry() -> Registry {
 #[test]
 fn kubernetes_service_with_pods() {
     let reg = registry();
-    let svc = reg.lookup("reviews.default.svc.cluster.local", "default").expect("reviews");
+    let svc = reg
+        .lookup("reviews.default.svc.cluster.local", "default")
+        .expect("reviews");
     assert_eq!(svc.ports[0].protocol, Protocol::Http);
     assert_eq!(svc.resolution, Resolution::ClientSideLb);
     let eps: Vec<_> = reg.endpoints(svc, 9080).collect();
@@ -81,12 +83,18 @@ fn kubernetes_service_with_pods() {
 #[test]
 fn service_entry_selects_workload_entries_and_respects_export_to() {
     let reg = registry();
-    assert!(reg.lookup("db.vm.internal", "default").is_none(), "exported to vm only");
+    assert!(
+        reg.lookup("db.vm.internal", "default").is_none(),
+        "exported to vm only"
+    );
     let db = reg.lookup("db.vm.internal", "vm").expect("db");
     assert!(!db.mesh_external);
     let eps: Vec<_> = reg.endpoints(db, 5432).collect();
     assert_eq!(eps.len(), 1);
-    assert_eq!((eps[0].address.as_str(), eps[0].port), ("192.168.1.5", 15432));
+    assert_eq!(
+        (eps[0].address.as_str(), eps[0].port),
+        ("192.168.1.5", 15432)
+    );
 }
 
 #[test]
@@ -107,9 +115,20 @@ fn sidecar_egress_scope() {
     }))
     .expect("sidecar");
     let scope = EgressScope::from_sidecar(&sidecar, "default");
-    let hosts: Vec<&str> = scope.services(&reg).iter().map(|s| s.hostname.as_str()).collect();
-    assert_eq!(hosts, vec!["httpbin.org", "reviews.default.svc.cluster.local"]);
+    let hosts: Vec<&str> = scope
+        .services(&reg)
+        .iter()
+        .map(|s| s.hostname.as_str())
+        .collect();
+    assert_eq!(
+        hosts,
+        vec!["httpbin.org", "reviews.default.svc.cluster.local"]
+    );
     let everything = EgressScope::all("vm");
-    let hosts: Vec<&str> = everything.services(&reg).iter().map(|s| s.hostname.as_str()).collect();
+    let hosts: Vec<&str> = everything
+        .services(&reg)
+        .iter()
+        .map(|s| s.hostname.as_str())
+        .collect();
     assert_eq!(hosts.len(), 3, "{hosts:?}");
 }

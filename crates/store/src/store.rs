@@ -89,7 +89,8 @@ impl Store {
             for obj in &state.accepted {
                 let key = ObjectKey::of(obj);
                 if let Some(owner) = owners.get(&key) {
-                    let problem = obj.problem("metadata.name", format!("already defined in {owner}"));
+                    let problem =
+                        obj.problem("metadata.name", format!("already defined in {owner}"));
                     rejected.push(Rejected {
                         batch: batch.clone(),
                         object: Some(key),

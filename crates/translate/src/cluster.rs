@@ -8,11 +8,11 @@ use weft_xds::pb::envoy::config::cluster::v3::Cluster;
 use weft_xds::pb::envoy::config::cluster::v3::cluster::{
     ClusterDiscoveryType, DiscoveryType, DnsLookupFamily, EdsClusterConfig, LbPolicy,
 };
+use weft_xds::pb::envoy::config::core::v3::Http2ProtocolOptions;
 use weft_xds::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
 use weft_xds::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::{
     ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
 };
-use weft_xds::pb::envoy::config::core::v3::Http2ProtocolOptions;
 
 use crate::context::Context;
 use crate::endpoint::load_assignment;
@@ -32,17 +32,30 @@ fn base(ctx: &Context, name: String, kind: DiscoveryType) -> Cluster {
 /// PassthroughCluster (original destination), BlackHoleCluster (no endpoints) and
 /// InboundPassthroughCluster.
 pub fn special_clusters(ctx: &Context) -> Vec<Cluster> {
-    let mut passthrough = base(ctx, names::PASSTHROUGH_CLUSTER.into(), DiscoveryType::OriginalDst);
+    let mut passthrough = base(
+        ctx,
+        names::PASSTHROUGH_CLUSTER.into(),
+        DiscoveryType::OriginalDst,
+    );
     passthrough.lb_policy = LbPolicy::ClusterProvided as i32;
     let blackhole = base(ctx, names::BLACKHOLE_CLUSTER.into(), DiscoveryType::Static);
-    let mut inbound = base(ctx, names::INBOUND_PASSTHROUGH_CLUSTER.into(), DiscoveryType::OriginalDst);
+    let mut inbound = base(
+        ctx,
+        names::INBOUND_PASSTHROUGH_CLUSTER.into(),
+        DiscoveryType::OriginalDst,
+    );
     inbound.lb_policy = LbPolicy::ClusterProvided as i32;
     vec![blackhole, inbound, passthrough]
 }
 
 /// Clusters of one service for a proxy in `namespace`: one per port, plus one per port and
 /// DestinationRule subset.
-pub fn outbound_clusters(ctx: &Context, service: &Service, namespace: &str, endpoints: &BTreeMap<u32, Vec<&Endpoint>>) -> Vec<Cluster> {
+pub fn outbound_clusters(
+    ctx: &Context,
+    service: &Service,
+    namespace: &str,
+    endpoints: &BTreeMap<u32, Vec<&Endpoint>>,
+) -> Vec<Cluster> {
     let dr = ctx.destination_rule(&service.hostname, namespace, &service.namespace);
     let mut out = Vec::new();
     for port in &service.ports {
@@ -55,7 +68,8 @@ pub fn outbound_clusters(ctx: &Context, service: &Service, namespace: &str, endp
         }
         for (subset, subset_policy, labels) in variants {
             let name = names::outbound_cluster(port.port, &subset, &service.hostname);
-            let mut cluster = outbound_cluster(ctx, service, name, endpoints.get(&port.port), &labels);
+            let mut cluster =
+                outbound_cluster(ctx, service, name, endpoints.get(&port.port), &labels);
             EffectivePolicy::resolve(base_policy, subset_policy, port.port).apply_to(&mut cluster);
             if service.resolution == Resolution::Passthrough {
                 cluster.lb_policy = LbPolicy::ClusterProvided as i32;
@@ -106,9 +120,13 @@ fn outbound_cluster(
 
 fn http2_options() -> HttpProtocolOptions {
     HttpProtocolOptions {
-        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(ExplicitHttpConfig {
-            protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions::default())),
-        })),
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
+            ExplicitHttpConfig {
+                protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(
+                    Http2ProtocolOptions::default(),
+                )),
+            },
+        )),
         ..Default::default()
     }
 }

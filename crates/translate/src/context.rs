@@ -36,7 +36,12 @@ fn labels_match(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, S
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
-fn config<T: Clone>(obj: &Object, spec: &T, export_to: &[String], defaults: &[String]) -> Config<T> {
+fn config<T: Clone>(
+    obj: &Object,
+    spec: &T,
+    export_to: &[String],
+    defaults: &[String],
+) -> Config<T> {
     Config {
         namespace: obj.namespace().to_string(),
         name: obj.name().to_string(),
@@ -49,13 +54,23 @@ fn config<T: Clone>(obj: &Object, spec: &T, export_to: &[String], defaults: &[St
 /// Istio's order: oldest `creationTimestamp` first, then namespace and name.
 fn sort_oldest_first<T>(configs: &mut [Config<T>]) {
     configs.sort_by(|a, b| {
-        let key = |c: &Config<T>| (c.created.clone().unwrap_or_default(), c.namespace.clone(), c.name.clone());
+        let key = |c: &Config<T>| {
+            (
+                c.created.clone().unwrap_or_default(),
+                c.namespace.clone(),
+                c.name.clone(),
+            )
+        };
         key(a).cmp(&key(b))
     });
 }
 
 impl Context {
-    pub fn new<'a>(objects: impl IntoIterator<Item = &'a Object>, registry: Arc<Registry>, mesh: MeshConfig) -> Self {
+    pub fn new<'a>(
+        objects: impl IntoIterator<Item = &'a Object>,
+        registry: Arc<Registry>,
+        mesh: MeshConfig,
+    ) -> Self {
         let mut ctx = Context {
             registry,
             domain: "cluster.local".into(),
@@ -71,13 +86,22 @@ impl Context {
                     let d = &ctx.mesh.default_virtual_service_export_to;
                     let mut c = config(obj, &b.spec, &b.spec.export_to, d);
                     // Hosts and destinations are resolved in the VirtualService's namespace.
-                    c.spec.hosts = c.spec.hosts.iter().map(|h| resolve_short_name(h, &c.namespace, &ctx.domain)).collect();
+                    c.spec.hosts = c
+                        .spec
+                        .hosts
+                        .iter()
+                        .map(|h| resolve_short_name(h, &c.namespace, &ctx.domain))
+                        .collect();
                     ctx.virtual_services.push(c);
                 }
                 Body::DestinationRule(b) => {
                     let d = &ctx.mesh.default_destination_rule_export_to;
                     let mut c = config(obj, &b.spec, &b.spec.export_to, d);
-                    c.spec.host = c.spec.host.as_ref().map(|h| resolve_short_name(h, &c.namespace, &ctx.domain));
+                    c.spec.host = c
+                        .spec
+                        .host
+                        .as_ref()
+                        .map(|h| resolve_short_name(h, &c.namespace, &ctx.domain));
                     ctx.destination_rules.push(c);
                 }
                 Body::Gateway(b) => ctx.gateways.push(config(obj, &b.spec, &[], &[])),
@@ -115,7 +139,12 @@ impl Context {
 
     /// The VirtualService that routes `host` for a proxy in `namespace` attached to `gateway`
     /// (`mesh` for sidecars, `ns/name` for gateways).
-    pub fn virtual_service(&self, host: &str, namespace: &str, gateway: &str) -> Option<&Config<VirtualService>> {
+    pub fn virtual_service(
+        &self,
+        host: &str,
+        namespace: &str,
+        gateway: &str,
+    ) -> Option<&Config<VirtualService>> {
         self.virtual_services
             .iter()
             .filter(|vs| vs.export_to.visible_to(namespace) || gateway != "mesh")
@@ -125,8 +154,13 @@ impl Context {
     }
 
     /// VirtualServices bound to gateway `ns/name`.
-    pub fn gateway_virtual_services(&self, gateway: &str) -> impl Iterator<Item = &Config<VirtualService>> {
-        self.virtual_services.iter().filter(move |vs| self.binds(vs, gateway))
+    pub fn gateway_virtual_services(
+        &self,
+        gateway: &str,
+    ) -> impl Iterator<Item = &Config<VirtualService>> {
+        self.virtual_services
+            .iter()
+            .filter(move |vs| self.binds(vs, gateway))
     }
 
     /// Whether `vs` applies to `gateway` (`mesh` or `ns/name`).
@@ -134,12 +168,20 @@ impl Context {
         if vs.spec.gateways.is_empty() {
             return gateway == "mesh";
         }
-        vs.spec.gateways.iter().any(|g| qualify_gateway(g, &vs.namespace) == gateway)
+        vs.spec
+            .gateways
+            .iter()
+            .any(|g| qualify_gateway(g, &vs.namespace) == gateway)
     }
 
     /// The DestinationRule for `host` seen from `namespace`: the proxy's namespace first, then
     /// the service's, then the root namespace; an exact host beats a wildcard.
-    pub fn destination_rule(&self, host: &str, namespace: &str, service_namespace: &str) -> Option<&Config<DestinationRule>> {
+    pub fn destination_rule(
+        &self,
+        host: &str,
+        namespace: &str,
+        service_namespace: &str,
+    ) -> Option<&Config<DestinationRule>> {
         let rank = |dr: &Config<DestinationRule>| {
             let ns_rank = if dr.namespace == namespace {
                 0
@@ -157,17 +199,29 @@ impl Context {
             .iter()
             .filter(|dr| dr.export_to.visible_to(namespace))
             .filter(|dr| dr.spec.workload_selector.is_none())
-            .filter(|dr| dr.spec.host.as_deref().is_some_and(|h| host_matches(h, host)))
+            .filter(|dr| {
+                dr.spec
+                    .host
+                    .as_deref()
+                    .is_some_and(|h| host_matches(h, host))
+            })
             .min_by_key(|dr| rank(dr))
     }
 
     /// The Sidecar for a workload: one with a matching selector in its namespace, else the
     /// namespace's default, else the root namespace's default.
-    pub fn sidecar(&self, namespace: &str, labels: &BTreeMap<String, String>) -> Option<&Config<Sidecar>> {
+    pub fn sidecar(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Option<&Config<Sidecar>> {
         let root = self.root_namespace();
         let selected = |s: &&Config<Sidecar>| {
             s.namespace == namespace
-                && s.spec.workload_selector.as_ref().is_some_and(|w| labels_match(&w.labels, labels))
+                && s.spec
+                    .workload_selector
+                    .as_ref()
+                    .is_some_and(|w| labels_match(&w.labels, labels))
         };
         let default_in = |ns: &str| {
             self.sidecars
@@ -182,7 +236,10 @@ impl Context {
     }
 
     /// Gateways whose selector matches a router's labels.
-    pub fn gateways_for(&self, labels: &BTreeMap<String, String>) -> impl Iterator<Item = &Config<Gateway>> {
+    pub fn gateways_for(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &Config<Gateway>> {
         self.gateways
             .iter()
             .filter(move |g| !g.spec.selector.is_empty() && labels_match(&g.spec.selector, labels))
@@ -198,6 +255,9 @@ pub fn qualify_gateway(gateway: &str, namespace: &str) -> String {
     }
 }
 
-pub(crate) fn labels_subset(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+pub(crate) fn labels_subset(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
     labels_match(selector, labels)
 }

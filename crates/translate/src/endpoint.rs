@@ -22,10 +22,21 @@ fn locality(l: Option<&str>) -> Option<Locality> {
 }
 
 /// The assignment of `cluster`: the endpoints whose labels include `subset`.
-pub fn load_assignment(cluster: &str, endpoints: &[&Endpoint], subset: &BTreeMap<String, String>) -> ClusterLoadAssignment {
+pub fn load_assignment(
+    cluster: &str,
+    endpoints: &[&Endpoint],
+    subset: &BTreeMap<String, String>,
+) -> ClusterLoadAssignment {
     let mut by_locality: BTreeMap<Option<&str>, Vec<LbEndpoint>> = BTreeMap::new();
-    for e in endpoints.iter().filter(|e| labels_subset(subset, &e.labels)) {
-        let health = if e.healthy { HealthStatus::Healthy } else { HealthStatus::Unhealthy };
+    for e in endpoints
+        .iter()
+        .filter(|e| labels_subset(subset, &e.labels))
+    {
+        let health = if e.healthy {
+            HealthStatus::Healthy
+        } else {
+            HealthStatus::Unhealthy
+        };
         let lb = LbEndpoint {
             host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(EnvoyEndpoint {
                 address: Some(socket_address(&e.address, e.port)),
@@ -35,7 +46,10 @@ pub fn load_assignment(cluster: &str, endpoints: &[&Endpoint], subset: &BTreeMap
             load_balancing_weight: Some(u32v(e.weight.unwrap_or(1).max(1))),
             ..Default::default()
         };
-        by_locality.entry(e.locality.as_deref()).or_default().push(lb);
+        by_locality
+            .entry(e.locality.as_deref())
+            .or_default()
+            .push(lb);
     }
     ClusterLoadAssignment {
         cluster_name: cluster.to_string(),

@@ -3,21 +3,27 @@
 
 use weft_config::model::mesh::MeshConfig;
 use weft_config::model::networking::{
-    CorsPolicy, Destination, HeaderOperations, Headers, HttpDirectResponse, HttpFaultInjection, HttpRedirect,
-    HttpRetry, HttpRoute, Percent,
+    CorsPolicy, Destination, HeaderOperations, Headers, HttpDirectResponse, HttpFaultInjection,
+    HttpRedirect, HttpRetry, HttpRoute, Percent,
 };
 use weft_xds::pb::envoy::config::core::v3::{
-    DataSource, HeaderValue, HeaderValueOption, RuntimeFractionalPercent, TypedExtensionConfig, data_source,
+    DataSource, HeaderValue, HeaderValueOption, RuntimeFractionalPercent, data_source,
     header_value_option::HeaderAppendAction,
 };
-use weft_xds::pb::envoy::config::route::v3::retry_policy::{RetryHostPredicate, retry_host_predicate};
-use weft_xds::pb::envoy::config::route::v3::route_action::{HashPolicy, RequestMirrorPolicy, hash_policy};
+use weft_xds::pb::envoy::config::route::v3::retry_policy::{
+    RetryHostPredicate, retry_host_predicate,
+};
+use weft_xds::pb::envoy::config::route::v3::route_action::{
+    HashPolicy, RequestMirrorPolicy, hash_policy,
+};
 use weft_xds::pb::envoy::config::route::v3::{
     DirectResponseAction, RedirectAction, RetryPolicy, redirect_action,
 };
 use weft_xds::pb::envoy::extensions::filters::common::fault::v3::{FaultDelay, fault_delay};
 use weft_xds::pb::envoy::extensions::filters::http::cors::v3::CorsPolicy as EnvoyCors;
-use weft_xds::pb::envoy::extensions::filters::http::fault::v3::{FaultAbort, HttpFault, fault_abort};
+use weft_xds::pb::envoy::extensions::filters::http::fault::v3::{
+    FaultAbort, HttpFault, fault_abort,
+};
 use weft_xds::pb::envoy::extensions::retry::host::previous_hosts::v3::PreviousHostsPredicate;
 use weft_xds::pb::envoy::r#type::v3::{FractionalPercent, fractional_percent::DenominatorType};
 use weft_xds::pb::google::protobuf::Any;
@@ -45,9 +51,16 @@ fn header_options(ops: &HeaderOperations) -> Vec<HeaderValueOption> {
         append_action: action as i32,
         ..Default::default()
     };
-    let mut out: Vec<HeaderValueOption> =
-        ops.set.iter().map(|kv| option(kv, HeaderAppendAction::OverwriteIfExistsOrAdd)).collect();
-    out.extend(ops.add.iter().map(|kv| option(kv, HeaderAppendAction::AppendIfExistsOrAdd)));
+    let mut out: Vec<HeaderValueOption> = ops
+        .set
+        .iter()
+        .map(|kv| option(kv, HeaderAppendAction::OverwriteIfExistsOrAdd))
+        .collect();
+    out.extend(
+        ops.add
+            .iter()
+            .map(|kv| option(kv, HeaderAppendAction::AppendIfExistsOrAdd)),
+    );
     out
 }
 
@@ -76,8 +89,14 @@ pub fn redirect(r: &HttpRedirect) -> RedirectAction {
     RedirectAction {
         host_redirect: r.authority.clone().unwrap_or_default(),
         port_redirect: r.port.unwrap_or(0),
-        path_rewrite_specifier: r.uri.clone().map(redirect_action::PathRewriteSpecifier::PathRedirect),
-        scheme_rewrite_specifier: r.scheme.clone().map(redirect_action::SchemeRewriteSpecifier::SchemeRedirect),
+        path_rewrite_specifier: r
+            .uri
+            .clone()
+            .map(redirect_action::PathRewriteSpecifier::PathRedirect),
+        scheme_rewrite_specifier: r
+            .scheme
+            .clone()
+            .map(redirect_action::SchemeRewriteSpecifier::SchemeRedirect),
         response_code: code as i32,
         ..Default::default()
     }
@@ -105,14 +124,19 @@ pub fn direct_response(d: &HttpDirectResponse) -> DirectResponseAction {
 /// Istio's mesh-wide default: 2 attempts on connect-failure, refused-stream, unavailable,
 /// cancelled and 503; `attempts: 0` turns retries off.
 pub fn retry_policy(_mesh: &MeshConfig, retry: Option<&HttpRetry>) -> Option<RetryPolicy> {
-    const DEFAULT_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+    const DEFAULT_ON: &str =
+        "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
     let attempts = retry.and_then(|r| r.attempts).unwrap_or(2);
     if attempts <= 0 {
         return None;
     }
     let mut on: Vec<String> = Vec::new();
     let mut codes: Vec<u32> = Vec::new();
-    for part in retry.and_then(|r| r.retry_on.as_deref()).unwrap_or(DEFAULT_ON).split(',') {
+    for part in retry
+        .and_then(|r| r.retry_on.as_deref())
+        .unwrap_or(DEFAULT_ON)
+        .split(',')
+    {
         let part = part.trim();
         match part.parse::<u32>() {
             Ok(code) => codes.push(code),
@@ -128,12 +152,16 @@ pub fn retry_policy(_mesh: &MeshConfig, retry: Option<&HttpRetry>) -> Option<Ret
     }
     let predicate = RetryHostPredicate {
         name: "envoy.retry_host_predicates.previous_hosts".into(),
-        config_type: Some(retry_host_predicate::ConfigType::TypedConfig(any(&PreviousHostsPredicate::default()))),
+        config_type: Some(retry_host_predicate::ConfigType::TypedConfig(any(
+            &PreviousHostsPredicate::default(),
+        ))),
     };
     Some(RetryPolicy {
         retry_on: on.join(","),
         num_retries: Some(u32v(u32::try_from(attempts).unwrap_or(2))),
-        per_try_timeout: retry.and_then(|r| r.per_try_timeout.as_ref()).map(duration_of),
+        per_try_timeout: retry
+            .and_then(|r| r.per_try_timeout.as_ref())
+            .map(duration_of),
         retry_host_predicate: vec![predicate],
         host_selection_retry_max_attempts: 5,
         retriable_status_codes: codes,
@@ -143,7 +171,10 @@ pub fn retry_policy(_mesh: &MeshConfig, retry: Option<&HttpRetry>) -> Option<Ret
 
 /// Istio's percentages are sent with a denominator of a million.
 fn fraction(p: Option<&Percent>, legacy: Option<i32>) -> FractionalPercent {
-    let percent = p.map(|p| p.value).or(legacy.map(f64::from)).unwrap_or(100.0);
+    let percent = p
+        .map(|p| p.value)
+        .or(legacy.map(f64::from))
+        .unwrap_or(100.0);
     FractionalPercent {
         numerator: (percent * 10_000.0).round().clamp(0.0, 1_000_000.0) as u32,
         denominator: DenominatorType::Million as i32,
@@ -154,9 +185,10 @@ pub fn fault_filter(f: &HttpFaultInjection) -> Any {
     let delay = f.delay.as_ref().and_then(|d| {
         let fixed = d.fixed_delay.as_ref().or(d.exponential_delay.as_ref())?;
         Some(FaultDelay {
-            fault_delay_secifier: Some(fault_delay::FaultDelaySecifier::FixedDelay(duration_of(fixed))),
+            fault_delay_secifier: Some(fault_delay::FaultDelaySecifier::FixedDelay(duration_of(
+                fixed,
+            ))),
             percentage: Some(fraction(d.percentage.as_ref(), d.percent)),
-            ..Default::default()
         })
     });
     let abort = f.abort.as_ref().and_then(|a| {
@@ -181,13 +213,32 @@ pub fn fault_filter(f: &HttpFaultInjection) -> Any {
 
 fn grpc_code(name: &str) -> u32 {
     const NAMES: [&str; 17] = [
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-        "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
     ];
     name.parse()
         .ok()
-        .or_else(|| NAMES.iter().position(|n| *n == name).and_then(|i| u32::try_from(i).ok()))
+        .or_else(|| {
+            NAMES
+                .iter()
+                .position(|n| *n == name)
+                .and_then(|i| u32::try_from(i).ok())
+        })
         .unwrap_or(2)
 }
 
@@ -229,7 +280,11 @@ pub fn cors_policy(c: &CorsPolicy) -> Any {
         allow_methods: c.allow_methods.join(","),
         allow_headers: c.allow_headers.join(","),
         expose_headers: c.expose_headers.join(","),
-        max_age: c.max_age.as_ref().map(|d| d.to_std().as_secs().to_string()).unwrap_or_default(),
+        max_age: c
+            .max_age
+            .as_ref()
+            .map(|d| d.to_std().as_secs().to_string())
+            .unwrap_or_default(),
         allow_credentials: c.allow_credentials.map(boolv),
         ..Default::default()
     })
@@ -237,17 +292,27 @@ pub fn cors_policy(c: &CorsPolicy) -> Any {
 
 /// The route's hash policy for a DestinationRule with `consistentHash`.
 pub fn hash_policy(scope: &RouteScope<'_>, d: &Destination) -> Vec<HashPolicy> {
-    let host = scope.ctx.resolve(d.host.as_deref().unwrap_or_default(), scope.vs_namespace);
+    let host = scope
+        .ctx
+        .resolve(d.host.as_deref().unwrap_or_default(), scope.vs_namespace);
     let service_ns = scope
         .ctx
         .registry
         .lookup(&host, scope.proxy_namespace)
         .map(|s| s.namespace.clone())
         .unwrap_or_default();
-    let Some(dr) = scope.ctx.destination_rule(&host, scope.proxy_namespace, &service_ns) else {
+    let Some(dr) = scope
+        .ctx
+        .destination_rule(&host, scope.proxy_namespace, &service_ns)
+    else {
         return Vec::new();
     };
-    let subset = d.subset.as_deref().and_then(|n| dr.spec.subsets.iter().find(|s| s.name.as_deref() == Some(n)));
+    let subset = d.subset.as_deref().and_then(|n| {
+        dr.spec
+            .subsets
+            .iter()
+            .find(|s| s.name.as_deref() == Some(n))
+    });
     let port = d.port.as_ref().and_then(|p| p.number).unwrap_or(scope.port);
     let policy = crate::policy::EffectivePolicy::resolve(
         dr.spec.traffic_policy.as_ref(),
@@ -270,7 +335,9 @@ pub fn hash_policy(scope: &RouteScope<'_>, d: &Destination) -> Vec<HashPolicy> {
             ..Default::default()
         })
     } else if ch.use_source_ip == Some(true) {
-        hash_policy::PolicySpecifier::ConnectionProperties(hash_policy::ConnectionProperties { source_ip: true })
+        hash_policy::PolicySpecifier::ConnectionProperties(hash_policy::ConnectionProperties {
+            source_ip: true,
+        })
     } else if let Some(q) = ch.http_query_parameter_name {
         hash_policy::PolicySpecifier::QueryParameter(hash_policy::QueryParameter { name: q })
     } else {
@@ -280,12 +347,4 @@ pub fn hash_policy(scope: &RouteScope<'_>, d: &Destination) -> Vec<HashPolicy> {
         policy_specifier: Some(spec),
         terminal: false,
     }]
-}
-
-#[allow(dead_code)]
-fn typed(name: &str, config: Any) -> TypedExtensionConfig {
-    TypedExtensionConfig {
-        name: name.into(),
-        typed_config: Some(config),
-    }
 }

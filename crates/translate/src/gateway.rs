@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use weft_config::model::networking::Server;
 use weft_registry::{Protocol, host_matches};
-use weft_xds::pb::envoy::config::route::v3::{DirectResponseAction, Route, RouteConfiguration, VirtualHost, route};
+use weft_xds::pb::envoy::config::route::v3::{
+    DirectResponseAction, Route, RouteConfiguration, VirtualHost, route,
+};
 
 use crate::context::Context;
 use crate::http_route::{RouteScope, routes};
@@ -23,14 +25,20 @@ fn server_host(h: &str) -> &str {
 
 pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     let mut out = Resources::default();
-    let services: Vec<_> = ctx.registry.services().filter(|s| s.export_to.visible_to(&view.namespace)).collect();
+    let services: Vec<_> = ctx
+        .registry
+        .services()
+        .filter(|s| s.export_to.visible_to(&view.namespace))
+        .collect();
     clusters_and_endpoints(ctx, &services, &view.namespace, &mut out);
     // Port → (gateway `ns/name`, server) for the HTTP servers of the selecting Gateways.
     let mut ports: BTreeMap<u32, Vec<(String, &Server)>> = BTreeMap::new();
     for gw in ctx.gateways_for(&view.labels) {
         let key = format!("{}/{}", gw.namespace, gw.name);
         for server in &gw.spec.servers {
-            let Some(port) = server.port.as_ref() else { continue };
+            let Some(port) = server.port.as_ref() else {
+                continue;
+            };
             let protocol = Protocol::parse(port.protocol.as_deref().unwrap_or(""));
             // HTTPS/TLS servers need certificates (SDS), which weft does not serve yet.
             if let (Some(number), true) = (port.number, protocol.is_http()) {
@@ -41,13 +49,23 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     for (port, servers) in ports {
         let rds = names::gateway_route(port);
         let name = names::listener(names::WILDCARD, port);
-        out.listeners.push(listener::gateway(port, listener::http_connection_manager(&name, Routes::Rds(rds.clone()), true)));
-        out.routes.push(route_config(ctx, view, port, rds, &servers));
+        out.listeners.push(listener::gateway(
+            port,
+            listener::http_connection_manager(&name, Routes::Rds(rds.clone()), true),
+        ));
+        out.routes
+            .push(route_config(ctx, view, port, rds, &servers));
     }
     out
 }
 
-fn route_config(ctx: &Context, view: &ProxyView, port: u32, name: String, servers: &[(String, &Server)]) -> RouteConfiguration {
+fn route_config(
+    ctx: &Context,
+    view: &ProxyView,
+    port: u32,
+    name: String,
+    servers: &[(String, &Server)],
+) -> RouteConfiguration {
     let mut virtual_hosts: Vec<VirtualHost> = Vec::new();
     for (gateway, server) in servers {
         for vs in ctx.gateway_virtual_services(gateway) {
@@ -86,9 +104,9 @@ fn route_config(ctx: &Context, view: &ProxyView, port: u32, name: String, server
                 name: "default".into(),
                 r#match: Some(crate::matching::route_match(None)),
                 action: Some(route::Action::DirectResponse(DirectResponseAction {
-            status: 404,
-            ..Default::default()
-        })),
+                    status: 404,
+                    ..Default::default()
+                })),
                 ..Default::default()
             }],
             ..Default::default()

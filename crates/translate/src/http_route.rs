@@ -8,7 +8,9 @@ use weft_xds::pb::envoy::config::route::v3::{Route, RouteAction, route, route_ac
 use weft_xds::pb::envoy::config::route::v3::{WeightedCluster, weighted_cluster::ClusterWeight};
 
 use crate::context::{Context, labels_subset, qualify_gateway};
-use crate::filters::{cors_policy, fault_filter, headers, mirror_policies, redirect, direct_response, retry_policy};
+use crate::filters::{
+    cors_policy, direct_response, fault_filter, headers, mirror_policies, redirect, retry_policy,
+};
 use crate::matching::route_match;
 use crate::names;
 use crate::pbutil::{duration, duration_of, u32v};
@@ -31,22 +33,34 @@ impl RouteScope<'_> {
     /// Whether an Istio match can apply to this proxy and port.
     fn applies(&self, m: &HttpMatchRequest) -> bool {
         let port_ok = m.port.is_none_or(|p| p == self.port);
-        let labels_ok = self.gateway != "mesh" || labels_subset(&m.source_labels, self.proxy_labels);
-        let ns_ok = m.source_namespace.as_deref().is_none_or(|ns| ns == self.proxy_namespace);
+        let labels_ok =
+            self.gateway != "mesh" || labels_subset(&m.source_labels, self.proxy_labels);
+        let ns_ok = m
+            .source_namespace
+            .as_deref()
+            .is_none_or(|ns| ns == self.proxy_namespace);
         let gw_ok = m.gateways.is_empty()
-            || m.gateways.iter().any(|g| qualify_gateway(g, self.vs_namespace) == self.gateway);
+            || m.gateways
+                .iter()
+                .any(|g| qualify_gateway(g, self.vs_namespace) == self.gateway);
         port_ok && labels_ok && ns_ok && gw_ok
     }
 
     /// The cluster a destination names.
     pub fn cluster_for(&self, d: &Destination) -> String {
-        let host = self.ctx.resolve(d.host.as_deref().unwrap_or_default(), self.vs_namespace);
+        let host = self
+            .ctx
+            .resolve(d.host.as_deref().unwrap_or_default(), self.vs_namespace);
         let service = self.ctx.registry.lookup(&host, self.proxy_namespace);
         let port = d
             .port
             .as_ref()
             .and_then(|p| p.number)
-            .or_else(|| service.filter(|s| s.ports.len() == 1).map(|s| s.ports[0].port))
+            .or_else(|| {
+                service
+                    .filter(|s| s.ports.len() == 1)
+                    .map(|s| s.ports[0].port)
+            })
             .unwrap_or(self.port);
         names::outbound_cluster(port, d.subset.as_deref().unwrap_or_default(), &host)
     }
@@ -120,22 +134,33 @@ fn route(scope: &RouteScope<'_>, h: &HttpRoute, m: Option<&HttpMatchRequest>) ->
         route::Action::Route(route_action(scope, h))
     });
     if let Some(f) = &h.fault {
-        out.typed_per_filter_config.insert("envoy.filters.http.fault".into(), fault_filter(f));
+        out.typed_per_filter_config
+            .insert("envoy.filters.http.fault".into(), fault_filter(f));
     }
     if let Some(c) = &h.cors_policy {
-        out.typed_per_filter_config.insert("envoy.filters.http.cors".into(), cors_policy(c));
+        out.typed_per_filter_config
+            .insert("envoy.filters.http.cors".into(), cors_policy(c));
     }
     out
 }
 
 fn route_action(scope: &RouteScope<'_>, h: &HttpRoute) -> RouteAction {
     let mut action = RouteAction {
-        timeout: Some(h.timeout.as_ref().map(duration_of).unwrap_or_else(|| duration(std::time::Duration::ZERO))),
+        timeout: Some(
+            h.timeout
+                .as_ref()
+                .map(duration_of)
+                .unwrap_or_else(|| duration(std::time::Duration::ZERO)),
+        ),
         retry_policy: retry_policy(&scope.ctx.mesh, h.retries.as_ref()),
         request_mirror_policies: mirror_policies(scope, h),
         ..Default::default()
     };
-    let dests: Vec<_> = h.route.iter().filter_map(|r| Some((r.destination.as_ref()?, r))).collect();
+    let dests: Vec<_> = h
+        .route
+        .iter()
+        .filter_map(|r| Some((r.destination.as_ref()?, r)))
+        .collect();
     action.cluster_specifier = Some(match dests.as_slice() {
         [(d, _)] => route_action::ClusterSpecifier::Cluster(scope.cluster_for(d)),
         [] => route_action::ClusterSpecifier::Cluster(names::BLACKHOLE_CLUSTER.into()),
@@ -146,7 +171,9 @@ fn route_action(scope: &RouteScope<'_>, h: &HttpRoute) -> RouteAction {
                     let ops = r.headers.as_ref().map(headers).unwrap_or_default();
                     ClusterWeight {
                         name: scope.cluster_for(d),
-                        weight: Some(u32v(r.weight.and_then(|w| u32::try_from(w).ok()).unwrap_or(0))),
+                        weight: Some(u32v(
+                            r.weight.and_then(|w| u32::try_from(w).ok()).unwrap_or(0),
+                        )),
                         request_headers_to_add: ops.request_add,
                         request_headers_to_remove: ops.request_remove,
                         response_headers_to_add: ops.response_add,
@@ -166,13 +193,19 @@ fn route_action(scope: &RouteScope<'_>, h: &HttpRoute) -> RouteAction {
             action.prefix_rewrite = uri.clone();
         }
         if let Some(re) = &rw.uri_regex_rewrite {
-            action.regex_rewrite = Some(weft_xds::pb::envoy::r#type::matcher::v3::RegexMatchAndSubstitute {
-                pattern: Some(crate::matching::regex(re.r#match.as_deref().unwrap_or_default())),
-                substitution: re.rewrite.clone().unwrap_or_default(),
-            });
+            action.regex_rewrite = Some(
+                weft_xds::pb::envoy::r#type::matcher::v3::RegexMatchAndSubstitute {
+                    pattern: Some(crate::matching::regex(
+                        re.r#match.as_deref().unwrap_or_default(),
+                    )),
+                    substitution: re.rewrite.clone().unwrap_or_default(),
+                },
+            );
         }
         if let Some(a) = &rw.authority {
-            action.host_rewrite_specifier = Some(route_action::HostRewriteSpecifier::HostRewriteLiteral(a.clone()));
+            action.host_rewrite_specifier = Some(
+                route_action::HostRewriteSpecifier::HostRewriteLiteral(a.clone()),
+            );
         }
     }
     action

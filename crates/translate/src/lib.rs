@@ -48,8 +48,10 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     r.routes.sort_by(|a, b| a.name.cmp(&b.name));
     r.clusters.sort_by(|a, b| a.name.cmp(&b.name));
     r.clusters.dedup_by(|a, b| a.name == b.name);
-    r.endpoints.sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
-    r.endpoints.dedup_by(|a, b| a.cluster_name == b.cluster_name);
+    r.endpoints
+        .sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
+    r.endpoints
+        .dedup_by(|a, b| a.cluster_name == b.cluster_name);
     r
 }
 

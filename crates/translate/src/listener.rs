@@ -82,7 +82,12 @@ fn listener(name: String, ip: &str, port: u32, direction: TrafficDirection) -> L
 /// `virtualOutbound`: catches all outbound traffic and hands it to the listener for its
 /// original destination; what matches none goes to `fallback` (Passthrough or BlackHole).
 pub fn virtual_outbound(fallback: &str) -> Listener {
-    let mut l = listener(names::VIRTUAL_OUTBOUND.into(), names::WILDCARD, names::OUTBOUND_PORT, TrafficDirection::Outbound);
+    let mut l = listener(
+        names::VIRTUAL_OUTBOUND.into(),
+        names::WILDCARD,
+        names::OUTBOUND_PORT,
+        TrafficDirection::Outbound,
+    );
     l.use_original_dst = Some(boolv(true));
     l.filter_chains = vec![FilterChain {
         name: "PassthroughFilterChain".into(),
@@ -95,7 +100,12 @@ pub fn virtual_outbound(fallback: &str) -> Listener {
 /// An outbound listener for one port (`0.0.0.0_9080`, `10.96.0.10_3306`), not bound itself:
 /// `virtualOutbound` hands connections to it.
 pub fn outbound(address: &str, port: u32, filter: Filter) -> Listener {
-    let mut l = listener(names::listener(address, port), address, port, TrafficDirection::Outbound);
+    let mut l = listener(
+        names::listener(address, port),
+        address,
+        port,
+        TrafficDirection::Outbound,
+    );
     l.bind_to_port = Some(boolv(false));
     l.filter_chains = vec![FilterChain {
         filters: vec![filter],
@@ -119,10 +129,17 @@ pub fn inbound_chain(port: u32, filter: Filter) -> FilterChain {
 
 /// `virtualInbound`: chains per served port, the rest to InboundPassthroughCluster.
 pub fn virtual_inbound(mut chains: Vec<FilterChain>) -> Listener {
-    let mut l = listener(names::VIRTUAL_INBOUND.into(), names::WILDCARD, names::INBOUND_PORT, TrafficDirection::Inbound);
+    let mut l = listener(
+        names::VIRTUAL_INBOUND.into(),
+        names::WILDCARD,
+        names::INBOUND_PORT,
+        TrafficDirection::Inbound,
+    );
     l.listener_filters = vec![ListenerFilter {
         name: "envoy.filters.listener.original_dst".into(),
-        config_type: Some(listener_filter::ConfigType::TypedConfig(any(&OriginalDst::default()))),
+        config_type: Some(listener_filter::ConfigType::TypedConfig(any(
+            &OriginalDst::default(),
+        ))),
         ..Default::default()
     }];
     let pass = names::INBOUND_PASSTHROUGH_CLUSTER;
@@ -137,7 +154,12 @@ pub fn virtual_inbound(mut chains: Vec<FilterChain>) -> Listener {
 
 /// A gateway listener (`0.0.0.0_8080`), bound to its port.
 pub fn gateway(port: u32, filter: Filter) -> Listener {
-    let mut l = listener(names::listener(names::WILDCARD, port), names::WILDCARD, port, TrafficDirection::Outbound);
+    let mut l = listener(
+        names::listener(names::WILDCARD, port),
+        names::WILDCARD,
+        port,
+        TrafficDirection::Outbound,
+    );
     l.filter_chains = vec![FilterChain {
         filters: vec![filter],
         ..Default::default()

@@ -2,7 +2,8 @@
 
 use weft_config::model::networking::{HttpMatchRequest, StringMatch};
 use weft_xds::pb::envoy::config::route::v3::{
-    HeaderMatcher, QueryParameterMatcher, RouteMatch, header_matcher, query_parameter_matcher, route_match,
+    HeaderMatcher, QueryParameterMatcher, RouteMatch, header_matcher, query_parameter_matcher,
+    route_match,
 };
 use weft_xds::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher};
 
@@ -35,7 +36,9 @@ pub fn string_matcher(m: &StringMatch) -> StringMatcher {
 fn header(name: &str, m: &StringMatch, invert: bool) -> HeaderMatcher {
     HeaderMatcher {
         name: name.to_string(),
-        header_match_specifier: Some(header_matcher::HeaderMatchSpecifier::StringMatch(string_matcher(m))),
+        header_match_specifier: Some(header_matcher::HeaderMatchSpecifier::StringMatch(
+            string_matcher(m),
+        )),
         invert_match: invert,
         ..Default::default()
     }
@@ -62,7 +65,11 @@ pub fn route_match(m: Option<&HttpMatchRequest>) -> RouteMatch {
     if m.ignore_uri_case == Some(true) {
         out.case_sensitive = Some(boolv(false));
     }
-    for (name, pseudo) in [(&m.method, ":method"), (&m.authority, ":authority"), (&m.scheme, ":scheme")] {
+    for (name, pseudo) in [
+        (&m.method, ":method"),
+        (&m.authority, ":authority"),
+        (&m.scheme, ":scheme"),
+    ] {
         if let Some(sm) = name {
             out.headers.push(header(pseudo, sm, false));
         }
@@ -77,7 +84,9 @@ pub fn route_match(m: Option<&HttpMatchRequest>) -> RouteMatch {
         out.query_parameters.push(QueryParameterMatcher {
             name: name.clone(),
             query_parameter_match_specifier: Some(
-                query_parameter_matcher::QueryParameterMatchSpecifier::StringMatch(string_matcher(sm)),
+                query_parameter_matcher::QueryParameterMatchSpecifier::StringMatch(string_matcher(
+                    sm,
+                )),
             ),
         });
     }

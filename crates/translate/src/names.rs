@@ -32,7 +32,13 @@ pub const WILDCARD: &str = "0.0.0.0";
 /// The domains a virtual host answers to: the host with its short forms when the client is in
 /// the same namespace (`reviews`, `reviews.default`, `reviews.default.svc`, ...), the VIPs,
 /// each with and without `:port`.
-pub fn domains(host: &str, service_namespace: &str, proxy_namespace: &str, vips: &[String], port: u32) -> Vec<String> {
+pub fn domains(
+    host: &str,
+    service_namespace: &str,
+    proxy_namespace: &str,
+    vips: &[String],
+    port: u32,
+) -> Vec<String> {
     let mut names = vec![host.to_string()];
     let suffix = format!(".{service_namespace}.svc.");
     if let Some(idx) = host.find(&suffix) {
@@ -67,13 +73,35 @@ mod tests {
 
     #[test]
     fn short_form_domains() {
-        let d = domains("reviews.default.svc.cluster.local", "default", "default", &["10.0.0.1".into()], 9080);
-        for want in ["reviews", "reviews:9080", "reviews.default", "reviews.default.svc", "reviews.default.svc.cluster", "10.0.0.1:9080"] {
+        let d = domains(
+            "reviews.default.svc.cluster.local",
+            "default",
+            "default",
+            &["10.0.0.1".into()],
+            9080,
+        );
+        for want in [
+            "reviews",
+            "reviews:9080",
+            "reviews.default",
+            "reviews.default.svc",
+            "reviews.default.svc.cluster",
+            "10.0.0.1:9080",
+        ] {
             assert!(d.contains(&want.to_string()), "{want} in {d:?}");
         }
-        let other = domains("reviews.default.svc.cluster.local", "default", "other", &[], 9080);
+        let other = domains(
+            "reviews.default.svc.cluster.local",
+            "default",
+            "other",
+            &[],
+            9080,
+        );
         assert!(!other.contains(&"reviews".to_string()));
         assert!(other.contains(&"reviews.default".to_string()));
-        assert_eq!(domains("httpbin.org", "x", "x", &[], 80), vec!["httpbin.org", "httpbin.org:80"]);
+        assert_eq!(
+            domains("httpbin.org", "x", "x", &[], 80),
+            vec!["httpbin.org", "httpbin.org:80"]
+        );
     }
 }

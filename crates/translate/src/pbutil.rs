@@ -1,8 +1,8 @@
 //! Small constructors for protobuf well-known types and common Envoy messages.
 
 use weft_xds::pb::envoy::config::core::v3::{
-    self as core, AggregatedConfigSource, ApiVersion, ConfigSource, SocketAddress, address, config_source,
-    socket_address,
+    self as core, AggregatedConfigSource, ApiVersion, ConfigSource, SocketAddress, address,
+    config_source, socket_address,
 };
 use weft_xds::pb::google::protobuf::{Any, BoolValue, Duration, UInt32Value};
 
@@ -28,7 +28,9 @@ pub fn boolv(value: bool) -> BoolValue {
 /// `ads: {}` with the v3 resource API.
 pub fn ads() -> ConfigSource {
     ConfigSource {
-        config_source_specifier: Some(config_source::ConfigSourceSpecifier::Ads(AggregatedConfigSource {})),
+        config_source_specifier: Some(config_source::ConfigSourceSpecifier::Ads(
+            AggregatedConfigSource {},
+        )),
         resource_api_version: ApiVersion::V3 as i32,
         ..Default::default()
     }

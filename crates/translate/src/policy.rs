@@ -2,13 +2,13 @@
 //! breakers), outlier detection, and the seam where client TLS will go.
 
 use weft_config::model::networking::{
-    ClientTlsSettings, ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection as IstioOutlier,
-    PortTrafficPolicy, SimpleLb, TrafficPolicy,
+    ClientTlsSettings, ConnectionPoolSettings, LoadBalancerSettings,
+    OutlierDetection as IstioOutlier, PortTrafficPolicy, SimpleLb, TrafficPolicy,
 };
+use weft_xds::pb::envoy::config::cluster::v3::circuit_breakers::Thresholds;
 use weft_xds::pb::envoy::config::cluster::v3::cluster::{
     CommonLbConfig, LbConfig, LbPolicy, MaglevLbConfig, RingHashLbConfig,
 };
-use weft_xds::pb::envoy::config::cluster::v3::circuit_breakers::Thresholds;
 use weft_xds::pb::envoy::config::cluster::v3::{CircuitBreakers, Cluster, OutlierDetection};
 use weft_xds::pb::envoy::config::core::v3::TransportSocket;
 use weft_xds::pb::envoy::r#type::v3::Percent;
@@ -26,16 +26,37 @@ pub struct EffectivePolicy {
 }
 
 impl EffectivePolicy {
-    pub fn resolve(base: Option<&TrafficPolicy>, subset: Option<&TrafficPolicy>, port: u32) -> Self {
+    pub fn resolve(
+        base: Option<&TrafficPolicy>,
+        subset: Option<&TrafficPolicy>,
+        port: u32,
+    ) -> Self {
         let mut out = EffectivePolicy::default();
         for policy in [base, subset].into_iter().flatten() {
-            out.apply(policy.load_balancer.clone(), policy.connection_pool.clone(), policy.outlier_detection.clone(), policy.tls.clone());
+            out.apply(
+                policy.load_balancer.clone(),
+                policy.connection_pool.clone(),
+                policy.outlier_detection.clone(),
+                policy.tls.clone(),
+            );
             let port_level = policy
                 .port_level_settings
                 .iter()
                 .find(|p| p.port.as_ref().and_then(|s| s.number) == Some(port));
-            if let Some(PortTrafficPolicy { load_balancer, connection_pool, outlier_detection, tls, .. }) = port_level {
-                out.apply(load_balancer.clone(), connection_pool.clone(), outlier_detection.clone(), tls.clone());
+            if let Some(PortTrafficPolicy {
+                load_balancer,
+                connection_pool,
+                outlier_detection,
+                tls,
+                ..
+            }) = port_level
+            {
+                out.apply(
+                    load_balancer.clone(),
+                    connection_pool.clone(),
+                    outlier_detection.clone(),
+                    tls.clone(),
+                );
             }
         }
         out
@@ -66,8 +87,12 @@ impl EffectivePolicy {
         if let Some(o) = &self.outlier_detection {
             cluster.outlier_detection = Some(outlier_detection(o));
             if let Some(min) = o.min_health_percent {
-                let common = cluster.common_lb_config.get_or_insert_with(CommonLbConfig::default);
-                common.healthy_panic_threshold = Some(Percent { value: f64::from(min) });
+                let common = cluster
+                    .common_lb_config
+                    .get_or_insert_with(CommonLbConfig::default);
+                common.healthy_panic_threshold = Some(Percent {
+                    value: f64::from(min),
+                });
             }
         }
         cluster.transport_socket = transport_socket(self.tls.as_ref());
@@ -83,20 +108,31 @@ fn apply_load_balancer(lb: Option<&LoadBalancerSettings>, cluster: &mut Cluster)
             SimpleLb::RoundRobin => LbPolicy::RoundRobin,
             SimpleLb::Random => LbPolicy::Random,
             SimpleLb::Passthrough => LbPolicy::ClusterProvided,
-            SimpleLb::LeastConn | SimpleLb::LeastRequest | SimpleLb::Unspecified => LbPolicy::LeastRequest,
+            SimpleLb::LeastConn | SimpleLb::LeastRequest | SimpleLb::Unspecified => {
+                LbPolicy::LeastRequest
+            }
         } as i32;
     }
     if let Some(ch) = &lb.consistent_hash {
         if let Some(m) = &ch.maglev {
             cluster.lb_policy = LbPolicy::Maglev as i32;
             cluster.lb_config = Some(LbConfig::MaglevLbConfig(MaglevLbConfig {
-                table_size: m.table_size.map(|value| weft_xds::pb::google::protobuf::UInt64Value { value }),
+                table_size: m
+                    .table_size
+                    .map(|value| weft_xds::pb::google::protobuf::UInt64Value { value }),
             }));
         } else {
-            let size = ch.ring_hash.as_ref().and_then(|r| r.minimum_ring_size).or(ch.minimum_ring_size).unwrap_or(1024);
+            let size = ch
+                .ring_hash
+                .as_ref()
+                .and_then(|r| r.minimum_ring_size)
+                .or(ch.minimum_ring_size)
+                .unwrap_or(1024);
             cluster.lb_policy = LbPolicy::RingHash as i32;
             cluster.lb_config = Some(LbConfig::RingHashLbConfig(RingHashLbConfig {
-                minimum_ring_size: Some(weft_xds::pb::google::protobuf::UInt64Value { value: size }),
+                minimum_ring_size: Some(weft_xds::pb::google::protobuf::UInt64Value {
+                    value: size,
+                }),
                 ..Default::default()
             }));
         }
@@ -104,7 +140,9 @@ fn apply_load_balancer(lb: Option<&LoadBalancerSettings>, cluster: &mut Cluster)
 }
 
 fn limit(v: Option<i32>) -> u32 {
-    v.and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0).unwrap_or(u32::MAX)
+    v.and_then(|v| u32::try_from(v).ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(u32::MAX)
 }
 
 /// Istio sets every threshold, to "unlimited" (2^32-1) unless the pool says otherwise.
@@ -114,7 +152,9 @@ fn circuit_breakers(pool: Option<&ConnectionPoolSettings>) -> CircuitBreakers {
     CircuitBreakers {
         thresholds: vec![Thresholds {
             max_connections: Some(u32v(limit(tcp.and_then(|t| t.max_connections)))),
-            max_pending_requests: Some(u32v(limit(http.and_then(|h| h.http1_max_pending_requests)))),
+            max_pending_requests: Some(u32v(limit(
+                http.and_then(|h| h.http1_max_pending_requests),
+            ))),
             max_requests: Some(u32v(limit(http.and_then(|h| h.http2_max_requests)))),
             max_retries: Some(u32v(limit(http.and_then(|h| h.max_retries)))),
             track_remaining: true,
@@ -125,11 +165,16 @@ fn circuit_breakers(pool: Option<&ConnectionPoolSettings>) -> CircuitBreakers {
 }
 
 fn outlier_detection(o: &IstioOutlier) -> OutlierDetection {
-    let five_xx = o.consecutive_5xx_errors.or(o.consecutive_errors.and_then(|v| u32::try_from(v).ok()));
+    let five_xx = o
+        .consecutive_5xx_errors
+        .or(o.consecutive_errors.and_then(|v| u32::try_from(v).ok()));
     let mut out = OutlierDetection {
         interval: o.interval.as_ref().map(duration_of),
         base_ejection_time: o.base_ejection_time.as_ref().map(duration_of),
-        max_ejection_percent: o.max_ejection_percent.and_then(|v| u32::try_from(v).ok()).map(u32v),
+        max_ejection_percent: o
+            .max_ejection_percent
+            .and_then(|v| u32::try_from(v).ok())
+            .map(u32v),
         // Istio turns success-rate ejection off and only ejects on what is configured.
         enforcing_success_rate: Some(u32v(0)),
         enforcing_consecutive_5xx: Some(u32v(0)),

@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn rejects_bad_ids() {
         let m = NodeMetadata::default();
-        assert!(matches!(Proxy::parse("garbage", &m), Err(NodeError::Shape(_))));
+        assert!(matches!(
+            Proxy::parse("garbage", &m),
+            Err(NodeError::Shape(_))
+        ));
         assert!(matches!(
             Proxy::parse("waypoint~1.2.3.4~a.b~b.svc.cluster.local", &m),
             Err(NodeError::Kind { .. })

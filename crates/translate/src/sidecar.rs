@@ -46,7 +46,12 @@ pub fn scoped_services<'a>(ctx: &'a Context, view: &ProxyView) -> Vec<&'a Arc<Se
 }
 
 /// Clusters and endpoints for `services` as seen from `namespace`.
-pub fn clusters_and_endpoints(ctx: &Context, services: &[&Arc<Service>], namespace: &str, out: &mut Resources) {
+pub fn clusters_and_endpoints(
+    ctx: &Context,
+    services: &[&Arc<Service>],
+    namespace: &str,
+    out: &mut Resources,
+) {
     out.clusters.extend(special_clusters(ctx));
     for s in services {
         let mut by_port: BTreeMap<u32, Vec<&Endpoint>> = BTreeMap::new();
@@ -58,11 +63,17 @@ pub fn clusters_and_endpoints(ctx: &Context, services: &[&Arc<Service>], namespa
             if s.resolution == Resolution::ClientSideLb {
                 let (port, subset) = cluster_port_subset(&cluster.name);
                 let labels = dr
-                    .and_then(|d| d.spec.subsets.iter().find(|x| x.name.as_deref() == Some(subset)))
+                    .and_then(|d| {
+                        d.spec
+                            .subsets
+                            .iter()
+                            .find(|x| x.name.as_deref() == Some(subset))
+                    })
                     .map(|x| x.labels.clone())
                     .unwrap_or_default();
                 let eps = by_port.get(&port).map(Vec::as_slice).unwrap_or_default();
-                out.endpoints.push(load_assignment(&cluster.name, eps, &labels));
+                out.endpoints
+                    .push(load_assignment(&cluster.name, eps, &labels));
             }
             out.clusters.push(cluster);
         }
@@ -90,7 +101,13 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     out
 }
 
-fn outbound_listeners(ctx: &Context, view: &ProxyView, services: &[&Arc<Service>], fallback: &str, out: &mut Resources) {
+fn outbound_listeners(
+    ctx: &Context,
+    view: &ProxyView,
+    services: &[&Arc<Service>],
+    fallback: &str,
+    out: &mut Resources,
+) {
     let mut http_ports: BTreeMap<u32, Vec<&Arc<Service>>> = BTreeMap::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
     for s in services {
@@ -99,13 +116,22 @@ fn outbound_listeners(ctx: &Context, view: &ProxyView, services: &[&Arc<Service>
                 http_ports.entry(p.port).or_default().push(s);
                 continue;
             }
-            let address = s.addresses.first().filter(|a| !a.contains('/')).map(String::as_str).unwrap_or(names::WILDCARD);
+            let address = s
+                .addresses
+                .first()
+                .filter(|a| !a.contains('/'))
+                .map(String::as_str)
+                .unwrap_or(names::WILDCARD);
             let name = names::listener(address, p.port);
             if !taken.insert(name) {
                 continue; // first service on an address and port wins, as in Istio
             }
             let cluster = names::outbound_cluster(p.port, "", &s.hostname);
-            out.listeners.push(listener::outbound(address, p.port, listener::tcp_proxy_filter(&cluster, &cluster)));
+            out.listeners.push(listener::outbound(
+                address,
+                p.port,
+                listener::tcp_proxy_filter(&cluster, &cluster),
+            ));
         }
     }
     for (port, svcs) in http_ports {
@@ -114,12 +140,20 @@ fn outbound_listeners(ctx: &Context, view: &ProxyView, services: &[&Arc<Service>
             continue;
         }
         let filter = listener::http_connection_manager(&name, Routes::Rds(port.to_string()), false);
-        out.listeners.push(listener::outbound(names::WILDCARD, port, filter));
-        out.routes.push(route_config(ctx, view, port, &svcs, fallback));
+        out.listeners
+            .push(listener::outbound(names::WILDCARD, port, filter));
+        out.routes
+            .push(route_config(ctx, view, port, &svcs, fallback));
     }
 }
 
-fn route_config(ctx: &Context, view: &ProxyView, port: u32, services: &[&Arc<Service>], fallback: &str) -> RouteConfiguration {
+fn route_config(
+    ctx: &Context,
+    view: &ProxyView,
+    port: u32,
+    services: &[&Arc<Service>],
+    fallback: &str,
+) -> RouteConfiguration {
     let mut virtual_hosts = Vec::new();
     for s in services {
         let vs = ctx.virtual_service(&s.hostname, &view.namespace, "mesh");
@@ -137,7 +171,13 @@ fn route_config(ctx: &Context, view: &ProxyView, port: u32, services: &[&Arc<Ser
         }
         virtual_hosts.push(VirtualHost {
             name: format!("{}:{port}", s.hostname),
-            domains: names::domains(&s.hostname, &s.namespace, &view.namespace, &s.addresses, port),
+            domains: names::domains(
+                &s.hostname,
+                &s.namespace,
+                &view.namespace,
+                &s.addresses,
+                port,
+            ),
             routes: rs,
             include_request_attempt_count: true,
             ..Default::default()
@@ -200,7 +240,9 @@ fn inbound(ctx: &Context, view: &ProxyView, out: &mut Resources) {
                         name: "default".into(),
                         r#match: Some(crate::matching::route_match(None)),
                         action: Some(route::Action::Route(RouteAction {
-                            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster.clone())),
+                            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(
+                                cluster.clone(),
+                            )),
                             timeout: Some(duration(std::time::Duration::ZERO)),
                             ..Default::default()
                         })),
@@ -216,7 +258,11 @@ fn inbound(ctx: &Context, view: &ProxyView, out: &mut Resources) {
             listener::tcp_proxy_filter(&cluster, &cluster)
         };
         chains.push(listener::inbound_chain(inst.port, filter));
-        out.clusters.push(inbound_cluster(ctx, inst.port, inst.protocol == Protocol::Grpc || inst.protocol == Protocol::Http2));
+        out.clusters.push(inbound_cluster(
+            ctx,
+            inst.port,
+            inst.protocol == Protocol::Grpc || inst.protocol == Protocol::Http2,
+        ));
     }
     out.listeners.push(listener::virtual_inbound(chains));
 }

@@ -33,7 +33,10 @@ impl ProxyView {
             .flat_map(|ip| ctx.registry.instances_at(&ip.to_string()))
             .map(|(service, ep)| InboundPort {
                 port: ep.port,
-                protocol: service.port(ep.service_port).map(|p| p.protocol).unwrap_or(Protocol::Unknown),
+                protocol: service
+                    .port(ep.service_port)
+                    .map(|p| p.protocol)
+                    .unwrap_or(Protocol::Unknown),
             })
             .collect();
         inbound.sort();

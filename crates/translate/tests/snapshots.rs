@@ -56,18 +56,38 @@ fn header(text: &str) -> Case {
 }
 
 fn packed<T: Message + prost::Name>(items: &[T]) -> Vec<Value> {
-    items.iter().map(|m| support::render::any_to_json(&T::type_url(), &m.encode_to_vec())).collect()
+    items
+        .iter()
+        .map(|m| support::render::any_to_json(&T::type_url(), &m.encode_to_vec()))
+        .collect()
 }
 
 fn translate(input: &Path) -> Value {
     let text = std::fs::read_to_string(input).expect("read input");
     let case = header(&text);
     let loaded = load_str(&input.display().to_string(), &text, &LoadOptions::default());
-    assert!(loaded.problems.is_empty(), "{}: {:?}", input.display(), loaded.problems);
-    let invalid: Vec<_> = loaded.objects.iter().flat_map(weft_validate::validate_object).filter(|p| p.is_error()).collect();
-    assert!(invalid.is_empty(), "{}: invalid input: {invalid:#?}", input.display());
+    assert!(
+        loaded.problems.is_empty(),
+        "{}: {:?}",
+        input.display(),
+        loaded.problems
+    );
+    let invalid: Vec<_> = loaded
+        .objects
+        .iter()
+        .flat_map(weft_validate::validate_object)
+        .filter(|p| p.is_error())
+        .collect();
+    assert!(
+        invalid.is_empty(),
+        "{}: invalid input: {invalid:#?}",
+        input.display()
+    );
     let mesh = MeshConfig::from_yaml("mesh", &case.mesh).expect("mesh config");
-    let registry = Arc::new(Registry::build(&loaded.objects, &RegistryOptions::default()));
+    let registry = Arc::new(Registry::build(
+        &loaded.objects,
+        &RegistryOptions::default(),
+    ));
     let ctx = Context::new(&loaded.objects, registry, mesh);
     let meta = NodeMetadata {
         labels: case.labels.into_iter().collect(),
@@ -98,7 +118,11 @@ fn diff(expected: &str, actual: &str) -> String {
     let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, String::new());
@@ -135,7 +159,9 @@ fn snapshots() {
     let all = cases();
     assert!(all.len() >= 8, "snapshot cases missing: {all:?}");
     for case in all {
-        let actual = serde_json::to_string_pretty(&translate(&case.join("input.yaml"))).expect("json") + "\n";
+        let actual = serde_json::to_string_pretty(&translate(&case.join("input.yaml")))
+            .expect("json")
+            + "\n";
         let expected_path = case.join("expected.json");
         if update {
             std::fs::write(&expected_path, &actual).expect("write snapshot");
@@ -143,7 +169,11 @@ fn snapshots() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if expected != actual {
-            failures.push(format!("--- {}\n{}", case.display(), diff(&expected, &actual)));
+            failures.push(format!(
+                "--- {}\n{}",
+                case.display(),
+                diff(&expected, &actual)
+            ));
         }
     }
     assert!(

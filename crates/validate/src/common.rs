@@ -131,7 +131,9 @@ pub fn check_label_key(key: &str) -> Result<(), String> {
     if let Some(p) = prefix
         && !is_dns1123_subdomain(p)
     {
-        return Err(format!("label key {key:?}: prefix {p:?} must be a DNS subdomain"));
+        return Err(format!(
+            "label key {key:?}: prefix {p:?} must be a DNS subdomain"
+        ));
     }
     if !is_label_name(name) {
         return Err(format!(

@@ -1,10 +1,13 @@
-//! IST0107 MisplacedAnnotation, IST0108 UnknownAnnotation and IST0135 DeprecatedAnnotation: the
-//! Istio annotations on Namespaces, Services, Pods and Deployments, checked against Istio's
-//! table of annotations (`crate::annotations`).
+//! IST0107 MisplacedAnnotation, IST0108 UnknownAnnotation, IST0125 InvalidAnnotation and
+//! IST0135 DeprecatedAnnotation: the Istio annotations on Namespaces, Services, Pods and
+//! Deployments, checked against Istio's table of annotations (`crate::annotations`) and, for
+//! the ones the injector parses, their values. The pod template of a Deployment is checked as
+//! a Pod, since that is where pod annotations are usually written.
 
-use weft_config::{Kind, Object};
+use weft_config::{Kind, Object, ObjectMeta};
 
 use super::Analyzer;
+use crate::annotation_values;
 use crate::annotations::{self, ANY};
 use crate::catalogue;
 use crate::context::Context;
@@ -26,26 +29,56 @@ impl Analyzer for K8sAnnotations {
     }
 
     fn run(&self, ctx: &Context) -> Vec<Message> {
-        [Kind::Namespace, Kind::Service, Kind::Pod, Kind::Deployment]
+        let own = [Kind::Namespace, Kind::Service, Kind::Pod, Kind::Deployment]
             .into_iter()
             .flat_map(|k| ctx.of_kind(k))
-            .flat_map(check_object)
-            .collect()
+            .flat_map(|o| check(&Annotated::own(o)));
+        let templates = ctx.deployments().flat_map(|(o, d)| {
+            check(&Annotated {
+                object: o,
+                kind: "Pod",
+                meta: &d.spec.template.metadata,
+                path: "spec.template.metadata",
+            })
+        });
+        own.chain(templates).collect()
     }
 }
 
-fn check_object(obj: &Object) -> Vec<Message> {
+/// Metadata whose annotations are checked as those of a `kind`.
+struct Annotated<'a> {
+    object: &'a Object,
+    kind: &'a str,
+    meta: &'a ObjectMeta,
+    /// Path of the metadata in the object.
+    path: &'static str,
+}
+
+impl<'a> Annotated<'a> {
+    fn own(object: &'a Object) -> Self {
+        Annotated {
+            object,
+            kind: &object.kind,
+            meta: &object.metadata,
+            path: "metadata",
+        }
+    }
+}
+
+fn check(a: &Annotated) -> Vec<Message> {
     let mut out = Vec::new();
-    for name in obj.metadata.annotations.keys() {
+    let (obj, meta) = (a.object, a.meta);
+    let parent = format!("{}.annotations", a.path);
+    for (name, value) in &meta.annotations {
         if !annotations::is_istio(name) {
             continue;
         }
-        let at = || Anchor::at_key(obj, "metadata.annotations", name);
+        let at = || Anchor::at_key(obj, &parent, name);
         let Some(def) = annotations::lookup(name) else {
             out.push(catalogue::unknown_annotation(at(), name));
             continue;
         };
-        let has_replacement = name == SIDECAR_INJECT && obj.metadata.labels.contains_key(name);
+        let has_replacement = name == SIDECAR_INJECT && meta.labels.contains_key(name);
         if def.deprecated && !has_replacement {
             out.push(catalogue::deprecated_annotation(
                 at(),
@@ -53,7 +86,7 @@ fn check_object(obj: &Object) -> Vec<Message> {
                 def.deprecation_note,
             ));
         }
-        if !def.applies_to(&obj.kind) {
+        if !def.applies_to(a.kind) {
             let kinds: Vec<&str> = def
                 .resources
                 .iter()
@@ -65,6 +98,8 @@ fn check_object(obj: &Object) -> Vec<Message> {
                 name,
                 &kinds.join(", "),
             ));
+        } else if let Some(problem) = annotation_values::problem(name, value) {
+            out.push(catalogue::invalid_annotation(at(), name, &problem));
         }
     }
     out
@@ -144,6 +179,45 @@ mod tests {
                 "Info [IST0135] (Namespace prod test.yaml:6) Annotation \
                  \"sidecar.istio.io/statsInclusionPrefixes\" has been deprecated and may not \
                  work in future Istio versions."
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_values_of_parsed_pod_annotations() {
+        let got = run(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    \
+                       traffic.sidecar.istio.io/excludeOutboundPorts: \"5432,db\"\n    \
+                       sidecar.istio.io/interceptionMode: TPROXY\nspec:\n  containers:\n  - \
+                       name: app\n    image: app\n",
+        );
+        assert_eq!(
+            got,
+            [
+                "Warning [IST0125] (Pod default/p test.yaml:6) Invalid annotation \
+              traffic.sidecar.istio.io/excludeOutboundPorts: \"db\" is not a port number (1 to \
+              65535)"
+            ]
+        );
+    }
+
+    #[test]
+    fn deployment_pod_templates_are_checked_as_pods() {
+        let got = run(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  \
+                       annotations:\n    sidecar.istio.io/proxyCPU: 100m\nspec:\n  selector:\n    \
+                       matchLabels:\n      app: d\n  template:\n    metadata:\n      labels:\n        \
+                       app: d\n      annotations:\n        sidecar.istio.io/proxyCPU: 100m\n        \
+                       sidecar.istio.io/proxyCPUU: 100m\n    spec:\n      containers:\n      - \
+                       name: app\n        image: app\n",
+        );
+        assert_eq!(
+            got,
+            [
+                "Warning [IST0107] (Deployment default/d test.yaml:6) Misplaced annotation: \
+                 sidecar.istio.io/proxyCPU can only be applied to Pod",
+                "Warning [IST0108] (Deployment default/d test.yaml:17) Unknown annotation: \
+                 sidecar.istio.io/proxyCPUU"
             ]
         );
     }

@@ -30,8 +30,11 @@ mod proxy;
 pub use providers::*;
 pub use proxy::*;
 
+/// A sub-tree kept as written (see the module documentation for which and why).
 type Opaque = Option<Value>;
 
+/// Mesh-wide settings. Unset fields take Istio's defaults: read them through the accessors
+/// (`root_namespace()`, `trust_domain()`, ...) or fill them in with `with_defaults()`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MeshConfig {

@@ -53,6 +53,7 @@ pub async fn forward(
         return fail(503, "no healthy upstream", "UH", "no_healthy_upstream");
     };
     rec.upstream_host = Some(host.addr);
+    let downstream_version = req.version();
     let mut req = build_upstream_request(req, route, f, cluster.cfg.protocol, &rec.authority);
     for ops in [
         wc_ops,
@@ -104,6 +105,8 @@ pub async fn forward(
     };
     cluster.stats.count_status(resp.status().as_u16());
     let (mut parts, body) = resp.into_parts();
+    // Answer in the downstream's protocol, not the upstream's (an HTTP/1.0 upstream, say).
+    parts.version = downstream_version;
     strip_hop_by_hop(&mut parts.headers);
     if let Ok(v) = HeaderValue::from_str(&started.elapsed().as_millis().to_string()) {
         parts

@@ -32,7 +32,12 @@ fn proto_dir() -> PathBuf {
     let mut found: Vec<PathBuf> = std::fs::read_dir(&src)
         .expect("cargo registry sources")
         .flatten()
-        .flat_map(|index| std::fs::read_dir(index.path()).into_iter().flatten().flatten())
+        .flat_map(|index| {
+            std::fs::read_dir(index.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
         .map(|e| e.path())
         .filter(|p| {
             p.file_name()
@@ -41,7 +46,10 @@ fn proto_dir() -> PathBuf {
         })
         .collect();
     found.sort();
-    found.pop().expect("envoy-types sources in the cargo registry").join("proto")
+    found
+        .pop()
+        .expect("envoy-types sources in the cargo registry")
+        .join("proto")
 }
 
 pub fn pool() -> &'static DescriptorPool {

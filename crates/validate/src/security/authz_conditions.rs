@@ -76,7 +76,8 @@ fn value_kind(key: &str) -> Result<ValueKind, String> {
     let (base, names) = split_key(key);
     if base == HEADER_KEY {
         return match names.as_deref() {
-            Some([name]) => check_header_name(name)
+            // Pseudo-headers (`:authority`, `:path`) can be matched too.
+            Some([name]) => check_header_name(name.strip_prefix(':').unwrap_or(name))
                 .map(|()| ValueKind::Match)
                 .map_err(|e| format!("condition key {key:?}: {e}")),
             _ => Err(format!(
@@ -173,6 +174,7 @@ mod tests {
     fn knows_istio_condition_keys() {
         for key in [
             "request.headers[User-Agent]",
+            "request.headers[:authority]",
             "source.ip",
             "remote.ip",
             "source.namespace",

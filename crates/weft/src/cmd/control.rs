@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use weft_config::model::mesh::MeshConfig;
+use weft_control::AdsOptions;
 use weft_control::debounce::DebounceOptions;
 use weft_control::server::{ControlOptions, ControlPlane};
-use weft_control::AdsOptions;
 
 /// Arguments of `weft control`.
 #[derive(Debug, clap::Args)]

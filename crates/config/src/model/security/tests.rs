@@ -260,3 +260,41 @@ fn round_trips_through_json() {
     let back: AuthorizationPolicy = serde_json::from_value(json).unwrap();
     assert_eq!(back, spec);
 }
+
+#[test]
+fn port_level_mtls_keys_must_be_numbers() {
+    let (field, message, _) = only_problem(
+        "apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: p}
+spec:
+  selector:
+    matchLabels: {app: a}
+  portLevelMtls:
+    http:
+      mode: STRICT
+",
+    );
+    assert_eq!(field, "spec.portLevelMtls");
+    assert_eq!(message, "port \"http\" must be a number");
+}
+
+#[test]
+fn port_level_mtls_values_keep_their_path() {
+    let (field, message, line) = only_problem(
+        "apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: p}
+spec:
+  portLevelMtls:
+    8080:
+      mode: STRCT
+",
+    );
+    assert_eq!(field, "spec.portLevelMtls.8080.mode");
+    assert_eq!(
+        message,
+        "unknown value \"STRCT\" (did you mean \"STRICT\"?)"
+    );
+    assert_eq!(line, 7);
+}
