@@ -2,6 +2,7 @@
 
 import argparse
 import datetime
+import json
 import os
 import resource
 import shutil
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--install", action="store_true", help="install every tool (oha included) and exit")
     p.add_argument("--dump-configs", metavar="DIR", help="write the generated configs to DIR and exit")
+    p.add_argument(
+        "--render",
+        nargs="?",
+        const="",
+        metavar="JSON",
+        help="rewrite the markdown and docs/performance.md from a results file (default: the newest)",
+    )
     p.add_argument("--no-write", action="store_true", help="print the results, write no files")
     p.add_argument("--keep", action="store_true", help="keep the work dir (configs, logs) after the run")
     return p
@@ -114,6 +122,18 @@ def _dump(directory: str) -> int:
     return 0
 
 
+def _render(path: str) -> int:
+    path = path or report.newest(REPO) or ""
+    if not os.path.exists(path):
+        print("bench: no results file to render", file=sys.stderr)
+        return 2
+    with open(path, encoding="utf-8") as f:
+        results = json.load(f)
+    for out in report.render(REPO, results, path[: -len(".json")] + ".md"):
+        print(f"bench: wrote {os.path.relpath(out, REPO)}", file=sys.stderr)
+    return 0
+
+
 def _weft(a: argparse.Namespace) -> str:
     if a.weft_bin:
         return os.path.abspath(a.weft_bin)
@@ -147,6 +167,8 @@ def main(argv: list[str]) -> int:
         return _list()
     if a.dump_configs:
         return _dump(a.dump_configs)
+    if a.render is not None:
+        return _render(a.render)
     selected = _selected(a.scenarios)
     t0 = time.monotonic()
     try:

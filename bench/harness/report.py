@@ -145,6 +145,12 @@ def _header(results: dict) -> list[str]:
     return out
 
 
+def _verdict(got: dict) -> str:
+    if got["mode"] == "quick" and got["verdict"] in ("met", "NOT met"):
+        return got["verdict"] + " (quick run: indicative)"
+    return got["verdict"]
+
+
 def _catalog_table(results: dict) -> list[str]:
     out = ["| id | scenario | target | status | verdict |", "|---|---|---|---|---|"]
     for sc in CATALOG:
@@ -154,9 +160,7 @@ def _catalog_table(results: dict) -> list[str]:
         elif got is None:
             status, verdict = "exists, not in this results file", "—"
         else:
-            status, verdict = f"measured ({got['mode']}, {got['date']})", got["verdict"]
-            if got["mode"] == "quick" and verdict in ("met", "NOT met"):
-                verdict += " (quick run: indicative)"
+            status, verdict = f"measured ({got['mode']}, {got['date']})", _verdict(got)
         out.append(f"| {sc.id} | {sc.title} | {sc.target} | {status} | {verdict} |")
     return out
 
@@ -168,7 +172,7 @@ def _tools(results: dict) -> list[str]:
 
 
 def _scenario(sc, got: dict) -> list[str]:
-    out = [f"## {sc.id} {sc.title}", "", f"**Target:** {sc.target} **Verdict:** {got['verdict']}.", ""]
+    out = [f"## {sc.id} {sc.title}", "", f"**Target:** {sc.target} **Verdict:** {_verdict(got)}.", ""]
     out += [f"{sc.about}", ""]
     out += _table(sc.table, got["rows"]) + [""]
     out += [
@@ -241,10 +245,23 @@ def write(repo: str, results: dict) -> list[str]:
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump(merged, f, indent=1, sort_keys=False)
         f.write("\n")
-    text = markdown(merged)
+    return [json_path, *render(repo, merged, md_path)]
+
+
+def newest(repo: str) -> str | None:
+    folder = os.path.join(repo, "bench", "results")
+    if not os.path.isdir(folder):
+        return None
+    found = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")]
+    return max(found, key=os.path.getmtime) if found else None
+
+
+def render(repo: str, results: dict, md_path: str) -> list[str]:
+    """Write the results file's markdown twin and docs/performance.md."""
+    text = markdown(results)
     with open(md_path, "w", encoding="utf-8") as f:
         f.write(text.replace("](../bench/", "](../"))  # bench/results/ is one level down
     docs = os.path.join(repo, "docs", "performance.md")
     with open(docs, "w", encoding="utf-8") as f:
         f.write(text)
-    return [json_path, md_path, docs]
+    return [md_path, docs]

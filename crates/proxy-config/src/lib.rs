@@ -15,6 +15,7 @@
 pub mod access_log;
 pub mod bootstrap;
 pub mod error;
+pub mod from_pb;
 pub mod lb;
 pub mod model;
 pub mod runtime;

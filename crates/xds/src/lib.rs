@@ -84,6 +84,58 @@ pub fn message_name(type_url: &str) -> &str {
     type_url.rsplit('/').next().unwrap_or(type_url)
 }
 
+/// Converts JSON into a `google.protobuf.Struct` (non-objects give an empty struct).
+pub fn struct_from_json(v: &serde_json::Value) -> pb::google::protobuf::Struct {
+    let fields = match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), value_from_json(v)))
+            .collect(),
+        _ => Default::default(),
+    };
+    pb::google::protobuf::Struct { fields }
+}
+
+fn value_from_json(v: &serde_json::Value) -> pb::google::protobuf::Value {
+    use pb::google::protobuf::value::Kind;
+    use pb::google::protobuf::{ListValue, Value};
+    let kind = match v {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
+        serde_json::Value::Array(a) => Kind::ListValue(ListValue {
+            values: a.iter().map(value_from_json).collect(),
+        }),
+        serde_json::Value::Object(_) => Kind::StructValue(struct_from_json(v)),
+    };
+    Value { kind: Some(kind) }
+}
+
+/// Converts a `google.protobuf.Struct` into a JSON object.
+pub fn struct_to_json(s: &pb::google::protobuf::Struct) -> serde_json::Value {
+    let mut keys: Vec<&String> = s.fields.keys().collect();
+    keys.sort();
+    serde_json::Value::Object(
+        keys.into_iter()
+            .map(|k| (k.clone(), value_to_json(&s.fields[k])))
+            .collect(),
+    )
+}
+
+fn value_to_json(v: &pb::google::protobuf::Value) -> serde_json::Value {
+    use pb::google::protobuf::value::Kind;
+    match &v.kind {
+        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+        Some(Kind::BoolValue(b)) => (*b).into(),
+        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(*n)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Some(Kind::StringValue(s)) => s.clone().into(),
+        Some(Kind::ListValue(l)) => l.values.iter().map(value_to_json).collect(),
+        Some(Kind::StructValue(s)) => struct_to_json(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +159,12 @@ mod tests {
         let any = pack(&Cluster::default());
         let err = unpack::<Listener>(&any).expect_err("wrong type");
         assert!(err.to_string().contains("expected type"), "{err}");
+    }
+
+    #[test]
+    fn struct_json_round_trip() {
+        let v = serde_json::json!({"a": "x", "b": [true, 2.5], "c": {"d": null}});
+        assert_eq!(struct_to_json(&struct_from_json(&v)), v);
     }
 
     #[test]

@@ -75,20 +75,40 @@ fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, FieldError
 /// user sees all typos of an object in one run.
 fn decode_all<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, Vec<FieldError>> {
     const MAX_FIELD_ERRORS: usize = 20;
-    let mut errors = Vec::new();
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
     loop {
-        match decode::<T>(value.clone()) {
+        let e = match decode::<T>(value.clone()) {
             Ok(v) if errors.is_empty() => return Ok(v),
             Ok(_) => return Err(errors),
-            Err(e) => {
-                let removed = remove_at(&mut value, &crate::yaml::parse_path(&e.path));
+            Err(e) => e,
+        };
+        if let Some(field) = missing_field(&e.message) {
+            // A missing field cannot be fixed by removing more, so this is the last error.
+            // When the field is missing only because a bad value was removed above, the
+            // user has already been told about it.
+            let path = if e.path.is_empty() { field.to_string() } else { format!("{}.{field}", e.path) };
+            if !removed.contains(&path) {
                 errors.push(e);
-                if !removed || errors.len() >= MAX_FIELD_ERRORS {
-                    return Err(errors);
-                }
             }
+            return Err(errors);
         }
+        if errors.last() == Some(&e)
+            || errors.len() >= MAX_FIELD_ERRORS
+            || !remove_at(&mut value, &crate::yaml::parse_path(&e.path))
+        {
+            errors.push(e);
+            errors.dedup();
+            return Err(errors);
+        }
+        removed.push(e.path.clone());
+        errors.push(e);
     }
+}
+
+/// The field named by serde's "missing field" error, as tidied by `hint::field_error`.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field \"")?.split('"').next()
 }
 
 /// Removes the node at `path`; false when there is nothing to remove (the error is about a
