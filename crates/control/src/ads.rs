@@ -18,6 +18,7 @@ use weft_xds::pb::envoy::service::discovery::v3::{
 };
 
 use crate::connection::Connection;
+use crate::delta::DeltaConnection;
 use crate::metrics::Metrics;
 use crate::push::Push;
 use crate::status::SyncStatus;
@@ -126,10 +127,13 @@ impl AggregatedDiscoveryService for AdsServer {
 
     async fn delta_aggregated_resources(
         &self,
-        _request: Request<Streaming<DeltaDiscoveryRequest>>,
+        request: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<DeltaStream>, Status> {
-        Err(Status::unimplemented(
-            "incremental (delta) xDS is not served yet; use state-of-the-world ADS",
-        ))
+        let peer = request.remote_addr();
+        let inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(self.shared.options.send_queue.max(1));
+        let connection = DeltaConnection::new(self.shared.clone(), tx, peer);
+        tokio::spawn(connection.run(inbound));
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod ads;
 mod connection;
+mod delta;
 pub mod metrics;
 pub mod node;
 pub mod push;

@@ -1,4 +1,5 @@
 //! `Cluster` and `ClusterLoadAssignment` protobufs into the model.
+#![allow(deprecated)] // legacy `append` and `http2_protocol_options` are part of the accepted subset
 
 use serde_json::json;
 use weft_xds::pb::envoy::config::cluster::v3 as pb;

@@ -4,6 +4,7 @@
 //! Only the subset the bootstrap accepts is converted. Every other field that is set is an
 //! error naming the resource and field path: each converter takes the fields it understands
 //! out of a copy of the message and rejects whatever is left (`rest`).
+#![allow(deprecated)] // legacy `append` on header options is part of the accepted subset
 
 mod cluster;
 mod listener;

@@ -1,0 +1,209 @@
+#![allow(clippy::unwrap_used)]
+
+use weft_xds::pack;
+use weft_xds::pb::envoy::config::cluster::v3 as cl;
+use weft_xds::pb::envoy::config::core::v3 as core;
+use weft_xds::pb::envoy::config::endpoint::v3 as ep;
+use weft_xds::pb::envoy::config::listener::v3 as li;
+use weft_xds::pb::envoy::config::route::v3 as rt;
+use weft_xds::pb::envoy::extensions::filters::http::router::v3::Router;
+use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm;
+use weft_xds::pb::google::protobuf::{Any, Duration};
+
+use super::*;
+use crate::runtime::cluster::{Discovery, build_cluster, build_endpoints};
+use crate::runtime::listener::build_listener;
+use crate::runtime::route::build_route_table;
+use crate::runtime::{NetworkKind, RouteSource};
+
+fn addr(ip: &str, port: u32) -> core::Address {
+    core::Address {
+        address: Some(core::address::Address::SocketAddress(core::SocketAddress {
+            address: ip.into(),
+            port_specifier: Some(core::socket_address::PortSpecifier::PortValue(port)),
+            ..Default::default()
+        })),
+    }
+}
+
+fn hcm_listener(typed_filter: Any) -> li::Listener {
+    let manager = hcm::HttpConnectionManager {
+        stat_prefix: "in".into(),
+        route_specifier: Some(hcm::http_connection_manager::RouteSpecifier::Rds(hcm::Rds {
+            route_config_name: "r1".into(),
+            config_source: None,
+        })),
+        http_filters: vec![hcm::HttpFilter {
+            name: "envoy.filters.http.router".into(),
+            config_type: Some(hcm::http_filter::ConfigType::TypedConfig(typed_filter)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    li::Listener {
+        name: "l1".into(),
+        address: Some(addr("127.0.0.1", 10000)),
+        filter_chains: vec![li::FilterChain {
+            filters: vec![li::Filter {
+                name: "envoy.filters.network.http_connection_manager".into(),
+                config_type: Some(li::filter::ConfigType::TypedConfig(pack(&manager))),
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn listener_with_rds_converts_and_compiles() {
+    let model = listener(&hcm_listener(pack(&Router::default()))).unwrap();
+    let built = build_listener(&model).unwrap();
+    assert_eq!(built.addr.to_string(), "127.0.0.1:10000");
+    let NetworkKind::Http(h) = &built.chains[0].kind else {
+        panic!("not http")
+    };
+    assert!(matches!(&h.routes, RouteSource::Rds(n) if n == "r1"));
+}
+
+#[test]
+fn listener_rejects_unknown_http_filter_type() {
+    let other = Any {
+        type_url: "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors".into(),
+        value: vec![],
+    };
+    let err = listener(&hcm_listener(other)).unwrap_err().to_string();
+    assert!(
+        err.starts_with("Listener l1: filter_chains[0].filters[0].typed_config.http_filters[0].typed_config: unknown HTTP filter type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn listener_rejects_unsupported_field() {
+    let mut l = hcm_listener(pack(&Router::default()));
+    l.reuse_port = true;
+    let err = listener(&l).unwrap_err().to_string();
+    assert!(err.starts_with("Listener l1: field number"), "{err}");
+}
+
+fn route_config() -> rt::RouteConfiguration {
+    rt::RouteConfiguration {
+        name: "r1".into(),
+        virtual_hosts: vec![rt::VirtualHost {
+            name: "all".into(),
+            domains: vec!["*".into()],
+            routes: vec![rt::Route {
+                r#match: Some(rt::RouteMatch {
+                    path_specifier: Some(rt::route_match::PathSpecifier::Prefix("/".into())),
+                    ..Default::default()
+                }),
+                action: Some(rt::route::Action::Route(rt::RouteAction {
+                    cluster_specifier: Some(rt::route_action::ClusterSpecifier::Cluster(
+                        "c1".into(),
+                    )),
+                    timeout: Some(Duration {
+                        seconds: 2,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn route_configuration_converts_and_compiles() {
+    let model = route_configuration(&route_config()).unwrap();
+    let route = &model.virtual_hosts[0].routes[0];
+    assert_eq!(route.match_.prefix.as_deref(), Some("/"));
+    assert_eq!(route.route.as_ref().unwrap().cluster.as_deref(), Some("c1"));
+    build_route_table("RouteConfiguration r1", &model).unwrap();
+}
+
+#[test]
+fn route_rejects_retry_policy() {
+    let mut rc = route_config();
+    let rt::route::Action::Route(a) = rc.virtual_hosts[0].routes[0].action.as_mut().unwrap() else {
+        panic!()
+    };
+    a.retry_policy = Some(rt::RetryPolicy::default());
+    let err = route_configuration(&rc).unwrap_err().to_string();
+    assert!(
+        err.starts_with("RouteConfiguration r1: virtual_hosts[0].routes[0].route: field number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn eds_cluster_converts_and_compiles() {
+    let c = cl::Cluster {
+        name: "c1".into(),
+        cluster_discovery_type: Some(cl::cluster::ClusterDiscoveryType::Type(
+            cl::cluster::DiscoveryType::Eds as i32,
+        )),
+        eds_cluster_config: Some(cl::cluster::EdsClusterConfig {
+            eds_config: Some(core::ConfigSource::default()),
+            service_name: "svc".into(),
+        }),
+        lb_policy: cl::cluster::LbPolicy::LeastRequest as i32,
+        ..Default::default()
+    };
+    let built = build_cluster(&cluster(&c).unwrap()).unwrap();
+    assert_eq!(
+        built.discovery,
+        Discovery::Eds {
+            service_name: "svc".into()
+        }
+    );
+}
+
+#[test]
+fn cluster_rejects_strict_dns_and_ring_hash() {
+    let mut c = cl::Cluster {
+        name: "c1".into(),
+        cluster_discovery_type: Some(cl::cluster::ClusterDiscoveryType::Type(
+            cl::cluster::DiscoveryType::StrictDns as i32,
+        )),
+        ..Default::default()
+    };
+    let model = cluster(&c).unwrap();
+    let err = build_cluster(&model).unwrap_err().to_string();
+    assert!(err.starts_with("Cluster c1: type: "), "{err}");
+    c.transport_socket = Some(core::TransportSocket::default());
+    let err = cluster(&c).unwrap_err().to_string();
+    assert!(err.starts_with("Cluster c1: transport_socket: "), "{err}");
+}
+
+#[test]
+fn load_assignment_converts_and_rejects_bad_address() {
+    let mut la = ep::ClusterLoadAssignment {
+        cluster_name: "svc".into(),
+        endpoints: vec![ep::LocalityLbEndpoints {
+            lb_endpoints: vec![ep::LbEndpoint {
+                host_identifier: Some(ep::lb_endpoint::HostIdentifier::Endpoint(ep::Endpoint {
+                    address: Some(addr("10.0.0.1", 80)),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let model = load_assignment(&la).unwrap();
+    let at = crate::error::At::new("ClusterLoadAssignment svc");
+    let eps = build_endpoints(&at, &model).unwrap();
+    assert_eq!(eps[0].addr.to_string(), "10.0.0.1:80");
+    la.endpoints[0].lb_endpoints[0].host_identifier = Some(
+        ep::lb_endpoint::HostIdentifier::EndpointName("x".into()),
+    );
+    let err = load_assignment(&la).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "ClusterLoadAssignment svc: endpoints[0].lb_endpoints[0].endpoint_name: named endpoints are not supported"
+    );
+}

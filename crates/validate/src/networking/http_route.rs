@@ -347,25 +347,6 @@ fn check_retries(r: &HttpRetry, path: &str, c: &mut Checker) {
     }
 }
 
-const GRPC_CODES: &[&str] = &[
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 
 fn check_fault(f: &HttpFaultInjection, path: &str, c: &mut Checker) {
     if f.delay.is_none() && f.abort.is_none() {
@@ -432,7 +413,7 @@ fn check_abort(a: &FaultAbort, path: &str, c: &mut Checker) {
         );
     }
     if let Some(code) = a.grpc_status.as_deref()
-        && !GRPC_CODES.contains(&code)
+        && !weft_config::model::networking::GRPC_STATUS_NAMES.contains(&code)
     {
         c.error(
             format!("{path}.grpcStatus"),

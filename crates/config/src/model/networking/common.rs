@@ -5,6 +5,28 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// gRPC status names in code order (`GRPC_STATUS_NAMES[14] == "UNAVAILABLE"`), as Istio's
+/// fault `grpcStatus` accepts them.
+pub const GRPC_STATUS_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
 /// A protobuf oneof: Istio allows one of `exact`, `prefix` or `regex`. All are optional here so
 /// validation can report "exactly one of" with the field path.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
