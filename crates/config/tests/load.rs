@@ -171,13 +171,26 @@ fn problems_point_inside_inputs_with_carriage_returns() {
 #[test]
 fn a_bad_required_value_is_reported_once() {
     // `mode` is an enum: the bad value is reported, not also a "missing field" afterwards.
-    let l = load("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: reviews\n  trafficPolicy:\n    tls: {mode: ISTIO_MUTAUL}\n");
-    assert_eq!(messages(&l), ["in.yaml:7: DestinationRule default/d: spec.trafficPolicy.tls.mode: unknown value \"ISTIO_MUTAUL\" (did you mean \"ISTIO_MUTUAL\"?)"]);
+    let l = load(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: reviews\n  trafficPolicy:\n    tls: {mode: ISTIO_MUTAUL}\n",
+    );
+    assert_eq!(
+        messages(&l),
+        [
+            "in.yaml:7: DestinationRule default/d: spec.trafficPolicy.tls.mode: unknown value \"ISTIO_MUTAUL\" (did you mean \"ISTIO_MUTUAL\"?)"
+        ]
+    );
 }
 
 #[test]
 fn a_missing_field_in_a_list_item_is_reported_once() {
-    let l = load("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n  - name: http\n");
+    let l = load(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n  - name: http\n",
+    );
     assert_eq!(l.problems.len(), 1, "{:?}", messages(&l));
-    assert!(l.problems[0].message.contains("missing field"), "{:?}", messages(&l));
+    assert!(
+        l.problems[0].message.contains("missing field"),
+        "{:?}",
+        messages(&l)
+    );
 }

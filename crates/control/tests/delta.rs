@@ -36,6 +36,14 @@ fn clusters(items: &[(&str, u8)]) -> Arc<Push> {
     ))
 }
 
+async fn next(rx: &mut tonic::Streaming<DeltaDiscoveryResponse>) -> DeltaDiscoveryResponse {
+    tokio::time::timeout(Duration::from_secs(5), rx.message())
+        .await
+        .expect("in time")
+        .expect("ok")
+        .expect("open")
+}
+
 fn names(r: &DeltaDiscoveryResponse) -> Vec<&str> {
     r.resources.iter().map(|x| x.name.as_str()).collect()
 }
@@ -63,16 +71,6 @@ async fn delta_sends_changes_and_removals() {
         .await
         .expect("stream")
         .into_inner();
-    let next = |rx: &mut tonic::Streaming<DeltaDiscoveryResponse>| {
-        let fut = rx.message();
-        async move {
-            tokio::time::timeout(Duration::from_secs(5), fut)
-                .await
-                .expect("in time")
-                .expect("ok")
-                .expect("open")
-        }
-    };
     let node = Node {
         id: "sidecar~10.0.0.1~a.default~default.svc.cluster.local".into(),
         ..Default::default()

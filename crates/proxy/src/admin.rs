@@ -30,6 +30,10 @@ const HELP: &[(&str, &str)] = &[
     ("/clusters", "upstream cluster status"),
     ("/config_dump", "dump current Envoy configs"),
     (
+        "/debug/ads",
+        "ADS stream: per-type ACKed version, nonce, names, last NACK",
+    ),
+    (
         "/healthcheck/fail",
         "cause the server to fail health checks (POST)",
     ),
@@ -121,6 +125,7 @@ fn route(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         "/clusters" => text(StatusCode::OK, clusters(shared)),
         "/listeners" => listeners(shared, query_param(req, "format") == Some("json")),
         "/config_dump" => json(&crate::dump::config_dump(shared)),
+        "/debug/ads" => json(&serde_json::to_value(&*crate::lock(&shared.ads)).unwrap_or_default()),
         "/quitquitquit" if post => {
             shared.quit.notify_one();
             text(StatusCode::OK, "OK\n")

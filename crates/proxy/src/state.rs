@@ -46,6 +46,8 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// Signalled by `/quitquitquit`.
     pub quit: tokio::sync::Notify,
+    /// ADS stream state for `/debug/ads` (admin only; never locked on the data path).
+    pub ads: std::sync::Mutex<crate::ads::AdsStatus>,
 }
 
 impl Shared {
@@ -58,6 +60,7 @@ impl Shared {
             healthy: AtomicBool::new(true),
             ready: AtomicBool::new(false),
             quit: tokio::sync::Notify::new(),
+            ads: Default::default(),
         }
     }
 

@@ -70,14 +70,22 @@ pub fn outbound_clusters(
             let name = names::outbound_cluster(port.port, &subset, &service.hostname);
             let mut cluster =
                 outbound_cluster(ctx, service, name, endpoints.get(&port.port), &labels);
-            EffectivePolicy::resolve(base_policy, subset_policy, port.port).apply_to(&mut cluster);
+            let policy = EffectivePolicy::resolve(base_policy, subset_policy, port.port);
+            policy.apply_to(&mut cluster);
             if service.resolution == Resolution::Passthrough {
                 cluster.lb_policy = LbPolicy::ClusterProvided as i32;
             }
-            if port.protocol.is_http2() {
+            let common = policy.common_http_options();
+            if port.protocol.is_http2() || common.is_some() {
+                let mut options = if port.protocol.is_http2() {
+                    http2_options()
+                } else {
+                    HttpProtocolOptions::default()
+                };
+                options.common_http_protocol_options = common;
                 cluster.typed_extension_protocol_options.insert(
                     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(),
-                    any(&http2_options()),
+                    any(&options),
                 );
             }
             out.push(cluster);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use weft_config::model::networking::Server;
 use weft_registry::{Protocol, host_matches};
+use weft_xds::pb::envoy::config::route::v3::virtual_host::TlsRequirementType;
 use weft_xds::pb::envoy::config::route::v3::{
     DirectResponseAction, Route, RouteConfiguration, VirtualHost, route,
 };
@@ -21,6 +22,16 @@ use crate::{Resources, names};
 /// A gateway server host: `ns/host` or `host` (any namespace).
 fn server_host(h: &str) -> &str {
     h.split_once('/').map(|(_, host)| host).unwrap_or(h)
+}
+
+/// `tls.httpsRedirect` on a plain-text server: every request is redirected to HTTPS.
+fn require_tls(server: &Server) -> i32 {
+    let redirect = server.tls.as_ref().and_then(|t| t.https_redirect) == Some(true);
+    if redirect {
+        TlsRequirementType::All as i32
+    } else {
+        TlsRequirementType::None as i32
+    }
 }
 
 pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
@@ -90,6 +101,7 @@ fn route_config(
                     name: vh_name,
                     domains: vec![host.clone(), format!("{host}:*")],
                     routes: routes(&scope, &vs.spec.http),
+                    require_tls: require_tls(server),
                     include_request_attempt_count: true,
                     ..Default::default()
                 });

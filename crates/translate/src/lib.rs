@@ -18,6 +18,7 @@ mod pbutil;
 mod policy;
 pub mod proxy;
 mod sidecar;
+mod tcp_route;
 pub mod view;
 
 use weft_xds::pb::envoy::config::cluster::v3::Cluster;

@@ -59,9 +59,16 @@ pub fn http_connection_manager(stat_prefix: &str, routes: Routes, edge: bool) ->
 }
 
 pub fn tcp_proxy_filter(stat_prefix: &str, cluster: &str) -> Filter {
+    tcp_proxy_with(
+        stat_prefix,
+        tcp_proxy::ClusterSpecifier::Cluster(cluster.into()),
+    )
+}
+
+pub fn tcp_proxy_with(stat_prefix: &str, specifier: tcp_proxy::ClusterSpecifier) -> Filter {
     let tcp = TcpProxy {
         stat_prefix: stat_prefix.into(),
-        cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.into())),
+        cluster_specifier: Some(specifier),
         ..Default::default()
     };
     Filter {

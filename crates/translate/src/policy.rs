@@ -10,7 +10,7 @@ use weft_xds::pb::envoy::config::cluster::v3::cluster::{
     CommonLbConfig, LbConfig, LbPolicy, MaglevLbConfig, RingHashLbConfig,
 };
 use weft_xds::pb::envoy::config::cluster::v3::{CircuitBreakers, Cluster, OutlierDetection};
-use weft_xds::pb::envoy::config::core::v3::TransportSocket;
+use weft_xds::pb::envoy::config::core::v3::{HttpProtocolOptions, TransportSocket};
 use weft_xds::pb::envoy::r#type::v3::Percent;
 
 use crate::pbutil::{duration_of, u32v};
@@ -73,6 +73,24 @@ impl EffectivePolicy {
         self.connection_pool = pool.or(self.connection_pool.take());
         self.outlier_detection = outlier.or(self.outlier_detection.take());
         self.tls = tls.or(self.tls.take());
+    }
+
+    /// `connectionPool.http.idleTimeout` and `maxRequestsPerConnection`, for the cluster's
+    /// upstream HTTP protocol options.
+    pub fn common_http_options(&self) -> Option<HttpProtocolOptions> {
+        let http = self.connection_pool.as_ref()?.http.as_ref()?;
+        let max = http
+            .max_requests_per_connection
+            .and_then(|v| u32::try_from(v).ok())
+            .filter(|v| *v > 0);
+        if http.idle_timeout.is_none() && max.is_none() {
+            return None;
+        }
+        Some(HttpProtocolOptions {
+            idle_timeout: http.idle_timeout.as_ref().map(duration_of),
+            max_requests_per_connection: max.map(u32v),
+            ..Default::default()
+        })
     }
 
     /// Applies the policy to `cluster`.

@@ -126,12 +126,9 @@ fn outbound_listeners(
             if !taken.insert(name) {
                 continue; // first service on an address and port wins, as in Istio
             }
-            let cluster = names::outbound_cluster(p.port, "", &s.hostname);
-            out.listeners.push(listener::outbound(
-                address,
-                p.port,
-                listener::tcp_proxy_filter(&cluster, &cluster),
-            ));
+            let filter = crate::tcp_route::tcp_filter(ctx, view, s, p.port);
+            out.listeners
+                .push(listener::outbound(address, p.port, filter));
         }
     }
     for (port, svcs) in http_ports {

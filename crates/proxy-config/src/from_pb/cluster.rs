@@ -23,15 +23,21 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
         None => m::DiscoveryType::Static,
         Some(pb::cluster::ClusterDiscoveryType::Type(t)) => enum_named(
             &at.field("type"),
-            pb::cluster::DiscoveryType::try_from(*t).ok().map(|t| t.as_str_name()),
+            pb::cluster::DiscoveryType::try_from(*t)
+                .ok()
+                .map(|t| t.as_str_name()),
         )?,
         Some(pb::cluster::ClusterDiscoveryType::ClusterType(_)) => {
-            return Err(at.field("cluster_type").err("custom cluster types are not supported"));
+            return Err(at
+                .field("cluster_type")
+                .err("custom cluster types are not supported"));
         }
     };
     let lb_policy = enum_named(
         &at.field("lb_policy"),
-        pb::cluster::LbPolicy::try_from(c.lb_policy).ok().map(|p| p.as_str_name()),
+        pb::cluster::LbPolicy::try_from(c.lb_policy)
+            .ok()
+            .map(|p| p.as_str_name()),
     )?;
     let mut left = c.clone();
     left.name.clear();
@@ -48,7 +54,10 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
     let mut typed = std::collections::BTreeMap::new();
     for (key, any) in &c.typed_extension_protocol_options {
         let kat = at.field("typed_extension_protocol_options").field(key);
-        typed.insert(key.clone(), m::ProtocolOptions::Http(http_options(&kat, &unpack(&kat, any)?)?));
+        typed.insert(
+            key.clone(),
+            m::ProtocolOptions::Http(http_options(&kat, &unpack(&kat, any)?)?),
+        );
     }
     Ok(m::Cluster {
         name: c.name.clone(),
@@ -189,7 +198,9 @@ fn lb_endpoint(at: &At<'_>, e: &ep::LbEndpoint) -> Result<m::LbEndpoint> {
             })
         }
         Some(HostIdentifier::EndpointName(_)) => {
-            return Err(at.field("endpoint_name").err("named endpoints are not supported"));
+            return Err(at
+                .field("endpoint_name")
+                .err("named endpoints are not supported"));
         }
         None => None,
     };

@@ -47,11 +47,10 @@ pub fn listener(l: &pb::Listener) -> Result<m::Listener> {
         .enumerate()
         .map(|(i, f)| listener_filter(&at.field("listener_filters").index(i), f))
         .collect::<Result<_>>()?;
-    let direction = weft_xds::pb::envoy::config::core::v3::TrafficDirection::try_from(
-        l.traffic_direction,
-    )
-    .ok()
-    .filter(|d| d.as_str_name() != "UNSPECIFIED");
+    let direction =
+        weft_xds::pb::envoy::config::core::v3::TrafficDirection::try_from(l.traffic_direction)
+            .ok()
+            .filter(|d| d.as_str_name() != "UNSPECIFIED");
     Ok(m::Listener {
         name: l.name.clone(),
         address: address(&at.field("address"), l.address.as_ref())?,
@@ -87,10 +86,9 @@ fn listener_filter(at: &At<'_>, f: &pb::ListenerFilter) -> Result<m::ListenerFil
             m::ListenerFilterConfig::OriginalDst {}
         }
         _ => {
-            return Err(at.field("typed_config").err(format!(
-                "unknown listener filter type {:?}",
-                any.type_url
-            )));
+            return Err(at
+                .field("typed_config")
+                .err(format!("unknown listener filter type {:?}", any.type_url)));
         }
     };
     Ok(m::ListenerFilter {
@@ -245,7 +243,10 @@ fn connection_manager(
         xff_num_trusted_hops: h.xff_num_trusted_hops,
         skip_xff_append: h.skip_xff_append,
         server_name: h.server_name.clone(),
-        stream_idle_timeout: dur(&at.field("stream_idle_timeout"), h.stream_idle_timeout.as_ref())?,
+        stream_idle_timeout: dur(
+            &at.field("stream_idle_timeout"),
+            h.stream_idle_timeout.as_ref(),
+        )?,
         request_timeout: dur(&at.field("request_timeout"), h.request_timeout.as_ref())?,
         common_http_protocol_options: None,
         http_protocol_options: None,

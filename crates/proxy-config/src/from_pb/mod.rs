@@ -59,7 +59,9 @@ pub(crate) fn address(at: &At<'_>, a: Option<&core::Address>) -> Result<Option<m
     use core::socket_address::{PortSpecifier, Protocol};
     let Some(a) = a else { return Ok(None) };
     let Some(A::SocketAddress(sa)) = &a.address else {
-        return Err(at.field("socket_address").err("is required (pipes and internal addresses are not supported)"));
+        return Err(at
+            .field("socket_address")
+            .err("is required (pipes and internal addresses are not supported)"));
     };
     let at = at.field("socket_address");
     let port_value = match sa.port_specifier {
@@ -75,7 +77,8 @@ pub(crate) fn address(at: &At<'_>, a: Option<&core::Address>) -> Result<Option<m
     left.ipv4_compat = false;
     left.protocol = 0;
     rest(&at, &left)?;
-    let protocol = Protocol::try_from(sa.protocol).map_err(|_| at.field("protocol").err("unknown"))?;
+    let protocol =
+        Protocol::try_from(sa.protocol).map_err(|_| at.field("protocol").err("unknown"))?;
     Ok(Some(m::Address {
         socket_address: Some(m::SocketAddress {
             protocol: Some(protocol.as_str_name().to_string()),
@@ -101,9 +104,14 @@ pub(crate) fn header_options(
         .enumerate()
         .map(|(i, o)| {
             let at = at.index(i);
-            let h = o.header.as_ref().ok_or_else(|| at.field("header").err("is required"))?;
+            let h = o
+                .header
+                .as_ref()
+                .ok_or_else(|| at.field("header").err("is required"))?;
             if !h.raw_value.is_empty() {
-                return Err(at.field("header.raw_value").err("is not supported; use value"));
+                return Err(at
+                    .field("header.raw_value")
+                    .err("is not supported; use value"));
             }
             let append_action = match o.append_action {
                 0 => None,

@@ -166,14 +166,20 @@ fn route_match(at: &At<'_>, mm: &pb::RouteMatch) -> Result<m::RouteMatch> {
         Some(P::Path(p)) => out.path = Some(p.clone()),
         Some(P::SafeRegex(r)) => out.safe_regex = Some(regex(r)),
         Some(P::PathSeparatedPrefix(p)) => out.path_separated_prefix = Some(p.clone()),
-        Some(_) => return Err(at.err("only prefix, path, safe_regex and path_separated_prefix are supported")),
+        Some(_) => {
+            return Err(
+                at.err("only prefix, path, safe_regex and path_separated_prefix are supported")
+            );
+        }
         None => out.prefix = Some(String::new()),
     }
     for (i, h) in mm.headers.iter().enumerate() {
-        out.headers.push(header_matcher(&at.field("headers").index(i), h)?);
+        out.headers
+            .push(header_matcher(&at.field("headers").index(i), h)?);
     }
     for (i, q) in mm.query_parameters.iter().enumerate() {
-        out.query_parameters.push(query_matcher(&at.field("query_parameters").index(i), q)?);
+        out.query_parameters
+            .push(query_matcher(&at.field("query_parameters").index(i), q)?);
     }
     Ok(out)
 }

@@ -29,10 +29,12 @@ fn addr(ip: &str, port: u32) -> core::Address {
 fn hcm_listener(typed_filter: Any) -> li::Listener {
     let manager = hcm::HttpConnectionManager {
         stat_prefix: "in".into(),
-        route_specifier: Some(hcm::http_connection_manager::RouteSpecifier::Rds(hcm::Rds {
-            route_config_name: "r1".into(),
-            config_source: None,
-        })),
+        route_specifier: Some(hcm::http_connection_manager::RouteSpecifier::Rds(
+            hcm::Rds {
+                route_config_name: "r1".into(),
+                config_source: None,
+            },
+        )),
         http_filters: vec![hcm::HttpFilter {
             name: "envoy.filters.http.router".into(),
             config_type: Some(hcm::http_filter::ConfigType::TypedConfig(typed_filter)),
@@ -198,9 +200,8 @@ fn load_assignment_converts_and_rejects_bad_address() {
     let at = crate::error::At::new("ClusterLoadAssignment svc");
     let eps = build_endpoints(&at, &model).unwrap();
     assert_eq!(eps[0].addr.to_string(), "10.0.0.1:80");
-    la.endpoints[0].lb_endpoints[0].host_identifier = Some(
-        ep::lb_endpoint::HostIdentifier::EndpointName("x".into()),
-    );
+    la.endpoints[0].lb_endpoints[0].host_identifier =
+        Some(ep::lb_endpoint::HostIdentifier::EndpointName("x".into()));
     let err = load_assignment(&la).unwrap_err().to_string();
     assert_eq!(
         err,

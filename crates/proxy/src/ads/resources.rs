@@ -1,0 +1,343 @@
+//! The dynamic resources accepted from ADS and the pure decisions on them: decoding and
+//! compiling one response per resource (a bad resource is rejected alone, the previous version
+//! of it stays), which EDS/RDS names to subscribe to, and assembling the served snapshot on
+//! top of the static one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use prost::{Message, Name};
+use weft_proxy_config::error::{At, ConfigError};
+use weft_proxy_config::from_pb;
+use weft_proxy_config::model;
+use weft_proxy_config::model::cluster::ClusterLoadAssignment;
+use weft_proxy_config::runtime::cluster::{Discovery, Endpoint, build_cluster, build_endpoints};
+use weft_proxy_config::runtime::listener::build_listener;
+use weft_proxy_config::runtime::route::build_route_table;
+use weft_proxy_config::runtime::{self as rt, NetworkKind, RouteSource, Snapshot};
+use weft_xds::pb::google::protobuf::Any;
+use weft_xds::type_url;
+
+use crate::dump::{ConfigRecord, Versioned};
+
+/// The four resource types weft subscribes to, in the order they are requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Cluster,
+    Endpoint,
+    Listener,
+    Route,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Cluster, Kind::Endpoint, Kind::Listener, Kind::Route];
+
+    pub fn type_url(self) -> &'static str {
+        match self {
+            Kind::Cluster => type_url::CLUSTER,
+            Kind::Endpoint => type_url::CLUSTER_LOAD_ASSIGNMENT,
+            Kind::Listener => type_url::LISTENER,
+            Kind::Route => type_url::ROUTE_CONFIGURATION,
+        }
+    }
+
+    pub fn from_type_url(url: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| weft_xds::same_type(k.type_url(), url))
+    }
+
+    /// CDS and LDS are wildcard subscriptions whose responses carry the whole set.
+    pub fn is_wildcard(self) -> bool {
+        matches!(self, Kind::Cluster | Kind::Listener)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry<M, R> {
+    model: M,
+    built: R,
+    version: String,
+    updated: SystemTime,
+}
+
+type Map<M, R> = BTreeMap<String, Entry<M, R>>;
+
+/// Accepted dynamic resources, kept across reconnects.
+#[derive(Debug, Default)]
+pub struct Resources {
+    base: Arc<Snapshot>,
+    clusters: Map<model::Cluster, Arc<rt::Cluster>>,
+    endpoints: Map<ClusterLoadAssignment, Vec<Endpoint>>,
+    listeners: Map<model::Listener, Arc<rt::Listener>>,
+    routes: Map<model::RouteConfiguration, Arc<rt::RouteTable>>,
+    versions: BTreeMap<String, String>,
+}
+
+/// A decoded and compiled resource, or why it was rejected.
+struct Decoded<M, R> {
+    ok: Vec<(String, M, R)>,
+    rejected: BTreeSet<String>,
+    errors: Vec<String>,
+}
+
+fn decode<P, M, R>(
+    kind: &str,
+    resources: &[Any],
+    name_of: impl Fn(&P) -> String,
+    convert: impl Fn(&P) -> Result<M, ConfigError>,
+    compile: impl Fn(&M) -> Result<R, ConfigError>,
+) -> Decoded<M, R>
+where
+    P: Message + Default + Name,
+{
+    let mut out = Decoded {
+        ok: Vec::new(),
+        rejected: BTreeSet::new(),
+        errors: Vec::new(),
+    };
+    let mut seen = BTreeSet::new();
+    for (i, any) in resources.iter().enumerate() {
+        let pb: P = match weft_xds::unpack(any) {
+            Ok(p) => p,
+            Err(e) => {
+                out.errors.push(format!("{kind} resources[{i}]: {e}"));
+                continue;
+            }
+        };
+        let name = name_of(&pb);
+        let result = if seen.insert(name.clone()) {
+            convert(&pb).and_then(|m| compile(&m).map(|r| (m, r)))
+        } else {
+            Err(At::new(&format!("{kind} {name}"))
+                .field("name")
+                .err("duplicate name in one response"))
+        };
+        match result {
+            Ok((m, r)) => out.ok.push((name, m, r)),
+            Err(e) => {
+                out.errors.push(e.to_string());
+                out.rejected.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// Merges accepted resources into `map`. Wildcard types replace the whole set, keeping the
+/// previous version of rejected resources; others update only what the response carries.
+fn merge<M, R>(map: &mut Map<M, R>, d: Decoded<M, R>, version: &str, wildcard: bool) {
+    let now = SystemTime::now();
+    let mut next: Map<M, R> = if wildcard {
+        let mut old = std::mem::take(map);
+        d.rejected
+            .iter()
+            .filter_map(|n| old.remove_entry(n))
+            .collect()
+    } else {
+        std::mem::take(map)
+    };
+    for (name, model, built) in d.ok {
+        let entry = Entry {
+            model,
+            built,
+            version: version.to_string(),
+            updated: now,
+        };
+        next.insert(name, entry);
+    }
+    *map = next;
+}
+
+impl Resources {
+    pub fn new(base: Arc<Snapshot>) -> Self {
+        Self {
+            base,
+            ..Default::default()
+        }
+    }
+
+    /// Applies one response; returns one message per rejected resource.
+    pub fn apply(&mut self, kind: Kind, resources: &[Any], version: &str) -> Vec<String> {
+        let errors = match kind {
+            Kind::Cluster => self.apply_clusters(resources, version),
+            Kind::Endpoint => self.apply_endpoints(resources, version),
+            Kind::Listener => self.apply_listeners(resources, version),
+            Kind::Route => self.apply_routes(resources, version),
+        };
+        if errors.is_empty() {
+            self.versions
+                .insert(kind.type_url().to_string(), version.to_string());
+        }
+        errors
+    }
+
+    fn apply_clusters(&mut self, resources: &[Any], version: &str) -> Vec<String> {
+        let base = self.base.clone();
+        let d = decode(
+            "Cluster",
+            resources,
+            |c: &weft_xds::pb::envoy::config::cluster::v3::Cluster| c.name.clone(),
+            from_pb::cluster,
+            |m| {
+                static_clash(&base.clusters, "Cluster", &m.name).and(build_cluster(m).map(Arc::new))
+            },
+        );
+        let errors = d.errors.clone();
+        merge(&mut self.clusters, d, version, true);
+        errors
+    }
+
+    fn apply_endpoints(&mut self, resources: &[Any], version: &str) -> Vec<String> {
+        let d = decode(
+            "ClusterLoadAssignment",
+            resources,
+            |c: &weft_xds::pb::envoy::config::endpoint::v3::ClusterLoadAssignment| {
+                c.cluster_name.clone()
+            },
+            from_pb::load_assignment,
+            |m| {
+                let resource = format!("ClusterLoadAssignment {}", m.cluster_name);
+                build_endpoints(&At::new(&resource), m)
+            },
+        );
+        let errors = d.errors.clone();
+        merge(&mut self.endpoints, d, version, false);
+        errors
+    }
+
+    fn apply_listeners(&mut self, resources: &[Any], version: &str) -> Vec<String> {
+        let base = self.base.clone();
+        let d = decode(
+            "Listener",
+            resources,
+            |l: &weft_xds::pb::envoy::config::listener::v3::Listener| l.name.clone(),
+            from_pb::listener,
+            |m| {
+                static_clash(&base.listeners, "Listener", &m.name)
+                    .and(build_listener(m).map(Arc::new))
+            },
+        );
+        let errors = d.errors.clone();
+        merge(&mut self.listeners, d, version, true);
+        errors
+    }
+
+    fn apply_routes(&mut self, resources: &[Any], version: &str) -> Vec<String> {
+        let d = decode(
+            "RouteConfiguration",
+            resources,
+            |r: &weft_xds::pb::envoy::config::route::v3::RouteConfiguration| r.name.clone(),
+            from_pb::route_configuration,
+            |m| build_route_table(&format!("RouteConfiguration {}", m.name), m).map(Arc::new),
+        );
+        let errors = d.errors.clone();
+        merge(&mut self.routes, d, version, false);
+        errors
+    }
+
+    /// EDS service names of the dynamic EDS clusters.
+    pub fn eds_names(&self) -> Vec<String> {
+        let names: BTreeSet<String> = self
+            .clusters
+            .values()
+            .filter_map(|e| match &e.built.discovery {
+                Discovery::Eds { service_name } => Some(service_name.clone()),
+                Discovery::Static => None,
+            })
+            .collect();
+        names.into_iter().collect()
+    }
+
+    /// Route configuration names the dynamic listeners ask RDS for.
+    pub fn rds_names(&self) -> Vec<String> {
+        let mut names = BTreeSet::new();
+        for e in self.listeners.values() {
+            for c in e.built.chains.iter().chain(e.built.default_chain.iter()) {
+                if let NetworkKind::Http(h) = &c.kind
+                    && let RouteSource::Rds(n) = &h.routes
+                {
+                    names.insert(n.clone());
+                }
+            }
+        }
+        names.into_iter().collect()
+    }
+
+    /// Forgets assignments and route tables nothing subscribes to any more.
+    pub fn retain_subscribed(&mut self, eds: &[String], rds: &[String]) {
+        self.endpoints.retain(|n, _| eds.contains(n));
+        self.routes.retain(|n, _| rds.contains(n));
+    }
+
+    /// Whether every subscribed EDS and RDS resource has arrived.
+    pub fn warm(&self, eds: &[String], rds: &[String]) -> bool {
+        eds.iter().all(|n| self.endpoints.contains_key(n))
+            && rds.iter().all(|n| self.routes.contains_key(n))
+    }
+
+    /// The static snapshot plus the dynamic resources, EDS endpoints filled in.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut s = (*self.base).clone();
+        for (name, e) in &self.clusters {
+            let c = match &e.built.discovery {
+                Discovery::Eds { service_name } => {
+                    let mut c = (*e.built).clone();
+                    c.endpoints = self
+                        .endpoints
+                        .get(service_name)
+                        .map(|a| a.built.clone())
+                        .unwrap_or_default();
+                    Arc::new(c)
+                }
+                Discovery::Static => e.built.clone(),
+            };
+            s.clusters.insert(name.clone(), c);
+        }
+        for (name, e) in &self.listeners {
+            s.listeners.insert(name.clone(), e.built.clone());
+        }
+        for (name, e) in &self.routes {
+            s.routes.insert(name.clone(), e.built.clone());
+        }
+        s
+    }
+
+    /// What `/config_dump` shows for the dynamic resources.
+    pub fn record(&self) -> ConfigRecord {
+        ConfigRecord {
+            listeners: versioned(&self.listeners),
+            clusters: versioned(&self.clusters),
+            routes: versioned(&self.routes),
+            endpoints: versioned(&self.endpoints),
+            versions: self.versions.clone(),
+        }
+    }
+}
+
+fn versioned<M: Clone, R>(map: &Map<M, R>) -> BTreeMap<String, Versioned<M>> {
+    map.iter()
+        .map(|(n, e)| {
+            let v = Versioned {
+                version: e.version.clone(),
+                last_updated: e.updated,
+                resource: e.model.clone(),
+            };
+            (n.clone(), v)
+        })
+        .collect()
+}
+
+fn static_clash<T>(
+    statics: &BTreeMap<String, T>,
+    kind: &str,
+    name: &str,
+) -> Result<(), ConfigError> {
+    if statics.contains_key(name) {
+        return Err(At::new(&format!("{kind} {name}"))
+            .field("name")
+            .err("a static resource has this name"));
+    }
+    Ok(())
+}
