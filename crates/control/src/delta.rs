@@ -2,7 +2,6 @@
 //! version of each resource the proxy has; pushes send only changed and removed resources.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -37,12 +36,6 @@ impl DeltaSubscription {
     fn wants(&self, name: &str) -> bool {
         self.wildcard || self.names.contains(name)
     }
-}
-
-fn version_of(any: &weft_xds::pb::google::protobuf::Any) -> String {
-    let mut h = DefaultHasher::new();
-    any.value.hash(&mut h);
-    format!("{:016x}", h.finish())
 }
 
 pub(crate) struct DeltaConnection {
@@ -241,7 +234,7 @@ impl DeltaConnection {
         };
         let mut resources = Vec::new();
         for (name, any) in &set.items {
-            let version = version_of(any);
+            let version = set.item_version(name);
             if sub.wants(name) && sub.known.get(name) != Some(&version) {
                 sub.known.insert(name.clone(), version.clone());
                 resources.push(Resource {

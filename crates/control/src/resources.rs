@@ -42,22 +42,49 @@ pub fn is_named_type(url: &str) -> bool {
 pub struct TypedResources {
     pub version: String,
     pub items: BTreeMap<String, Arc<Any>>,
+    /// A content hash per resource (independent of map-field order in the encoding).
+    pub hashes: BTreeMap<String, u64>,
+}
+
+/// A hash of packed bytes.
+pub fn bytes_hash(any: &Any) -> u64 {
+    let mut h = DefaultHasher::new();
+    any.type_url.hash(&mut h);
+    any.value.hash(&mut h);
+    h.finish()
 }
 
 impl TypedResources {
-    /// Builds the set from named, packed resources; the version is a hash of names and bytes.
+    /// Builds the set from named, packed resources, hashing their bytes.
     pub fn new(items: impl IntoIterator<Item = (String, Arc<Any>)>) -> Self {
-        let items: BTreeMap<String, Arc<Any>> = items.into_iter().collect();
+        Self::with_hashes(items.into_iter().map(|(n, a)| {
+            let hash = bytes_hash(&a);
+            (n, a, hash)
+        }))
+    }
+
+    /// Builds the set from resources whose content hashes are already known.
+    pub fn with_hashes(items: impl IntoIterator<Item = (String, Arc<Any>, u64)>) -> Self {
+        let mut out = TypedResources::default();
+        for (name, any, hash) in items {
+            out.hashes.insert(name.clone(), hash);
+            out.items.insert(name, any);
+        }
         let mut h = DefaultHasher::new();
-        for (name, any) in &items {
+        for (name, hash) in &out.hashes {
             name.hash(&mut h);
-            any.type_url.hash(&mut h);
-            any.value.hash(&mut h);
+            hash.hash(&mut h);
         }
-        TypedResources {
-            version: format!("{:016x}", h.finish()),
-            items,
-        }
+        out.version = format!("{:016x}", h.finish());
+        out
+    }
+
+    /// The version of one resource.
+    pub fn item_version(&self, name: &str) -> String {
+        format!(
+            "{:016x}",
+            self.hashes.get(name).copied().unwrap_or_default()
+        )
     }
 
     /// The resources a request asks for: all of them for a wildcard (empty) subscription.

@@ -100,3 +100,20 @@ fn endpoint_changes_are_eds_only() {
         Some(PushReason::Config)
     );
 }
+
+#[test]
+fn route_versions_do_not_depend_on_map_order() {
+    let vs = "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n  - fault: {abort: {httpStatus: 503, percentage: {value: 1}}}\n    corsPolicy: {allowOrigins: [{exact: 'https://a'}]}\n    route: [{destination: {host: reviews}}]\n";
+    let p = proxy("10.9.0.9", "default");
+    let versions: Vec<String> = (0..8)
+        .map(|_| {
+            let g = generation(vs);
+            let r = g.generator.generate(&p);
+            r.get(weft_xds::type_url::ROUTE_CONFIGURATION)
+                .expect("rds")
+                .version
+                .clone()
+        })
+        .collect();
+    assert!(versions.windows(2).all(|w| w[0] == w[1]), "{versions:?}");
+}

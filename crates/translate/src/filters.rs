@@ -212,29 +212,10 @@ pub fn fault_filter(f: &HttpFaultInjection) -> Any {
 }
 
 fn grpc_code(name: &str) -> u32 {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
     name.parse()
         .ok()
         .or_else(|| {
-            NAMES
+            weft_config::model::networking::GRPC_STATUS_NAMES
                 .iter()
                 .position(|n| *n == name)
                 .and_then(|i| u32::try_from(i).ok())

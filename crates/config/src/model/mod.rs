@@ -87,7 +87,11 @@ fn decode_all<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, Ve
             // A missing field cannot be fixed by removing more, so this is the last error.
             // When the field is missing only because a bad value was removed above, the
             // user has already been told about it.
-            let path = if e.path.is_empty() { field.to_string() } else { format!("{}.{field}", e.path) };
+            let path = if e.path.is_empty() {
+                field.to_string()
+            } else {
+                format!("{}.{field}", e.path)
+            };
             if !removed.contains(&path) {
                 errors.push(e);
             }

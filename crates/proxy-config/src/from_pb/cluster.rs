@@ -19,38 +19,14 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
             .field("transport_socket")
             .err("TLS to upstreams is not supported yet"));
     }
-    let kind = match &c.cluster_discovery_type {
-        None => m::DiscoveryType::Static,
-        Some(pb::cluster::ClusterDiscoveryType::Type(t)) => enum_named(
-            &at.field("type"),
-            pb::cluster::DiscoveryType::try_from(*t)
-                .ok()
-                .map(|t| t.as_str_name()),
-        )?,
-        Some(pb::cluster::ClusterDiscoveryType::ClusterType(_)) => {
-            return Err(at
-                .field("cluster_type")
-                .err("custom cluster types are not supported"));
-        }
-    };
+    let kind = discovery_type(&at, c)?;
     let lb_policy = enum_named(
         &at.field("lb_policy"),
         pb::cluster::LbPolicy::try_from(c.lb_policy)
             .ok()
             .map(|p| p.as_str_name()),
     )?;
-    let mut left = c.clone();
-    left.name.clear();
-    left.alt_stat_name.clear();
-    left.cluster_discovery_type = None;
-    left.eds_cluster_config = None;
-    left.connect_timeout = None;
-    left.lb_policy = 0;
-    left.load_assignment = None;
-    left.http2_protocol_options = None;
-    left.typed_extension_protocol_options.clear();
-    left.circuit_breakers = None;
-    rest(&at, &left)?;
+    rest(&at, &cluster_rest(c))?;
     let mut typed = std::collections::BTreeMap::new();
     for (key, any) in &c.typed_extension_protocol_options {
         let kat = at.field("typed_extension_protocol_options").field(key);
@@ -82,6 +58,40 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
         circuit_breakers: c.circuit_breakers.as_ref().map(|_| json!({})),
         transport_socket: None,
     })
+}
+
+fn discovery_type(at: &At<'_>, c: &pb::Cluster) -> Result<m::DiscoveryType> {
+    let kind = match &c.cluster_discovery_type {
+        None => m::DiscoveryType::Static,
+        Some(pb::cluster::ClusterDiscoveryType::Type(t)) => enum_named(
+            &at.field("type"),
+            pb::cluster::DiscoveryType::try_from(*t)
+                .ok()
+                .map(|t| t.as_str_name()),
+        )?,
+        Some(pb::cluster::ClusterDiscoveryType::ClusterType(_)) => {
+            return Err(at
+                .field("cluster_type")
+                .err("custom cluster types are not supported"));
+        }
+    };
+    Ok(kind)
+}
+
+/// The cluster with every converted field cleared.
+fn cluster_rest(c: &pb::Cluster) -> pb::Cluster {
+    let mut left = c.clone();
+    left.name.clear();
+    left.alt_stat_name.clear();
+    left.cluster_discovery_type = None;
+    left.eds_cluster_config = None;
+    left.connect_timeout = None;
+    left.lb_policy = 0;
+    left.load_assignment = None;
+    left.http2_protocol_options = None;
+    left.typed_extension_protocol_options.clear();
+    left.circuit_breakers = None;
+    left
 }
 
 fn http_options(at: &At<'_>, h: &up::HttpProtocolOptions) -> Result<m::HttpProtocolOptions> {

@@ -347,7 +347,6 @@ fn check_retries(r: &HttpRetry, path: &str, c: &mut Checker) {
     }
 }
 
-
 fn check_fault(f: &HttpFaultInjection, path: &str, c: &mut Checker) {
     if f.delay.is_none() && f.abort.is_none() {
         c.error(path, "fault injection needs a delay, an abort or both");
