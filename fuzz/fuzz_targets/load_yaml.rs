@@ -8,8 +8,7 @@ use weft_config::{LoadOptions, load_str};
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let loaded = load_str("fuzz.yaml", text, &LoadOptions::default());
-    // YAML counts "\n", "\r\n" and a lone "\r" as one line break each.
-    let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() as u32 + 1;
+    let lines = weft_config::yaml::line_count(text);
     for p in loaded.problems.iter().chain(weft_validate::validate_all(&loaded.objects).iter()) {
         assert!(p.line <= lines, "problem outside the input: {p}");
     }

@@ -59,14 +59,27 @@ pub fn parse_documents(text: &str) -> (Vec<Document>, Option<SyntaxError>) {
         Ok(()) => (docs, None),
         Err(e) => {
             let m = e.marker();
+            // The scanner may report an error at end of input one line past the last one.
             let err = SyntaxError {
-                line: (m.line()).max(1) as u32,
+                line: (m.line().max(1) as u32).min(line_count(text)),
                 column: (m.col() + 1) as u32,
                 message: e.info().to_string(),
             };
             (docs, Some(err))
         }
     }
+}
+
+/// The number of lines of `text` as YAML counts them: `\n`, `\r\n` and a lone `\r` each end
+/// a line; the text after the last break is a line too.
+pub fn line_count(text: &str) -> u32 {
+    let bytes = text.as_bytes();
+    let breaks = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count();
+    u32::try_from(breaks).unwrap_or(u32::MAX).saturating_add(1)
 }
 
 enum Frame {

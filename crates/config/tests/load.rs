@@ -161,7 +161,7 @@ fn an_empty_spec_is_an_empty_spec() {
 fn problems_point_inside_inputs_with_carriage_returns() {
     let text = include_str!("data/fuzz-cr-line-breaks.yaml");
     let l = load(text);
-    let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() as u32 + 1;
+    let lines = weft_config::yaml::line_count(text);
     assert!(!l.problems.is_empty());
     for p in &l.problems {
         assert!(p.line >= 1 && p.line <= lines, "{p}");
@@ -193,4 +193,15 @@ fn a_missing_field_in_a_list_item_is_reported_once() {
         "{:?}",
         messages(&l)
     );
+}
+
+/// Found by the fuzzer: a syntax error at end of input was reported one line past the end.
+#[test]
+fn syntax_errors_at_end_of_input_point_at_the_last_line() {
+    let text = include_str!("data/fuzz-error-at-eof.yaml");
+    let l = load(text);
+    let last = weft_config::yaml::line_count(text);
+    let syntax: Vec<_> = l.problems.iter().filter(|p| p.message.contains("syntax")).collect();
+    assert_eq!(syntax.len(), 1, "{:?}", messages(&l));
+    assert!(syntax[0].line <= last, "{}", syntax[0]);
 }

@@ -191,6 +191,14 @@ async fn ads_applies_updates_nacks_bad_resources_and_reconnects() {
     server.shared.set("1", v1);
     let proxy = common::proxy(&bootstrap(ads_addr)).await;
 
+    check_initial(&server, &proxy, port).await;
+    let v2 = move_route(&server, port, one, two).await;
+    check_nack(&server, &proxy, v2, port, port2).await;
+    restart(server, &proxy, ads_addr, port).await;
+}
+
+/// Traffic flows, the node identity and the EDS subscription are as expected.
+async fn check_initial(server: &AdsServer, proxy: &weft_proxy::Proxy, port: u16) {
     wait_until("traffic to backend one", || async {
         backend_of(port).await.as_deref() == Ok("one")
     })
@@ -208,9 +216,16 @@ async fn ads_applies_updates_nacks_bad_resources_and_reconnects() {
         .find(|r| r.type_url == type_url::CLUSTER_LOAD_ASSIGNMENT)
         .unwrap();
     assert_eq!(eds_req.resource_names, vec!["c1.svc".to_string()]);
-    assert!(common::admin(&proxy, "/ready").await.status == 200);
+    assert!(common::admin(proxy, "/ready").await.status == 200);
+}
 
-    // An update moves the route to a second EDS cluster.
+/// An update moves the route to a second EDS cluster; returns the resources pushed.
+async fn move_route(
+    server: &AdsServer,
+    port: u16,
+    one: SocketAddr,
+    two: SocketAddr,
+) -> Vec<(String, String, Any)> {
     let mut v2 = vec![listener("l1", port, pack(&Router::default())), route("c2")];
     v2.extend(eds_cluster("c1", one));
     v2.extend(eds_cluster("c2", two));
@@ -220,12 +235,22 @@ async fn ads_applies_updates_nacks_bad_resources_and_reconnects() {
     })
     .await;
 
-    // A bad listener is NACKed by name; the good new listener of the same response is applied.
+    v2
+}
+
+/// A bad listener is NACKed by name; the good new listener of the same response is applied.
+async fn check_nack(
+    server: &AdsServer,
+    proxy: &weft_proxy::Proxy,
+    v2: Vec<(String, String, Any)>,
+    port: u16,
+    port2: u16,
+) {
     let cors = Any {
         type_url: "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors".into(),
         value: vec![],
     };
-    let mut v3 = v2.clone();
+    let mut v3 = v2;
     v3.push(listener("bad", common::free_port(), cors));
     v3.push(listener("l2", port2, pack(&Router::default())));
     server.shared.set("3", v3);
@@ -252,7 +277,7 @@ async fn ads_applies_updates_nacks_bad_resources_and_reconnects() {
         backend_of(port2).await.as_deref() == Ok("two")
     })
     .await;
-    let status = common::admin(&proxy, "/debug/ads").await.json();
+    let status = common::admin(proxy, "/debug/ads").await.json();
     let lds = &status["types"][type_url::LISTENER];
     assert_eq!(lds["acked_version"], "2", "{status}");
     assert!(
@@ -266,11 +291,13 @@ async fn ads_applies_updates_nacks_bad_resources_and_reconnects() {
         "3",
         "{status}"
     );
+}
 
-    // The control plane goes away: the proxy keeps serving, then reconnects.
+/// The control plane goes away: the proxy keeps serving, then reconnects.
+async fn restart(server: AdsServer, proxy: &weft_proxy::Proxy, ads_addr: SocketAddr, port: u16) {
     let shared = server.kill().await;
     wait_until("the proxy to notice the disconnect", || async {
-        common::admin(&proxy, "/debug/ads").await.json()["connected"] == false
+        common::admin(proxy, "/debug/ads").await.json()["connected"] == false
     })
     .await;
     for _ in 0..5 {
@@ -280,7 +307,7 @@ async fn ads_applies_updates_nacks_bad_resources_and_reconnects() {
     let server = AdsServer::start(ads_addr, Some(shared)).await;
     wait_until("a reconnect", || async {
         server.shared.streams() > streams_before
-            && common::admin(&proxy, "/debug/ads").await.json()["connected"] == true
+            && common::admin(proxy, "/debug/ads").await.json()["connected"] == true
     })
     .await;
     let last_cds = server

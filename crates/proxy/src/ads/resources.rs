@@ -341,3 +341,55 @@ fn static_clash<T>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use weft_xds::pack;
+    use weft_xds::pb::envoy::config::cluster::v3 as cl;
+
+    use super::*;
+
+    fn cluster(name: &str, kind: cl::cluster::DiscoveryType) -> Any {
+        pack(&cl::Cluster {
+            name: name.into(),
+            cluster_discovery_type: Some(cl::cluster::ClusterDiscoveryType::Type(kind as i32)),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_rejected_resource_keeps_its_last_version_and_the_rest_applies() {
+        use cl::cluster::DiscoveryType::{Eds, StrictDns};
+        let mut r = Resources::default();
+        assert!(r.apply(Kind::Cluster, &[cluster("a", Eds)], "1").is_empty());
+        let errors = r.apply(
+            Kind::Cluster,
+            &[cluster("a", StrictDns), cluster("b", Eds)],
+            "2",
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("Cluster a: type: "), "{errors:?}");
+        let snap = r.snapshot();
+        assert!(snap.clusters.contains_key("b"));
+        assert!(matches!(
+            snap.clusters["a"].discovery,
+            Discovery::Eds { .. }
+        ));
+        assert_eq!(r.record().versions[type_url::CLUSTER], "1");
+        assert_eq!(r.eds_names(), vec!["a".to_string(), "b".to_string()]);
+    }
+
+    #[test]
+    fn wildcard_responses_remove_missing_resources() {
+        let mut r = Resources::default();
+        let eds = cl::cluster::DiscoveryType::Eds;
+        r.apply(Kind::Cluster, &[cluster("a", eds), cluster("b", eds)], "1");
+        assert!(r.apply(Kind::Cluster, &[cluster("b", eds)], "2").is_empty());
+        assert_eq!(r.eds_names(), vec!["b".to_string()]);
+        assert_eq!(
+            Kind::from_type_url(type_url::LISTENER),
+            Some(Kind::Listener)
+        );
+    }
+}
