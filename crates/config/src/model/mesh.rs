@@ -366,7 +366,7 @@ pub(crate) fn parse_mesh_text(
             "mesh config must be a map of fields".into(),
         ));
     }
-    super::decode::<MeshConfig>(value).map_err(|e| {
+    super::decode::<MeshConfig>(&value).map_err(|e| {
         let line = yaml::line_at(&doc.root, &yaml::parse_path(&e.path));
         at(line, &e.path, e.message)
     })

@@ -62,7 +62,7 @@ pub struct FieldError {
     pub message: String,
 }
 
-fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, FieldError> {
+fn decode<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, FieldError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
@@ -78,7 +78,7 @@ fn decode_all<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, Ve
     let mut errors: Vec<FieldError> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     loop {
-        let e = match decode::<T>(value.clone()) {
+        let e = match decode::<T>(&value) {
             Ok(v) if errors.is_empty() => return Ok(v),
             Ok(_) => return Err(errors),
             Err(e) => e,
