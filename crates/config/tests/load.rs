@@ -201,7 +201,11 @@ fn syntax_errors_at_end_of_input_point_at_the_last_line() {
     let text = include_str!("data/fuzz-error-at-eof.yaml");
     let l = load(text);
     let last = weft_config::yaml::line_count(text);
-    let syntax: Vec<_> = l.problems.iter().filter(|p| p.message.contains("syntax")).collect();
+    let syntax: Vec<_> = l
+        .problems
+        .iter()
+        .filter(|p| p.message.contains("syntax"))
+        .collect();
     assert_eq!(syntax.len(), 1, "{:?}", messages(&l));
     assert!(syntax[0].line <= last, "{}", syntax[0]);
 }
