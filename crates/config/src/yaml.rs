@@ -51,7 +51,10 @@ pub struct SyntaxError {
 /// skipped. On a syntax error the documents before it are returned together with the error, so
 /// the rest of a file that was fine can still be checked.
 pub fn parse_documents(text: &str) -> (Vec<Document>, Option<SyntaxError>) {
-    let mut builder = TreeBuilder::default();
+    let mut builder = TreeBuilder {
+        last_line: line_count(text),
+        ..TreeBuilder::default()
+    };
     let mut parser = Parser::new_from_str(text);
     let result = parser.load(&mut builder, true);
     let docs = builder.docs;
@@ -93,6 +96,8 @@ struct TreeBuilder {
     anchors: HashMap<usize, Node>,
     anchor_of_frame: Vec<usize>,
     docs: Vec<Document>,
+    /// Markers of empty values at end of input point one line past it; lines are clamped.
+    last_line: u32,
 }
 
 impl TreeBuilder {
@@ -143,7 +148,7 @@ fn line_of(mark: &Marker) -> u32 {
 
 impl MarkedEventReceiver for TreeBuilder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        let line = line_of(&mark);
+        let line = line_of(&mark).min(self.last_line);
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);

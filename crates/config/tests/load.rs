@@ -209,3 +209,15 @@ fn syntax_errors_at_end_of_input_point_at_the_last_line() {
     assert_eq!(syntax.len(), 1, "{:?}", messages(&l));
     assert!(syntax[0].line <= last, "{}", syntax[0]);
 }
+
+/// Found by the fuzzer: an empty value at end of input had a line past the end.
+#[test]
+fn empty_values_at_end_of_input_point_inside_it() {
+    let text = include_str!("data/fuzz-empty-value-at-eof.yaml");
+    let l = load(text);
+    let last = weft_config::yaml::line_count(text);
+    assert!(!l.problems.is_empty());
+    for p in &l.problems {
+        assert!(p.line <= last, "{p}");
+    }
+}
