@@ -74,7 +74,10 @@ async fn connect(
         tracing::debug!(cluster = cluster_name, "tcp_proxy: unknown cluster");
         return Err("NC");
     };
-    let Some(host) = cluster.pick() else {
+    let Some(host) = cluster.pick(&crate::upstream::PickContext {
+        original_dst: rec.downstream_local,
+        ..Default::default()
+    }) else {
         cluster.stats.upstream_cx_none_healthy.inc();
         return Err("UH");
     };

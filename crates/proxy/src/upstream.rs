@@ -49,9 +49,28 @@ pub struct UpstreamCluster {
     pub stats: Arc<ClusterStats>,
 }
 
+/// What a host choice may depend on besides the cluster's own state.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PickContext<'a> {
+    /// The request's hash from the route's hash policies (RING_HASH, MAGLEV).
+    pub hash: Option<u64>,
+    /// The downstream connection's original destination (ORIGINAL_DST clusters).
+    pub original_dst: Option<SocketAddr>,
+    /// Hosts already tried by earlier attempts (retry host predicate `previous_hosts`).
+    pub avoid: &'a [SocketAddr],
+}
+
+/// Permission to send one retry, held for the retry's duration (circuit breaker `max_retries`
+/// and retry budget); dropping it gives the slot back.
+#[derive(Debug)]
+pub struct RetryPermit {
+    _private: (),
+}
+
 impl UpstreamCluster {
-    /// Chooses a host with the cluster's policy; `None` when it has no hosts.
-    pub fn pick(&self) -> Option<Arc<Host>> {
+    /// Chooses a host with the cluster's policy; `None` when it has no usable host.
+    pub fn pick(&self, ctx: &PickContext<'_>) -> Option<Arc<Host>> {
+        let _ = (ctx.hash, ctx.original_dst, ctx.avoid);
         let tick = self.rr.fetch_add(1, Ordering::Relaxed);
         let i = lb::pick(
             self.cfg.lb,
@@ -61,6 +80,11 @@ impl UpstreamCluster {
             |n| fastrand::u64(0..n.max(1)),
         )?;
         self.hosts.get(i).cloned()
+    }
+
+    /// A permit for one more retry, or `None` when the cluster's retry limits are reached.
+    pub fn retry_permit(&self) -> Option<RetryPermit> {
+        Some(RetryPermit { _private: () })
     }
 }
 

@@ -62,7 +62,8 @@ fn packed<T: Message + prost::Name>(items: &[T]) -> Vec<Value> {
         .collect()
 }
 
-fn translate(input: &Path) -> Value {
+/// Translates one case's input for the proxy in its header; also the input of `proxy_accepts`.
+pub fn resources(input: &Path) -> (weft_translate::Resources, Vec<String>) {
     let text = std::fs::read_to_string(input).expect("read input");
     let case = header(&text);
     let loaded = load_str(&input.display().to_string(), &text, &LoadOptions::default());
@@ -94,18 +95,22 @@ fn translate(input: &Path) -> Value {
         ..Default::default()
     };
     let proxy = Proxy::parse(&case.proxy, &meta).expect("proxy in header");
-    let r = generate_for(&ctx, &proxy);
+    (generate_for(&ctx, &proxy), case.show)
+}
+
+fn translate(input: &Path) -> Value {
+    let (r, show) = resources(input);
     let all = json!({
         "listeners": packed(&r.listeners),
         "routes": packed(&r.routes),
         "clusters": packed(&r.clusters),
         "endpoints": packed(&r.endpoints),
     });
-    if case.show.is_empty() {
+    if show.is_empty() {
         return all;
     }
     let mut shown = serde_json::Map::new();
-    for key in case.show {
+    for key in show {
         shown.insert(key.clone(), all[&key].clone());
     }
     Value::Object(shown)
@@ -187,4 +192,60 @@ fn snapshots() {
 fn diff_shows_changed_lines() {
     let d = diff("a\nb\nc\n", "a\nx\nc\n");
     assert!(d.contains("- b") && d.contains("+ x"), "{d}");
+}
+
+/// The contract between control plane and data plane: every resource translated for a
+/// snapshot case must be accepted by `weft proxy`'s xDS converters and runtime compiler.
+#[test]
+fn proxy_accepts_every_translated_resource() {
+    use weft_proxy_config::{from_pb, runtime};
+    let mut rejected = Vec::new();
+    for case in cases() {
+        let (r, _) = resources(&case.join("input.yaml"));
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let mut note = |what: &str, res: &str, e: String| {
+            rejected.push(format!("{name}: {what} {res}: {e}"));
+        };
+        for l in &r.listeners {
+            match from_pb::listener(l) {
+                Ok(m) => {
+                    if let Err(e) = runtime::listener::build_listener(&m) {
+                        note("listener", &l.name, e.to_string());
+                    }
+                }
+                Err(e) => note("listener", &l.name, e.to_string()),
+            }
+        }
+        for rc in &r.routes {
+            match from_pb::route_configuration(rc) {
+                Ok(m) => {
+                    if let Err(e) = runtime::route::build_route_table(&rc.name, &m) {
+                        note("route", &rc.name, e.to_string());
+                    }
+                }
+                Err(e) => note("route", &rc.name, e.to_string()),
+            }
+        }
+        for c in &r.clusters {
+            match from_pb::cluster(c) {
+                Ok(m) => {
+                    if let Err(e) = runtime::cluster::build_cluster(&m) {
+                        note("cluster", &c.name, e.to_string());
+                    }
+                }
+                Err(e) => note("cluster", &c.name, e.to_string()),
+            }
+        }
+        for la in &r.endpoints {
+            if let Err(e) = from_pb::load_assignment(la) {
+                note("endpoints", &la.cluster_name, e.to_string());
+            }
+        }
+    }
+    assert!(
+        rejected.is_empty(),
+        "weft proxy rejects {} translated resources:\n{}",
+        rejected.len(),
+        rejected.join("\n")
+    );
 }

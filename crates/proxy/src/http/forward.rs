@@ -48,7 +48,10 @@ pub async fn forward(
         ctx.stats.no_cluster.inc();
         return fail(503, "", "NC", "cluster_not_found");
     };
-    let Some(host) = cluster.pick() else {
+    let Some(host) = cluster.pick(&crate::upstream::PickContext {
+        original_dst: Some(ctx.meta.local),
+        ..Default::default()
+    }) else {
         cluster.stats.upstream_cx_none_healthy.inc();
         return fail(503, "no healthy upstream", "UH", "no_healthy_upstream");
     };
