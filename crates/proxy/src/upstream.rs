@@ -67,7 +67,40 @@ pub struct RetryPermit {
     _private: (),
 }
 
+/// What one upstream attempt came to, reported for outlier detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Response headers arrived with this status.
+    Status(u16),
+    ConnectFailure,
+    /// The connection was reset or closed before the response headers.
+    Reset,
+    Timeout,
+}
+
+/// Permission to have one more request in flight on a cluster (circuit breaker
+/// `max_requests`/`max_pending_requests`); dropping it gives the slot back.
+#[derive(Debug)]
+pub struct RequestPermit {
+    _private: (),
+}
+
+/// A circuit breaker threshold was reached (response flag UO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("upstream overflow: circuit breaker threshold reached")]
+pub struct Overflow;
+
 impl UpstreamCluster {
+    /// A slot for one more request, or `Overflow` when the circuit breaker is open.
+    pub fn request_permit(&self) -> Result<RequestPermit, Overflow> {
+        Ok(RequestPermit { _private: () })
+    }
+
+    /// Records the outcome of one attempt on `host` (outlier detection input).
+    pub fn report(&self, host: &Host, outcome: AttemptOutcome) {
+        let _ = (host, outcome);
+    }
+
     /// Chooses a host with the cluster's policy; `None` when it has no usable host.
     pub fn pick(&self, ctx: &PickContext<'_>) -> Option<Arc<Host>> {
         let _ = (ctx.hash, ctx.original_dst, ctx.avoid);
