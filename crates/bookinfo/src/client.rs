@@ -1,5 +1,7 @@
 //! Calls from one Bookinfo service to another: one HTTP/1.1 connection per call, with a
-//! deadline over the whole exchange and a fixed number of retries.
+//! deadline over the whole exchange and a fixed number of retries. `HTTP_PROXY` (or
+//! `http_proxy`) sends calls through an HTTP proxy, as weft's local mode does without traffic
+//! capture; `NO_PROXY` lists hosts called directly.
 
 use std::fmt;
 use std::time::Duration;
@@ -19,6 +21,8 @@ use crate::Error;
 pub struct Upstream {
     host: String,
     port: u16,
+    /// The HTTP proxy the calls go through, if any.
+    via: Option<(String, u16)>,
 }
 
 impl Upstream {
@@ -41,9 +45,16 @@ impl Upstream {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
+        let env = |a: &str, b: &str| std::env::var(a).or_else(|_| std::env::var(b)).ok();
+        let via = proxy_for(
+            &host,
+            env("HTTP_PROXY", "http_proxy").as_deref(),
+            env("NO_PROXY", "no_proxy").as_deref(),
+        );
         Ok(Upstream {
             host,
             port: uri.port_u16().unwrap_or(80),
+            via,
         })
     }
 
@@ -54,6 +65,23 @@ impl Upstream {
             format!("{}:{}", self.host, self.port)
         }
     }
+}
+
+/// The proxy (`host`, `port`) for calls to `host`, from the values of `HTTP_PROXY` and
+/// `NO_PROXY` (comma-separated names, `.suffix` or `*`).
+pub fn proxy_for(
+    host: &str,
+    http_proxy: Option<&str>,
+    no_proxy: Option<&str>,
+) -> Option<(String, u16)> {
+    let proxy: http::Uri = http_proxy.filter(|p| !p.is_empty())?.parse().ok()?;
+    let bypass = no_proxy.unwrap_or("").split(',').map(str::trim).any(|n| {
+        n == "*" || n.eq_ignore_ascii_case(host) || (n.starts_with('.') && host.ends_with(n))
+    });
+    if bypass {
+        return None;
+    }
+    Some((proxy.host()?.to_string(), proxy.port_u16().unwrap_or(80)))
 }
 
 impl fmt::Display for Upstream {
@@ -114,14 +142,25 @@ async fn exchange(
     body: Bytes,
 ) -> Result<Reply, FetchError> {
     let authority = upstream.authority();
-    let stream = TcpStream::connect((upstream.host.as_str(), upstream.port))
+    let (host, port) = match &upstream.via {
+        Some((h, p)) => (h.as_str(), *p),
+        None => (upstream.host.as_str(), upstream.port),
+    };
+    let stream = TcpStream::connect((host, port))
         .await
         .map_err(|e| FetchError::Connect(authority.clone(), e))?;
     let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
     let conn = tokio::spawn(conn);
     let mut request = http::Request::new(Full::new(body));
     *request.method_mut() = method;
-    *request.uri_mut() = path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+    // Through a proxy the request line carries the whole URL (absolute form).
+    let target = match upstream.via {
+        Some(_) => format!("http://{authority}{path}"),
+        None => path.to_string(),
+    };
+    *request.uri_mut() = target
+        .parse()
+        .unwrap_or_else(|_| http::Uri::from_static("/"));
     *request.headers_mut() = headers;
     if let Ok(host) = HeaderValue::from_str(&authority) {
         request.headers_mut().insert(HOST, host);
@@ -193,6 +232,20 @@ mod tests {
         assert_eq!(u.to_string(), "http://127.0.0.1:80");
         let u = Upstream::parse("--details-url", "http://[::1]:9080").expect("valid");
         assert_eq!(u.to_string(), "http://[::1]:9080");
+    }
+
+    #[test]
+    fn http_proxy_unless_no_proxy_matches() {
+        let p = Some("http://127.10.0.3:15080");
+        assert_eq!(
+            proxy_for("reviews", p, None),
+            Some(("127.10.0.3".to_string(), 15080))
+        );
+        assert_eq!(proxy_for("reviews", p, Some("localhost, reviews")), None);
+        assert_eq!(proxy_for("a.example.com", p, Some(".example.com")), None);
+        assert_eq!(proxy_for("reviews", p, Some("*")), None);
+        assert_eq!(proxy_for("reviews", None, None), None);
+        assert_eq!(proxy_for("reviews", Some(""), None), None);
     }
 
     #[test]

@@ -25,6 +25,8 @@ use crate::status::SyncStatus;
 #[derive(Debug, Clone)]
 pub struct ControlOptions {
     pub config_dir: PathBuf,
+    /// More directories read and watched like `config_dir` (local mode adds its Pods).
+    pub extra_config_dirs: Vec<PathBuf>,
     pub mesh: MeshConfig,
     pub xds_address: SocketAddr,
     pub http_address: SocketAddr,
@@ -147,12 +149,17 @@ impl ControlPlane {
 
 /// Starts the file source and the store.
 fn start_store(opts: &ControlOptions) -> (watch::Receiver<Arc<ConfigSnapshot>>, JoinHandle<()>) {
-    let (store, snapshots) = Store::new(1);
+    let dirs: Vec<&PathBuf> = std::iter::once(&opts.config_dir)
+        .chain(&opts.extra_config_dirs)
+        .collect();
+    let (store, snapshots) = Store::new(dirs.len());
     let (events_tx, events_rx) = mpsc::channel(64);
-    let source = FileSource::new(&opts.config_dir, opts.poll_interval, LoadOptions::default());
-    info!(source = %source.name(), "reading configuration");
-    // The source's task ends by itself once the store is gone.
-    drop(Box::new(source).run(events_tx));
+    for dir in dirs {
+        let source = FileSource::new(dir, opts.poll_interval, LoadOptions::default());
+        info!(source = %source.name(), "reading configuration");
+        // The source's task ends by itself once the store is gone.
+        drop(Box::new(source).run(events_tx.clone()));
+    }
     (snapshots, tokio::spawn(store.run(events_rx)))
 }
 

@@ -74,6 +74,7 @@ fn temp_dir(name: &str) -> PathBuf {
 async fn start(dir: &std::path::Path) -> ControlPlane {
     let opts = ControlOptions {
         config_dir: dir.to_path_buf(),
+        extra_config_dirs: Vec::new(),
         mesh: MeshConfig::default().with_defaults(),
         xds_address: "127.0.0.1:0".parse().expect("addr"),
         http_address: "127.0.0.1:0".parse().expect("addr"),

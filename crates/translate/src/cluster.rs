@@ -2,6 +2,7 @@
 //! Istio's PassthroughCluster, BlackHoleCluster and InboundPassthroughCluster.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use weft_registry::{Endpoint, Resolution, Service};
 use weft_xds::pb::envoy::config::cluster::v3::Cluster;
@@ -139,12 +140,12 @@ fn http2_options() -> HttpProtocolOptions {
     }
 }
 
-/// `inbound|PORT||`: the local application on `127.0.0.1:PORT`.
-pub fn inbound_cluster(ctx: &Context, port: u32, http2: bool) -> Cluster {
+/// `inbound|PORT||`: the local application on `app_ip:PORT` (127.0.0.1 in a pod).
+pub fn inbound_cluster(ctx: &Context, app_ip: IpAddr, port: u32, http2: bool) -> Cluster {
     let name = names::inbound_cluster(port);
     let mut c = base(ctx, name.clone(), DiscoveryType::Static);
     let local = Endpoint {
-        address: "127.0.0.1".into(),
+        address: app_ip.to_string(),
         service_port: port,
         port,
         labels: BTreeMap::new(),

@@ -14,6 +14,7 @@ mod http_route;
 mod listener;
 mod matching;
 pub mod names;
+mod no_capture;
 mod pbutil;
 mod policy;
 pub mod proxy;
@@ -27,8 +28,8 @@ use weft_xds::pb::envoy::config::listener::v3::Listener;
 use weft_xds::pb::envoy::config::route::v3::RouteConfiguration;
 
 pub use context::Context;
-pub use proxy::{NodeError, NodeMetadata, Proxy, ProxyKind};
-pub use view::ProxyView;
+pub use proxy::{Interception, NodeError, NodeMetadata, Proxy, ProxyKind};
+pub use view::{Capture, ProxyView};
 
 /// The resources of one proxy, each list sorted by name.
 #[derive(Debug, Clone, Default, PartialEq)]

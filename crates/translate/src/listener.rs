@@ -173,3 +173,13 @@ pub fn gateway(port: u32, filter: Filter) -> Listener {
     }];
     l
 }
+
+/// A listener bound on `ip:port` itself (no capture listener hands connections to it).
+pub fn bound(ip: &str, port: u32, direction: TrafficDirection, filter: Filter) -> Listener {
+    let mut l = listener(names::listener(ip, port), ip, port, direction);
+    l.filter_chains = vec![FilterChain {
+        filters: vec![filter],
+        ..Default::default()
+    }];
+    l
+}

@@ -27,6 +27,16 @@ impl ProxyKind {
     }
 }
 
+/// How traffic reaches the proxy (`INTERCEPTION_MODE` metadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Interception {
+    /// iptables capture to 15001/15006 (REDIRECT; TPROXY is treated the same).
+    Redirect,
+    /// No capture: the proxy binds its listeners on its own address (`captureMode: NONE`).
+    None,
+}
+
 /// Node metadata reduced to what weft reads: string fields and the `LABELS` map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeMetadata {
@@ -61,6 +71,10 @@ pub struct Proxy {
     pub cluster_id: String,
     /// `GENERATOR=grpc`: a proxyless gRPC client, which gets no capture listeners.
     pub proxyless_grpc: bool,
+    pub interception: Interception,
+    /// `APP_IP` (a weft extension): where the workload itself listens when it cannot share
+    /// the proxy's address, as in local mode; inbound clusters use `127.0.0.1` otherwise.
+    pub app_ip: Option<IpAddr>,
 }
 
 /// Why a node could not be accepted.
@@ -126,6 +140,11 @@ impl Proxy {
             service_account: meta.get("SERVICE_ACCOUNT").map(str::to_string),
             cluster_id: meta.get("CLUSTER_ID").unwrap_or("Kubernetes").to_string(),
             proxyless_grpc: meta.get("GENERATOR") == Some("grpc"),
+            interception: match meta.get("INTERCEPTION_MODE") {
+                Some(m) if m.eq_ignore_ascii_case("NONE") => Interception::None,
+                _ => Interception::Redirect,
+            },
+            app_ip: meta.get("APP_IP").and_then(|ip| ip.parse().ok()),
         })
     }
 
@@ -165,6 +184,17 @@ mod tests {
         assert_eq!(p.labels["app"], "reviews");
         assert_eq!(p.cluster_id, "Kubernetes");
         assert!(!p.proxyless_grpc);
+        assert_eq!(p.interception, Interception::Redirect);
+        assert_eq!(p.app_ip, None);
+    }
+
+    #[test]
+    fn interception_none_with_app_ip() {
+        let id = "sidecar~127.10.0.3~reviews-v1-0.default~default.svc.cluster.local";
+        let m = meta(&[("INTERCEPTION_MODE", "NONE"), ("APP_IP", "127.11.0.3")]);
+        let p = Proxy::parse(id, &m).expect("ok");
+        assert_eq!(p.interception, Interception::None);
+        assert_eq!(p.app_ip, Some("127.11.0.3".parse().expect("ip")));
     }
 
     #[test]

@@ -17,8 +17,9 @@ use crate::endpoint::load_assignment;
 use crate::http_route::{RouteScope, default_route, routes};
 use crate::listener::{self, Routes};
 use crate::pbutil::{boolv, duration};
-use crate::view::ProxyView;
+use crate::view::{Capture, InboundPort, ProxyView};
 use crate::{Resources, names};
+use weft_xds::pb::envoy::config::listener::v3::Filter;
 
 fn fallback(ctx: &Context, view: &ProxyView) -> &'static str {
     let sidecar_mode = ctx
@@ -95,6 +96,10 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
         return out;
     }
     let fallback = fallback(ctx, view);
+    if let Capture::None { ip, .. } = view.capture {
+        crate::no_capture::listeners(ctx, view, ip, &services, fallback, &mut out);
+        return out;
+    }
     out.listeners.push(listener::virtual_outbound(fallback));
     outbound_listeners(ctx, view, &services, fallback, &mut out);
     inbound(ctx, view, &mut out);
@@ -151,6 +156,23 @@ fn route_config(
     services: &[&Arc<Service>],
     fallback: &str,
 ) -> RouteConfiguration {
+    let mut virtual_hosts = virtual_hosts(ctx, view, port, services);
+    virtual_hosts.push(catch_all(fallback));
+    RouteConfiguration {
+        name: port.to_string(),
+        virtual_hosts,
+        validate_clusters: Some(boolv(false)),
+        ..Default::default()
+    }
+}
+
+/// One virtual host per service on `port`, with the routes of its VirtualService.
+pub(crate) fn virtual_hosts(
+    ctx: &Context,
+    view: &ProxyView,
+    port: u32,
+    services: &[&Arc<Service>],
+) -> Vec<VirtualHost> {
     let mut virtual_hosts = Vec::new();
     for s in services {
         let vs = ctx.virtual_service(&s.hostname, &view.namespace, "mesh");
@@ -180,17 +202,11 @@ fn route_config(
             ..Default::default()
         });
     }
-    virtual_hosts.push(catch_all(fallback));
-    RouteConfiguration {
-        name: port.to_string(),
-        virtual_hosts,
-        validate_clusters: Some(boolv(false)),
-        ..Default::default()
-    }
+    virtual_hosts
 }
 
 /// `allow_any` (to PassthroughCluster) or `block_all` (502) for hosts that are no service.
-fn catch_all(fallback: &str) -> VirtualHost {
+pub(crate) fn catch_all(fallback: &str) -> VirtualHost {
     let (name, action) = if fallback == names::PASSTHROUGH_CLUSTER {
         let action = RouteAction {
             cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(fallback.into())),
@@ -221,45 +237,59 @@ fn catch_all(fallback: &str) -> VirtualHost {
 
 fn inbound(ctx: &Context, view: &ProxyView, out: &mut Resources) {
     let mut chains = Vec::new();
-    let mut seen = BTreeSet::new();
-    for inst in &view.inbound {
-        if !seen.insert(inst.port) {
-            continue;
-        }
-        let cluster = names::inbound_cluster(inst.port);
-        let filter = if inst.protocol.is_http() {
-            let rc = RouteConfiguration {
-                name: cluster.clone(),
-                virtual_hosts: vec![VirtualHost {
-                    name: format!("inbound|http|{}", inst.port),
-                    domains: vec!["*".into()],
-                    routes: vec![Route {
-                        name: "default".into(),
-                        r#match: Some(crate::matching::route_match(None)),
-                        action: Some(route::Action::Route(RouteAction {
-                            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(
-                                cluster.clone(),
-                            )),
-                            timeout: Some(duration(std::time::Duration::ZERO)),
-                            ..Default::default()
-                        })),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                validate_clusters: Some(boolv(false)),
-                ..Default::default()
-            };
-            listener::http_connection_manager(&cluster, Routes::Inline(rc), false)
-        } else {
-            listener::tcp_proxy_filter(&cluster, &cluster)
-        };
+    for inst in inbound_ports(view) {
+        let filter = inbound_filter(inst);
         chains.push(listener::inbound_chain(inst.port, filter));
-        out.clusters.push(inbound_cluster(
-            ctx,
-            inst.port,
-            inst.protocol == Protocol::Grpc || inst.protocol == Protocol::Http2,
-        ));
+        out.clusters.push(inbound_cluster_for(ctx, view, inst));
     }
     out.listeners.push(listener::virtual_inbound(chains));
+}
+
+/// The ports the workload serves, each once.
+pub(crate) fn inbound_ports(view: &ProxyView) -> Vec<&InboundPort> {
+    let mut seen = BTreeSet::new();
+    view.inbound
+        .iter()
+        .filter(|i| seen.insert(i.port))
+        .collect()
+}
+
+pub(crate) fn inbound_cluster_for(
+    ctx: &Context,
+    view: &ProxyView,
+    inst: &InboundPort,
+) -> weft_xds::pb::envoy::config::cluster::v3::Cluster {
+    let h2 = inst.protocol == Protocol::Grpc || inst.protocol == Protocol::Http2;
+    inbound_cluster(ctx, view.capture.app_ip(), inst.port, h2)
+}
+
+/// HTTP connection manager or tcp_proxy to `inbound|PORT||`.
+pub(crate) fn inbound_filter(inst: &InboundPort) -> Filter {
+    let cluster = names::inbound_cluster(inst.port);
+    if !inst.protocol.is_http() {
+        return listener::tcp_proxy_filter(&cluster, &cluster);
+    }
+    let rc = RouteConfiguration {
+        name: cluster.clone(),
+        virtual_hosts: vec![VirtualHost {
+            name: format!("inbound|http|{}", inst.port),
+            domains: vec!["*".into()],
+            routes: vec![Route {
+                name: "default".into(),
+                r#match: Some(crate::matching::route_match(None)),
+                action: Some(route::Action::Route(RouteAction {
+                    cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(
+                        cluster.clone(),
+                    )),
+                    timeout: Some(duration(std::time::Duration::ZERO)),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        validate_clusters: Some(boolv(false)),
+        ..Default::default()
+    };
+    listener::http_connection_manager(&cluster, Routes::Inline(rc), false)
 }

@@ -2,11 +2,12 @@
 //! identical resources, so the control plane generates and stores them once.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use weft_registry::Protocol;
 
 use crate::context::Context;
-use crate::proxy::{Proxy, ProxyKind};
+use crate::proxy::{Interception, Proxy, ProxyKind};
 
 /// A port the proxy's workload serves.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,6 +24,26 @@ pub struct ProxyView {
     pub labels: BTreeMap<String, String>,
     pub proxyless: bool,
     pub inbound: Vec<InboundPort>,
+    pub capture: Capture,
+}
+
+/// How the proxy's listeners are reached, and where its workload listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capture {
+    /// iptables capture: `virtualOutbound`/`virtualInbound`, the app on 127.0.0.1.
+    Redirect,
+    /// No capture: listeners bound on `ip` (the proxy's address); the app on `app_ip`.
+    None { ip: IpAddr, app_ip: IpAddr },
+}
+
+impl Capture {
+    /// Where inbound clusters send traffic to the workload.
+    pub fn app_ip(&self) -> IpAddr {
+        match self {
+            Capture::Redirect => IpAddr::from([127, 0, 0, 1]),
+            Capture::None { app_ip, .. } => *app_ip,
+        }
+    }
 }
 
 impl ProxyView {
@@ -47,6 +68,13 @@ impl ProxyView {
             labels: proxy.labels.clone(),
             proxyless: proxy.proxyless_grpc,
             inbound,
+            capture: match proxy.interception {
+                Interception::Redirect => Capture::Redirect,
+                Interception::None => Capture::None {
+                    ip: proxy.ips[0],
+                    app_ip: proxy.app_ip.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+                },
+            },
         }
     }
 }

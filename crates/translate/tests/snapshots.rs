@@ -4,7 +4,7 @@
 //! Header lines of input.yaml:
 //! `# proxy: sidecar~10.1.0.1~reviews-v1.default~default.svc.cluster.local` (required),
 //! `# labels: app=reviews,version=v1`, `# show: routes,clusters` (default: everything),
-//! `# mesh: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}`.
+//! `# mesh: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}`, `# meta: INTERCEPTION_MODE=NONE` (node metadata).
 //! `UPDATE_SNAPSHOTS=1 cargo test -p weft-translate --test snapshots` rewrites the expectations.
 
 mod support;
@@ -22,6 +22,7 @@ use weft_translate::{Context, NodeMetadata, Proxy, generate_for};
 struct Case {
     proxy: String,
     labels: Vec<(String, String)>,
+    meta: Vec<(String, String)>,
     show: Vec<String>,
     mesh: String,
 }
@@ -30,6 +31,7 @@ fn header(text: &str) -> Case {
     let mut case = Case {
         proxy: String::new(),
         labels: Vec::new(),
+        meta: Vec::new(),
         show: Vec::new(),
         mesh: String::new(),
     };
@@ -40,19 +42,22 @@ fn header(text: &str) -> Case {
         let value = value.trim();
         match key.trim() {
             "proxy" => case.proxy = value.to_string(),
-            "labels" => {
-                case.labels = value
-                    .split(',')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                    .collect()
-            }
+            "labels" => case.labels = pairs(value),
+            "meta" => case.meta = pairs(value),
             "show" => case.show = value.split(',').map(|s| s.trim().to_string()).collect(),
             "mesh" => case.mesh = value.to_string(),
             _ => {}
         }
     }
     case
+}
+
+fn pairs(value: &str) -> Vec<(String, String)> {
+    value
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
 }
 
 fn packed<T: Message + prost::Name>(items: &[T]) -> Vec<Value> {
@@ -92,7 +97,7 @@ pub fn resources(input: &Path) -> (weft_translate::Resources, Vec<String>) {
     let ctx = Context::new(&loaded.objects, registry, mesh);
     let meta = NodeMetadata {
         labels: case.labels.into_iter().collect(),
-        ..Default::default()
+        strings: case.meta.into_iter().collect(),
     };
     let proxy = Proxy::parse(&case.proxy, &meta).expect("proxy in header");
     (generate_for(&ctx, &proxy), case.show)

@@ -27,6 +27,10 @@ enum Command {
     Proxy(cmd::proxy::Args),
     /// Run the control plane: Istio config from a directory, Envoy xDS over ADS (istiod's job).
     Control(cmd::control::Args),
+    /// Run a whole mesh on this machine: control plane, gateway, workloads and their sidecars.
+    Up(cmd::up::Args),
+    /// Run the Bookinfo demo in a local mesh and print the product page's URL.
+    Demo(cmd::up::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Iptables(args) => cmd::iptables::run(args),
         Command::Proxy(args) => cmd::proxy::run(args),
         Command::Control(args) => cmd::control::run(args),
+        Command::Up(args) => cmd::up::run(args),
+        Command::Demo(args) => cmd::up::demo::run(args),
     };
     match result {
         Ok(code) => code,

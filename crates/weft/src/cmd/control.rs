@@ -52,6 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let opts = ControlOptions {
         config_dir: args.config_dir,
+        extra_config_dirs: Vec::new(),
         mesh: mesh.with_defaults(),
         xds_address: args.xds_address,
         http_address: args.http_address,

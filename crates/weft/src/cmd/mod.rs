@@ -4,4 +4,5 @@ pub mod analyze;
 pub mod control;
 pub mod iptables;
 pub mod proxy;
+pub mod up;
 pub mod validate;

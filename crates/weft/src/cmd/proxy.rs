@@ -143,6 +143,28 @@ fn env(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// Node metadata as pilot-agent builds it: every `ISTIO_META_X` variable becomes key `X`
+/// (`ISTIO_META_INTERCEPTION_MODE=NONE`), then the pod's identity.
+fn node_metadata(ns: &str, labels: serde_json::Value) -> serde_json::Value {
+    let mut md = serde_json::Map::new();
+    for (key, value) in std::env::vars() {
+        if let Some(k) = key.strip_prefix("ISTIO_META_").filter(|k| !k.is_empty()) {
+            md.insert(k.to_string(), json!(value));
+        }
+    }
+    md.insert("NAMESPACE".into(), json!(ns));
+    md.insert("LABELS".into(), labels);
+    md.insert(
+        "SERVICE_ACCOUNT".into(),
+        json!(env("SERVICE_ACCOUNT", "default")),
+    );
+    let workload = env("ISTIO_META_WORKLOAD_NAME", &env("POD_NAME", "weft"));
+    md.insert("WORKLOAD_NAME".into(), json!(workload));
+    let cluster = env("ISTIO_META_CLUSTER_ID", "Kubernetes");
+    md.insert("CLUSTER_ID".into(), json!(cluster));
+    serde_json::Value::Object(md)
+}
+
 /// The bootstrap a sidecar or router needs: node identity and metadata from the pod's
 /// environment, an ADS stream to the discovery address, admin on 127.0.0.1:15000.
 fn generated(
@@ -172,13 +194,7 @@ fn generated(
         "node": {
             "id": node_id,
             "cluster": env("ISTIO_META_CLUSTER_ID", "Kubernetes"),
-            "metadata": {
-                "NAMESPACE": ns,
-                "LABELS": labels,
-                "SERVICE_ACCOUNT": env("SERVICE_ACCOUNT", "default"),
-                "WORKLOAD_NAME": env("ISTIO_META_WORKLOAD_NAME", &env("POD_NAME", "weft")),
-                "CLUSTER_ID": env("ISTIO_META_CLUSTER_ID", "Kubernetes"),
-            }
+            "metadata": node_metadata(&ns, labels),
         },
         "admin": {"address": {"socket_address": {"address": g.admin_address.ip().to_string(), "port_value": g.admin_address.port()}}},
         "dynamic_resources": {
