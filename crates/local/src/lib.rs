@@ -4,3 +4,7 @@
 //!
 //! This crate owns *which processes run and how they are kept alive*. It does not generate
 //! xDS, start the control plane or the proxies in process, or touch iptables (`weft-iptables`).
+
+pub mod plan;
+
+pub use plan::{ContainerPorts, Instance, Plan, PlanError, PlanOptions, pods_yaml};
