@@ -8,3 +8,9 @@
 pub mod plan;
 
 pub use plan::{ContainerPorts, Instance, Plan, PlanError, PlanOptions, pods_yaml};
+pub mod supervise;
+
+pub use supervise::{
+    Output, ProcessSpec, ProcessState, ProcessStatus, SuperviseError, Supervisor,
+    SupervisorOptions, resolve_program, who_listens,
+};
