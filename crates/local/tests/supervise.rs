@@ -413,3 +413,13 @@ fn who_listens_finds_this_test_listening() {
     drop(listener);
     assert_eq!(who_listens(addr), None);
 }
+
+#[test]
+fn the_supervisor_can_be_shared_across_tasks() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let supervisor = Supervisor::new(SupervisorOptions::default());
+    send_sync(&supervisor);
+    let shutdown = supervisor.shutdown();
+    send(&shutdown);
+}

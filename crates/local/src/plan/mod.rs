@@ -31,6 +31,8 @@ use weft_config::{Body, Object, Problem};
 
 pub use pods::pods_yaml;
 
+use crate::supervise::ProcessSpec;
+
 /// Where the plan puts instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanOptions {
@@ -82,6 +84,27 @@ pub struct Instance {
     pub working_dir: Option<PathBuf>,
     /// Each container's name and ports (what [`pods_yaml`] writes).
     pub containers: Vec<ContainerPorts>,
+}
+
+impl Instance {
+    /// Registered as a pod but not run: its template has no container with a `command`.
+    pub fn is_external(&self) -> bool {
+        self.command.is_empty()
+    }
+
+    /// How to run the instance's app under the supervisor (restarted when it exits), or
+    /// `None` for an external instance.
+    pub fn process_spec(&self) -> Option<ProcessSpec> {
+        let (program, args) = self.command.split_first()?;
+        Some(ProcessSpec {
+            name: self.name.clone(),
+            program: program.clone(),
+            args: args.to_vec(),
+            env: self.env.clone(),
+            cwd: self.working_dir.clone(),
+            restart: true,
+        })
+    }
 }
 
 /// A container of an instance's pod template and the ports it declares.
@@ -221,20 +244,7 @@ fn instance(
         .iter()
         .flat_map(|c| c.ports.iter().cloned())
         .collect();
-    let mut env = vec![
-        ("POD_NAME".to_string(), name.clone()),
-        ("POD_NAMESPACE".to_string(), object.namespace().to_string()),
-        ("INSTANCE_IP".to_string(), addresses.pod_ip.to_string()),
-        ("APP_IP".to_string(), addresses.app_ip.to_string()),
-        ("SERVICE_ACCOUNT".to_string(), service_account.clone()),
-    ];
-    let proxy = format!("http://{}:{}", addresses.pod_ip, addresses.proxy_http_port);
-    for key in ["HTTP_PROXY", "http_proxy"] {
-        env.push((key.to_string(), proxy.clone()));
-    }
-    for key in ["NO_PROXY", "no_proxy"] {
-        env.push((key.to_string(), "localhost,127.0.0.1".to_string()));
-    }
+    let mut env = preamble_env(&name, object.namespace(), &service_account, addresses);
     let mut command = Vec::new();
     let mut working_dir = None;
     if let Some((i, container)) = pod
@@ -266,6 +276,31 @@ fn instance(
         working_dir,
         containers,
     })
+}
+
+/// What every app is told about itself, before its container's own `env`.
+fn preamble_env(
+    name: &str,
+    namespace: &str,
+    service_account: &str,
+    addresses: &Addresses,
+) -> Vec<(String, String)> {
+    let proxy = format!("http://{}:{}", addresses.pod_ip, addresses.proxy_http_port);
+    let no_proxy = "localhost,127.0.0.1";
+    [
+        ("POD_NAME", name),
+        ("POD_NAMESPACE", namespace),
+        ("INSTANCE_IP", &addresses.pod_ip.to_string()),
+        ("APP_IP", &addresses.app_ip.to_string()),
+        ("SERVICE_ACCOUNT", service_account),
+        ("HTTP_PROXY", &proxy),
+        ("http_proxy", &proxy),
+        ("NO_PROXY", no_proxy),
+        ("no_proxy", no_proxy),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 fn container_ports(

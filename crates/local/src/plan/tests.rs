@@ -273,8 +273,18 @@ fn the_first_container_with_a_command_runs() {
         details.ports,
         [(None, 9080), (Some("metrics".to_string()), 9090)]
     );
+    let spec = details.process_spec().expect("runs");
+    assert_eq!(
+        (spec.name.as_str(), spec.program.as_str()),
+        ("details-v1-0", "sh")
+    );
+    assert_eq!(spec.args, ["-c", "echo details-v1-0"]);
+    assert_eq!(
+        (spec.env.clone(), spec.cwd, spec.restart),
+        (details.env.clone(), None, true)
+    );
     let external = &plan.instances[0];
-    assert!(external.command.is_empty());
+    assert!(external.is_external() && external.process_spec().is_none());
     assert_eq!(env_value(external, "POD_NAMESPACE"), Some("data"));
 }
 

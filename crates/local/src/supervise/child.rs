@@ -116,34 +116,29 @@ impl Supervised {
         let pid = child
             .id()
             .ok_or_else(|| start_error(std::io::Error::other("exited before its pid was known")))?;
-        let mut pumps = Vec::with_capacity(2);
-        let lines = &self.shared.lines;
-        if let Some(out) = child.stdout.take() {
-            let name = spec.name.clone();
-            pumps.push(tokio::spawn(pump(
-                out,
-                lines.clone(),
-                name,
-                self.slot,
-                Stream::Stdout,
-            )));
-        }
-        if let Some(err) = child.stderr.take() {
-            let name = spec.name.clone();
-            pumps.push(tokio::spawn(pump(
-                err,
-                lines.clone(),
-                name,
-                self.slot,
-                Stream::Stderr,
-            )));
-        }
+        let pumps = self.pump_output(&mut child);
         Ok(Running {
             child,
             pid,
             started: Instant::now(),
             pumps,
         })
+    }
+
+    /// Tasks copying the child's stdout and stderr to the supervisor's.
+    fn pump_output(&self, child: &mut Child) -> Vec<JoinHandle<()>> {
+        let lines = &self.shared.lines;
+        let name = &self.spec.name;
+        let mut pumps = Vec::with_capacity(2);
+        if let Some(out) = child.stdout.take() {
+            let copy = pump(out, lines.clone(), name.clone(), self.slot, Stream::Stdout);
+            pumps.push(tokio::spawn(copy));
+        }
+        if let Some(err) = child.stderr.take() {
+            let copy = pump(err, lines.clone(), name.clone(), self.slot, Stream::Stderr);
+            pumps.push(tokio::spawn(copy));
+        }
+        pumps
     }
 
     async fn watch(mut self, mut running: Running) {
