@@ -11,26 +11,21 @@ use weft_local::plan::Plan;
 use weft_local::supervise::who_listens;
 
 use super::UpOptions;
-use super::processes::{ADMIN_PORT, GATEWAY_IP, GATEWAY_NAME};
+use super::processes::{Role, admin, role};
 
 /// Every address the mesh will listen on, except gateway listeners (they come from config).
 fn planned_addresses(plan: &Plan, options: &UpOptions) -> Vec<(SocketAddr, String)> {
     let mut out = vec![
         (options.xds_address, "control plane xDS".to_string()),
-        (
-            options.control_http_address,
-            "control plane HTTP".to_string(),
-        ),
-        (
-            (GATEWAY_IP, ADMIN_PORT).into(),
-            format!("{GATEWAY_NAME} admin"),
-        ),
+        (options.control_http_address, "control plane HTTP".into()),
     ];
     for inst in &plan.instances {
-        out.push((
-            (inst.pod_ip, ADMIN_PORT).into(),
-            format!("{} admin", inst.name),
-        ));
+        if let Some(a) = admin(inst) {
+            out.push((a, format!("{} admin", inst.name)));
+        }
+        if role(inst) != Role::Workload {
+            continue;
+        }
         for (_, port) in &inst.ports {
             out.push((
                 (inst.pod_ip, *port).into(),
@@ -62,20 +57,23 @@ pub fn print_table(plan: &Plan, control: &ControlPlane) {
         "weft up: control plane  xDS {}  debug http://{}/debug/syncz",
         control.xds_address, control.http_address
     );
-    println!("weft up: {GATEWAY_NAME}  admin http://{GATEWAY_IP}:{ADMIN_PORT}/");
     println!(
-        "{:<28} {:<14} {:<14} {:<8} ADMIN",
-        "WORKLOAD", "POD IP", "APP IP", "PORTS"
+        "{:<36} {:<9} {:<12} {:<12} {:<10} ADMIN",
+        "INSTANCE", "ROLE", "POD IP", "APP IP", "PORTS"
     );
     for inst in &plan.instances {
         let ports: Vec<String> = inst.ports.iter().map(|(_, p)| p.to_string()).collect();
+        let (kind, app) = match role(inst) {
+            Role::Workload => ("workload", inst.app_ip.to_string()),
+            Role::Gateway => ("gateway", "-".into()),
+            Role::External => ("external", "-".into()),
+        };
+        let admin = admin(inst).map_or("-".into(), |a| format!("http://{a}/"));
         println!(
-            "{:<28} {:<14} {:<14} {:<8} http://{}:{ADMIN_PORT}/",
+            "{:<36} {kind:<9} {:<12} {app:<12} {:<10} {admin}",
             format!("{}.{}", inst.name, inst.namespace),
             inst.pod_ip,
-            inst.app_ip,
             ports.join(","),
-            inst.pod_ip
         );
     }
     println!();
@@ -99,12 +97,7 @@ pub async fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
 
 /// Waits (up to 60 s) until every proxy's admin `/ready` answers 200, then says so.
 pub async fn wait_ready(plan: &Plan) {
-    let mut admins: Vec<SocketAddr> = plan
-        .instances
-        .iter()
-        .map(|i| (i.pod_ip, ADMIN_PORT).into())
-        .collect();
-    admins.push((GATEWAY_IP, ADMIN_PORT).into());
+    let admins: Vec<SocketAddr> = plan.instances.iter().filter_map(admin).collect();
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
         let mut ready = 0;
