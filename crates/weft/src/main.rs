@@ -27,6 +27,10 @@ enum Command {
     Proxy(cmd::proxy::Args),
     /// Run the control plane: Istio config from a directory, Envoy xDS over ADS (istiod's job).
     Control(cmd::control::Args),
+    /// Show what one proxy runs: clusters, listeners, routes, endpoints (istioctl's).
+    ProxyConfig(cmd::inspect::ConfigArgs),
+    /// Show every connected proxy's sync state with the control plane (istioctl's).
+    ProxyStatus(cmd::inspect::StatusArgs),
     /// Run a whole mesh on this machine: control plane, gateway, workloads and their sidecars.
     Up(cmd::up::Args),
     /// Run the Bookinfo demo in a local mesh and print the product page's URL.
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Iptables(args) => cmd::iptables::run(args),
         Command::Proxy(args) => cmd::proxy::run(args),
         Command::Control(args) => cmd::control::run(args),
+        Command::ProxyConfig(args) => cmd::inspect::run_config(args),
+        Command::ProxyStatus(args) => cmd::inspect::run_status(args),
         Command::Up(args) => cmd::up::run(args),
         Command::Demo(args) => cmd::up::demo::run(args),
     };

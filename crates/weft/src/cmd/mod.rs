@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod control;
+pub mod inspect;
 pub mod iptables;
 pub mod proxy;
 pub mod up;
