@@ -225,9 +225,13 @@ async fn dispatch(
         return no_route();
     };
     let path = rec.path.clone();
+    let method = req.method().as_str().to_string();
     let Some(route) = vh.find_route(&RequestView {
         path: &path,
         headers: req.headers(),
+        method: &method,
+        authority: &rec.authority,
+        scheme: "http",
     }) else {
         return no_route();
     };
