@@ -2,9 +2,14 @@
 //! lookup, local replies (direct responses, redirects, errors with Envoy's response flags),
 //! request-id and forwarded headers, stats and access logging per request.
 
+mod attempt;
 mod body;
+mod filters;
 mod forward;
+mod mirror;
+mod replay;
 mod reply;
+mod request_body;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -236,7 +241,14 @@ async fn dispatch(
         return no_route();
     };
     rec.route_name = route.name.clone();
-    let (mut resp, outcome) = match &route.action {
+    if let Some(reply) = filters::require_tls(ctx, vh, &rec.authority, &path) {
+        return reply;
+    }
+    let filtered = match filters::run(ctx, route, &req).await {
+        Ok(f) => f,
+        Err(reply) => return reply,
+    };
+    let (mut resp, mut outcome) = match &route.action {
         Action::Direct { status, body } => {
             ctx.stats.rq_direct_response.inc();
             let resp = reply::local(status.as_u16(), body);
@@ -259,10 +271,24 @@ async fn dispatch(
                 },
             )
         }
-        Action::Forward(f) => forward::forward(ctx, live, &table, vh, route, f, req, rec).await,
+        Action::Forward(f) => {
+            let routed = forward::Routed {
+                table: &table,
+                vh,
+                route,
+                forward: f,
+            };
+            forward::forward(ctx, live, &routed, req, rec).await
+        }
     };
     for ops in [&route.headers, &vh.headers, &table.headers] {
         ops.response.apply(resp.headers_mut());
+    }
+    if let Some(h) = filtered.cors {
+        resp.headers_mut().extend(h);
+    }
+    if filtered.delayed && outcome.flags == "-" {
+        outcome.flags = "DI";
     }
     (resp, outcome)
 }
