@@ -110,16 +110,28 @@ pub struct AttemptPlan<'a> {
     pub attempt_count_header: bool,
 }
 
-fn pick_host(plan: &AttemptPlan<'_>, tried: &[SocketAddr]) -> Option<Arc<Host>> {
-    let (avoid, reselect) = match plan.retry {
+/// The load balancer's input for one attempt, and how often to re-pick an avoided host.
+fn pick_context<'a>(
+    hash: Option<u64>,
+    original_dst: Option<SocketAddr>,
+    retry: Option<&RetryPolicy>,
+    tried: &'a [SocketAddr],
+) -> (PickContext<'a>, u32) {
+    let (avoid, reselect) = match retry {
         Some(p) if p.previous_hosts => (tried, p.host_selection_max_attempts),
         _ => (&[][..], 0),
     };
     let ctx = PickContext {
-        hash: plan.hash,
-        original_dst: plan.original_dst,
+        hash,
+        original_dst,
         avoid,
     };
+    (ctx, reselect)
+}
+
+fn pick_host(plan: &AttemptPlan<'_>, tried: &[SocketAddr]) -> Option<Arc<Host>> {
+    let (ctx, reselect) = pick_context(plan.hash, plan.original_dst, plan.retry, tried);
+    let avoid = ctx.avoid;
     let mut host = plan.cluster.pick(&ctx)?;
     for _ in 0..reselect {
         if !avoid.contains(&host.addr) {
@@ -274,5 +286,47 @@ pub async fn run(
             let pause = p.back_off(number, |n| fastrand::u64(0..n.max(1)));
             tokio::time::sleep(pause.min(Duration::from_secs(60))).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_proxy_config::error::At;
+    use weft_proxy_config::model::route as m;
+    use weft_proxy_config::runtime::hash::{HashInput, compile_hash_policy, compute_hash};
+    use weft_proxy_config::runtime::retry::compile_retry;
+
+    use super::*;
+
+    #[test]
+    fn hash_and_tried_hosts_reach_the_load_balancer() {
+        let hp: m::HashPolicy =
+            serde_json::from_value(serde_json::json!({"header": {"header_name": "x-user"}}))
+                .expect("model");
+        let policies = [compile_hash_policy(&At::new("t"), &hp).expect("compile")];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-user", HeaderValue::from_static("alice"));
+        let input = HashInput {
+            headers: &headers,
+            path: "/",
+            source_ip: None,
+        };
+        let hash = compute_hash(&policies, &input, &mut String::new).hash;
+        assert_eq!(
+            hash,
+            Some(weft_proxy_config::runtime::hash::fnv1a(b"alice"))
+        );
+        let rp: m::RetryPolicy = serde_json::from_value(serde_json::json!({
+            "retry_on": "5xx",
+            "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts"}],
+            "host_selection_retry_max_attempts": 3
+        }))
+        .expect("model");
+        let retry = compile_retry(&At::new("t"), &rp).expect("compile");
+        let tried: Vec<SocketAddr> = vec!["127.0.0.1:1".parse().expect("addr")];
+        let (ctx, reselect) = pick_context(hash, None, Some(&retry), &tried);
+        assert_eq!((ctx.hash, ctx.avoid, reselect), (hash, &tried[..], 3));
+        let (ctx, reselect) = pick_context(hash, None, None, &tried);
+        assert!(ctx.avoid.is_empty() && reselect == 0 && ctx.hash == hash);
     }
 }
