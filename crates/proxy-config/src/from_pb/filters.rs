@@ -58,7 +58,7 @@ pub(crate) fn http_fault(at: &At<'_>, f: &fault::HttpFault) -> Result<m::HttpFau
 
 fn fault_delay(at: &At<'_>, d: &common_fault::FaultDelay) -> Result<m::FaultDelay> {
     use common_fault::fault_delay::FaultDelaySecifier as S;
-    let mut left = d.clone();
+    let mut left = *d;
     left.percentage = None;
     left.fault_delay_secifier = None;
     rest(at, &left)?;

@@ -25,10 +25,10 @@ pub(crate) fn retry_policy(at: &At<'_>, r: &pb::RetryPolicy) -> Result<m::RetryP
     let mut predicates = Vec::new();
     for p in &r.retry_host_predicate {
         use pb::retry_policy::retry_host_predicate::ConfigType;
-        let typed_config = match &p.config_type {
-            Some(ConfigType::TypedConfig(any)) => Some(serde_json::json!({"@type": any.type_url})),
-            None => None,
-        };
+        let typed_config = p
+            .config_type
+            .as_ref()
+            .map(|ConfigType::TypedConfig(any)| serde_json::json!({"@type": any.type_url}));
         predicates.push(m::RetryHostPredicate {
             name: p.name.clone(),
             typed_config,

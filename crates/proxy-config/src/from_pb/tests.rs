@@ -170,12 +170,10 @@ fn route_retry_policy_converts_and_rejects_unknown_parts() {
     );
 }
 
-#[test]
-fn fault_and_cors_filters_and_overrides_convert() {
-    use weft_xds::pb::envoy::extensions::filters::http::cors::v3 as cors;
+fn abort_30_percent() -> weft_xds::pb::envoy::extensions::filters::http::fault::v3::HttpFault {
     use weft_xds::pb::envoy::extensions::filters::http::fault::v3 as fault;
     use weft_xds::pb::envoy::r#type::v3::FractionalPercent;
-    let f = fault::HttpFault {
+    fault::HttpFault {
         abort: Some(fault::FaultAbort {
             percentage: Some(FractionalPercent {
                 numerator: 30,
@@ -185,7 +183,13 @@ fn fault_and_cors_filters_and_overrides_convert() {
             ..Default::default()
         }),
         ..Default::default()
-    };
+    }
+}
+
+#[test]
+fn fault_and_cors_filters_convert() {
+    use weft_xds::pb::envoy::extensions::filters::http::cors::v3 as cors;
+    let f = abort_30_percent();
     let mut l = hcm_listener(pack(&Router::default()));
     let Some(li::filter::ConfigType::TypedConfig(any)) = &l.filter_chains[0].filters[0].config_type
     else {
@@ -211,6 +215,13 @@ fn fault_and_cors_filters_and_overrides_convert() {
         panic!("not http")
     };
     assert_eq!(h.http_filters.len(), 2);
+}
+
+#[test]
+fn per_filter_overrides_convert_and_unknown_types_are_rejected() {
+    use weft_xds::pb::envoy::extensions::filters::http::cors::v3 as cors;
+    use weft_xds::pb::envoy::r#type::matcher::v3 as mt;
+    let f = abort_30_percent();
     let mut rc = route_config();
     rc.virtual_hosts[0].routes[0]
         .typed_per_filter_config
@@ -218,13 +229,10 @@ fn fault_and_cors_filters_and_overrides_convert() {
     rc.virtual_hosts[0].typed_per_filter_config.insert(
         "envoy.filters.http.cors".into(),
         pack(&cors::CorsPolicy {
-            allow_origin_string_match:
-                vec![weft_xds::pb::envoy::r#type::matcher::v3::StringMatcher {
-                match_pattern: Some(
-                    weft_xds::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern::Exact(
-                        "https://a.com".into(),
-                    ),
-                ),
+            allow_origin_string_match: vec![mt::StringMatcher {
+                match_pattern: Some(mt::string_matcher::MatchPattern::Exact(
+                    "https://a.com".into(),
+                )),
                 ..Default::default()
             }],
             ..Default::default()

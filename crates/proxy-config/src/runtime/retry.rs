@@ -98,21 +98,8 @@ pub fn compile_retry(at: &At<'_>, r: &m::RetryPolicy) -> Result<RetryPolicy> {
                 .err(format!("unknown or unsupported retry condition {name:?}"))
         })?);
     }
-    let mut previous_hosts = false;
-    for (i, p) in r.retry_host_predicate.iter().enumerate() {
-        let pat = at.field("retry_host_predicate").index(i);
-        let type_ok = match &p.typed_config {
-            None => p.name == PREVIOUS_HOSTS,
-            Some(v) => v.get("@type").and_then(|t| t.as_str()).is_some_and(|t| {
-                t.rsplit('/').next() == Some(PREVIOUS_HOSTS_TYPE)
-                    && v.as_object().is_some_and(|o| o.len() == 1)
-            }),
-        };
-        if !type_ok {
-            return Err(pat.err("only the previous_hosts predicate is supported"));
-        }
-        previous_hosts = true;
-    }
+    let previous_hosts =
+        previous_hosts(&at.field("retry_host_predicate"), &r.retry_host_predicate)?;
     let status_codes = r
         .retriable_status_codes
         .iter()
@@ -149,6 +136,25 @@ pub fn compile_retry(at: &At<'_>, r: &m::RetryPolicy) -> Result<RetryPolicy> {
         base_interval,
         max_interval,
     })
+}
+
+/// Whether the `previous_hosts` predicate is configured (the only one supported).
+fn previous_hosts(at: &At<'_>, predicates: &[m::RetryHostPredicate]) -> Result<bool> {
+    for (i, p) in predicates.iter().enumerate() {
+        let type_ok = match &p.typed_config {
+            None => p.name == PREVIOUS_HOSTS,
+            Some(v) => v.get("@type").and_then(|t| t.as_str()).is_some_and(|t| {
+                t.rsplit('/').next() == Some(PREVIOUS_HOSTS_TYPE)
+                    && v.as_object().is_some_and(|o| o.len() == 1)
+            }),
+        };
+        if !type_ok {
+            return Err(at
+                .index(i)
+                .err("only the previous_hosts predicate is supported"));
+        }
+    }
+    Ok(!predicates.is_empty())
 }
 
 fn back_off(at: &At<'_>, b: Option<&m::RetryBackOff>) -> Result<(Duration, Duration)> {

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::lb::pick_weighted;
 use weft_proxy_config::runtime::UpstreamProtocol;
-use weft_proxy_config::runtime::hash::{HashInput, compute_hash};
+use weft_proxy_config::runtime::hash::{HashInput, NewCookie, compute_hash};
 use weft_proxy_config::runtime::headers::HeaderOps;
 use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTable, VirtualHost};
 
@@ -38,17 +38,16 @@ pub struct Routed<'a> {
     pub table: &'a RouteTable,
     pub vh: &'a VirtualHost,
     pub route: &'a Route,
-    pub forward: &'a Forward,
 }
 
 pub async fn forward(
     ctx: &Ctx,
     live: &Arc<Live>,
     routed: &Routed<'_>,
+    f: &Forward,
     req: Request<Incoming>,
     rec: &mut LogRecord,
 ) -> (Response<ProxyBody>, Outcome) {
-    let f = routed.forward;
     let (cluster_name, wc_ops) = choose_cluster(&f.clusters);
     rec.upstream_cluster = cluster_name.to_string();
     let Some(cluster) = live.clusters.get(cluster_name) else {
@@ -59,15 +58,14 @@ pub async fn forward(
         cluster.stats.upstream_rq_pending_overflow.inc();
         return fail(503, OVERFLOW, "UO", "upstream_overflow");
     };
-    let hashed = compute_hash(
-        &f.hash_policies,
-        &HashInput {
-            headers: req.headers(),
-            path: &rec.path,
-            source_ip: Some(ctx.meta.peer.ip()),
-        },
-        &mut || format!("{:016x}", fastrand::u64(..)),
-    );
+    let input = HashInput {
+        headers: req.headers(),
+        path: &rec.path,
+        source_ip: Some(ctx.meta.peer.ip()),
+    };
+    let hashed = compute_hash(&f.hash_policies, &input, &mut || {
+        format!("{:016x}", fastrand::u64(..))
+    });
     let timeout = f
         .stream_duration
         .effective_timeout(f.timeout, req.headers());
@@ -77,14 +75,10 @@ pub async fn forward(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
     let (head, body) =
-        build_upstream_request(req, routed, wc_ops, cluster.cfg.protocol, &rec.authority);
+        build_upstream_request(req, routed, f, wc_ops, cluster.cfg.protocol, &rec.authority);
     let want_buffer = f.retry.is_some() || !f.mirrors.is_empty();
-    let mut body = match request_body::prepare(body, content_length, want_buffer).await {
-        Ok(b) => b,
-        Err(e) => {
-            rec.upstream_failure = format!("downstream body: {e}");
-            return fail(400, "", "-", "downstream_body_error");
-        }
+    let Ok(mut body) = request_body::prepare(body, content_length, want_buffer).await else {
+        return fail(400, "", "-", "downstream_body_error");
     };
     if let RequestBody::Buffered { data, .. } = &body {
         mirror::spawn_mirrors(live, &f.mirrors, &head, data, timeout);
@@ -109,20 +103,27 @@ pub async fn forward(
         rec.upstream_failure = Failure::Timeout.to_string();
         return fail(504, "upstream request timeout", "UT", "response_timeout");
     };
-    let count = attempts.attempts;
+    let count = routed
+        .vh
+        .attempt_count_downstream
+        .then_some(attempts.attempts);
     let (mut resp, outcome) = respond(attempts, downstream_version, wc_ops, rec);
-    let h = resp.headers_mut();
-    if routed.vh.attempt_count_downstream
-        && let Ok(v) = HeaderValue::from_str(&count.to_string())
+    decorate(resp.headers_mut(), count, hashed.set_cookie);
+    (resp, outcome)
+}
+
+/// `x-envoy-attempt-count` (when the virtual host asks for it) and a generated hash cookie.
+fn decorate(h: &mut HeaderMap, attempt_count: Option<u32>, cookie: Option<NewCookie>) {
+    if let Some(n) = attempt_count
+        && let Ok(v) = HeaderValue::from_str(&n.to_string())
     {
         h.insert(attempt::X_ENVOY_ATTEMPT_COUNT.clone(), v);
     }
-    if let Some(c) = hashed.set_cookie
+    if let Some(c) = cookie
         && let Ok(v) = HeaderValue::from_str(&c.set_cookie_value())
     {
         h.append(header::SET_COOKIE, v);
     }
-    (resp, outcome)
 }
 
 /// Turns the last attempt into the downstream response.
@@ -217,11 +218,12 @@ fn choose_cluster(c: &ClusterChoice) -> (&str, Option<&HeaderOps>) {
 fn build_upstream_request(
     req: Request<Incoming>,
     routed: &Routed<'_>,
+    f: &Forward,
     wc_ops: Option<&HeaderOps>,
     protocol: UpstreamProtocol,
     authority: &str,
 ) -> (RequestHead, Incoming) {
-    let (route, f) = (routed.route, routed.forward);
+    let route = routed.route;
     let (mut parts, body) = req.into_parts();
     let original = parts
         .uri

@@ -248,39 +248,12 @@ async fn dispatch(
         Ok(f) => f,
         Err(reply) => return reply,
     };
-    let (mut resp, mut outcome) = match &route.action {
-        Action::Direct { status, body } => {
-            ctx.stats.rq_direct_response.inc();
-            let resp = reply::local(status.as_u16(), body);
-            (
-                resp,
-                Outcome {
-                    flags: "-",
-                    details: "direct_response",
-                },
-            )
-        }
-        Action::Redirect(r) => {
-            ctx.stats.rq_redirect.inc();
-            let resp = reply::redirect(r, route.matched_prefix(), &rec.authority, &path);
-            (
-                resp,
-                Outcome {
-                    flags: "-",
-                    details: "direct_response",
-                },
-            )
-        }
-        Action::Forward(f) => {
-            let routed = forward::Routed {
-                table: &table,
-                vh,
-                route,
-                forward: f,
-            };
-            forward::forward(ctx, live, &routed, req, rec).await
-        }
+    let routed = forward::Routed {
+        table: &table,
+        vh,
+        route,
     };
+    let (mut resp, mut outcome) = run_action(ctx, live, &routed, req, rec).await;
     for ops in [&route.headers, &vh.headers, &table.headers] {
         ops.response.apply(resp.headers_mut());
     }
@@ -291,4 +264,35 @@ async fn dispatch(
         outcome.flags = "DI";
     }
     (resp, outcome)
+}
+
+/// The route's action: a direct response, a redirect, or forwarding upstream.
+async fn run_action(
+    ctx: &Ctx,
+    live: &Arc<Live>,
+    routed: &forward::Routed<'_>,
+    req: Request<Incoming>,
+    rec: &mut LogRecord,
+) -> (Response<ProxyBody>, Outcome) {
+    let local = |resp| {
+        (
+            resp,
+            Outcome {
+                flags: "-",
+                details: "direct_response",
+            },
+        )
+    };
+    match &routed.route.action {
+        Action::Direct { status, body } => {
+            ctx.stats.rq_direct_response.inc();
+            local(reply::local(status.as_u16(), body))
+        }
+        Action::Redirect(r) => {
+            ctx.stats.rq_redirect.inc();
+            let (prefix, path) = (routed.route.matched_prefix(), rec.path.clone());
+            local(reply::redirect(r, prefix, &rec.authority, &path))
+        }
+        Action::Forward(f) => forward::forward(ctx, live, routed, f, req, rec).await,
+    }
 }
