@@ -16,10 +16,16 @@ use tokio::net::TcpStream;
 const FAULT: &str = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
 const CORS_POLICY: &str = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy";
 
-fn hcm(port: u16, routes: &str) -> String {
+fn hcm(port: u16, routes: &str, log: &str) -> String {
     let filter = format!(
         r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: {log}
+              log_format: {{ text_format_source: {{ inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\n" }} }}
           http_filters:
           - name: envoy.filters.http.fault
             typed_config: {{ "@type": {FAULT} }}
@@ -71,6 +77,14 @@ fn routes() -> String {
                   envoy.filters.http.fault:
                     "@type": {FAULT}
                     delay: {{ fixed_delay: 0.3s, percentage: {{ numerator: 100 }} }}
+              - name: limited
+                match: {{ prefix: "/limited" }}
+                direct_response: {{ status: 200, body: {{ inline_string: ok }} }}
+                typed_per_filter_config:
+                  envoy.filters.http.fault:
+                    "@type": {FAULT}
+                    max_active_faults: 1
+                    delay: {{ fixed_delay: 1s, percentage: {{ numerator: 100 }} }}
               - name: grpc
                 match: {{ prefix: "/pkg.Svc" }}
                 route: {{ cluster: a }}
@@ -96,10 +110,31 @@ fn routes() -> String {
     )
 }
 
+fn log_path(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("weft-filters-{port}.log"))
+}
+
+/// Waits (bounded) until the access log has a line starting with `prefix`.
+async fn log_line(port: u16, prefix: &str) -> String {
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(log_path(port)).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.starts_with(prefix)) {
+            return l.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    String::new()
+}
+
 async fn setup() -> (weft_proxy::Proxy, SocketAddr) {
     let a = backend("a").await;
     let port = free_port();
-    let yaml = bootstrap(&[hcm(port, &routes())], &[cluster("a", &[a], "")]);
+    let log = log_path(port);
+    let _ = std::fs::remove_file(&log);
+    let yaml = bootstrap(
+        &[hcm(port, &routes(), &log.display().to_string())],
+        &[cluster("a", &[a], "")],
+    );
     let p = proxy(&yaml).await;
     (p, SocketAddr::from(([127, 0, 0, 1], port)))
 }
@@ -138,7 +173,10 @@ async fn fault_abort_always_and_by_percentage() {
     let passed = some.iter().filter(|s| **s == 200).count();
     assert_eq!(aborted + passed, 2000);
     assert!((500..=700).contains(&aborted), "aborted {aborted} of 2000");
+    let line = log_line(addr.port(), "/abort ").await;
+    assert_eq!(line, "/abort 503 FI fault_filter_abort");
     drop(p);
+    let _ = std::fs::remove_file(log_path(addr.port()));
 }
 
 #[tokio::test]
@@ -150,6 +188,9 @@ async fn fault_delay_then_forward() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["backend"], "a");
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    let line = log_line(addr.port(), "/delay ").await;
+    assert_eq!(line, "/delay 200 DI via_upstream");
+    let _ = std::fs::remove_file(log_path(addr.port()));
 }
 
 #[tokio::test]
@@ -257,4 +298,24 @@ async fn require_tls_redirects_to_https() {
     // EXTERNAL_ONLY: a loopback peer is internal and is served.
     let r = get(addr, "internal.example.com", "/p", &[]).await;
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn max_active_faults_limits_concurrent_faults() {
+    let (_p, addr) = setup().await;
+    let timed = |delay_first: Duration| async move {
+        tokio::time::sleep(delay_first).await;
+        let started = Instant::now();
+        let r = get(addr, "api.example.com", "/limited", &[]).await;
+        (r.status, started.elapsed())
+    };
+    // The second request starts while the first is still delayed: it gets no fault.
+    let (a, b) = tokio::join!(timed(Duration::ZERO), timed(Duration::from_millis(300)));
+    assert_eq!((a.0, b.0), (200, 200));
+    assert!(a.1 >= Duration::from_secs(1), "{a:?}");
+    assert!(b.1 < Duration::from_millis(700), "{b:?}");
+    // Once the first is done, faults are injected again.
+    let (status, elapsed) = timed(Duration::ZERO).await;
+    assert_eq!(status, 200);
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
 }
