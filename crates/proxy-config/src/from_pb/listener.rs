@@ -285,9 +285,24 @@ fn http_filters(at: &At<'_>, filters: &[hcm::HttpFilter]) -> Result<Vec<mh::Http
                 {
                     Some(mh::HttpFilterConfig::Router {})
                 }
+                Some(hcm::http_filter::ConfigType::TypedConfig(any))
+                    if weft_xds::same_type(&any.type_url, super::filters::FAULT_TYPE) =>
+                {
+                    Some(mh::HttpFilterConfig::Fault(super::filters::http_fault(
+                        &tat,
+                        &unpack(&tat, any)?,
+                    )?))
+                }
+                Some(hcm::http_filter::ConfigType::TypedConfig(any))
+                    if weft_xds::same_type(&any.type_url, super::filters::CORS_TYPE) =>
+                {
+                    let _: weft_xds::pb::envoy::extensions::filters::http::cors::v3::Cors =
+                        unpack(&tat, any)?;
+                    Some(mh::HttpFilterConfig::Cors {})
+                }
                 Some(hcm::http_filter::ConfigType::TypedConfig(any)) => {
                     return Err(tat.err(format!(
-                        "unknown HTTP filter type {:?} (only the router is supported)",
+                        "unknown HTTP filter type {:?} (router, fault and cors are supported)",
                         any.type_url
                     )));
                 }

@@ -7,8 +7,10 @@
 #![allow(deprecated)] // legacy `append` on header options is part of the accepted subset
 
 mod cluster;
+mod filters;
 mod listener;
 mod route;
+mod route_policy;
 
 pub use cluster::{cluster, load_assignment};
 pub use listener::listener;

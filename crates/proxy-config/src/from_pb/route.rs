@@ -4,6 +4,8 @@
 use weft_xds::pb::envoy::config::route::v3 as pb;
 use weft_xds::pb::envoy::r#type::matcher::v3 as mt;
 
+use super::filters::per_filter_configs;
+use super::route_policy as policy;
 use super::{dur, enum_named, header_options, rest};
 use crate::error::{At, Result};
 use crate::model::core as mc;
@@ -62,6 +64,11 @@ fn virtual_host(at: &At<'_>, v: &pb::VirtualHost) -> Result<m::VirtualHost> {
     left.name.clear();
     left.domains.clear();
     left.routes.clear();
+    left.require_tls = 0;
+    left.retry_policy = None;
+    left.include_request_attempt_count = false;
+    left.include_attempt_count_in_response = false;
+    left.typed_per_filter_config.clear();
     clear_mutations(
         &mut left.request_headers_to_add,
         &mut left.request_headers_to_remove,
@@ -89,6 +96,26 @@ fn virtual_host(at: &At<'_>, v: &pb::VirtualHost) -> Result<m::VirtualHost> {
             &v.response_headers_to_add,
         )?,
         response_headers_to_remove: v.response_headers_to_remove.clone(),
+        require_tls: match v.require_tls {
+            0 => None,
+            n => Some(enum_named(
+                &at.field("require_tls"),
+                pb::virtual_host::TlsRequirementType::try_from(n)
+                    .ok()
+                    .map(|t| t.as_str_name()),
+            )?),
+        },
+        retry_policy: v
+            .retry_policy
+            .as_ref()
+            .map(|r| policy::retry_policy(&at.field("retry_policy"), r))
+            .transpose()?,
+        include_request_attempt_count: v.include_request_attempt_count,
+        include_attempt_count_in_response: v.include_attempt_count_in_response,
+        typed_per_filter_config: per_filter_configs(
+            &at.field("typed_per_filter_config"),
+            &v.typed_per_filter_config,
+        )?,
     })
 }
 
@@ -100,6 +127,7 @@ fn route(at: &At<'_>, r: &pb::Route) -> Result<m::Route> {
     left.action = None;
     left.metadata = None;
     left.decorator = None;
+    left.typed_per_filter_config.clear();
     clear_mutations(
         &mut left.request_headers_to_add,
         &mut left.request_headers_to_remove,
@@ -144,6 +172,10 @@ fn route(at: &At<'_>, r: &pb::Route) -> Result<m::Route> {
             .decorator
             .as_ref()
             .map(|d| serde_json::json!({"operation": d.operation})),
+        typed_per_filter_config: per_filter_configs(
+            &at.field("typed_per_filter_config"),
+            &r.typed_per_filter_config,
+        )?,
     })
 }
 
@@ -184,14 +216,14 @@ fn route_match(at: &At<'_>, mm: &pb::RouteMatch) -> Result<m::RouteMatch> {
     Ok(out)
 }
 
-fn regex(r: &mt::RegexMatcher) -> mc::RegexMatcher {
+pub(super) fn regex(r: &mt::RegexMatcher) -> mc::RegexMatcher {
     mc::RegexMatcher {
         regex: r.regex.clone(),
         google_re2: None,
     }
 }
 
-fn string_matcher(at: &At<'_>, s: &mt::StringMatcher) -> Result<mc::StringMatcher> {
+pub(super) fn string_matcher(at: &At<'_>, s: &mt::StringMatcher) -> Result<mc::StringMatcher> {
     use mt::string_matcher::MatchPattern as P;
     let mut out = mc::StringMatcher {
         ignore_case: s.ignore_case,
@@ -209,7 +241,7 @@ fn string_matcher(at: &At<'_>, s: &mt::StringMatcher) -> Result<mc::StringMatche
     Ok(out)
 }
 
-fn header_matcher(at: &At<'_>, h: &pb::HeaderMatcher) -> Result<mc::HeaderMatcher> {
+pub(super) fn header_matcher(at: &At<'_>, h: &pb::HeaderMatcher) -> Result<mc::HeaderMatcher> {
     use pb::header_matcher::HeaderMatchSpecifier as S;
     let mut out = mc::HeaderMatcher {
         name: h.name.clone(),
@@ -260,6 +292,11 @@ fn route_action(at: &At<'_>, a: &pb::RouteAction) -> Result<m::RouteAction> {
     left.host_rewrite_specifier = None;
     left.timeout = None;
     left.idle_timeout = None;
+    left.regex_rewrite = None;
+    left.retry_policy = None;
+    left.hash_policy.clear();
+    left.request_mirror_policies.clear();
+    left.max_stream_duration = None;
     rest(at, &left)?;
     let (cluster, weighted_clusters) = match &a.cluster_specifier {
         Some(C::Cluster(c)) => (Some(c.clone()), None),
@@ -279,6 +316,33 @@ fn route_action(at: &At<'_>, a: &pb::RouteAction) -> Result<m::RouteAction> {
         host_rewrite_literal,
         timeout: dur(&at.field("timeout"), a.timeout.as_ref())?,
         idle_timeout: dur(&at.field("idle_timeout"), a.idle_timeout.as_ref())?,
+        regex_rewrite: a
+            .regex_rewrite
+            .as_ref()
+            .map(|r| policy::regex_rewrite(&at.field("regex_rewrite"), r))
+            .transpose()?,
+        retry_policy: a
+            .retry_policy
+            .as_ref()
+            .map(|r| policy::retry_policy(&at.field("retry_policy"), r))
+            .transpose()?,
+        hash_policy: a
+            .hash_policy
+            .iter()
+            .enumerate()
+            .map(|(i, h)| policy::hash_policy(&at.field("hash_policy").index(i), h))
+            .collect::<Result<_>>()?,
+        request_mirror_policies: a
+            .request_mirror_policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| policy::mirror_policy(&at.field("request_mirror_policies").index(i), p))
+            .collect::<Result<_>>()?,
+        max_stream_duration: a
+            .max_stream_duration
+            .as_ref()
+            .map(|d| policy::max_stream_duration(&at.field("max_stream_duration"), d))
+            .transpose()?,
     })
 }
 

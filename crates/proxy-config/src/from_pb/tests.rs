@@ -70,7 +70,7 @@ fn listener_with_rds_converts_and_compiles() {
 #[test]
 fn listener_rejects_unknown_http_filter_type() {
     let other = Any {
-        type_url: "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors".into(),
+        type_url: "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz".into(),
         value: vec![],
     };
     let err = listener(&hcm_listener(other)).unwrap_err().to_string();
@@ -127,15 +127,134 @@ fn route_configuration_converts_and_compiles() {
 }
 
 #[test]
-fn route_rejects_retry_policy() {
+fn route_retry_policy_converts_and_rejects_unknown_parts() {
     let mut rc = route_config();
     let rt::route::Action::Route(a) = rc.virtual_hosts[0].routes[0].action.as_mut().unwrap() else {
         panic!()
     };
-    a.retry_policy = Some(rt::RetryPolicy::default());
+    a.retry_policy = Some(rt::RetryPolicy {
+        retry_on: "5xx,connect-failure".into(),
+        num_retries: Some(weft_xds::pb::google::protobuf::UInt32Value { value: 3 }),
+        ..Default::default()
+    });
+    let model = route_configuration(&rc).unwrap();
+    let table = build_route_table("RouteConfiguration r1", &model).unwrap();
+    let crate::runtime::route::Action::Forward(f) = &table.virtual_hosts[0].routes[0].action else {
+        panic!("not forward")
+    };
+    assert_eq!(f.retry.as_ref().unwrap().num_retries, 3);
+    let rt::route::Action::Route(a) = rc.virtual_hosts[0].routes[0].action.as_mut().unwrap() else {
+        panic!()
+    };
+    a.retry_policy.as_mut().unwrap().retry_on = "5xx,bogus".into();
+    let model = route_configuration(&rc).unwrap();
+    let err = build_route_table("RouteConfiguration r1", &model)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "RouteConfiguration r1: virtual_hosts[0].routes[0].route.retry_policy.retry_on: unknown"
+        ),
+        "{err}"
+    );
+    let rt::route::Action::Route(a) = rc.virtual_hosts[0].routes[0].action.as_mut().unwrap() else {
+        panic!()
+    };
+    a.retry_policy.as_mut().unwrap().retry_priority = Some(Default::default());
     let err = route_configuration(&rc).unwrap_err().to_string();
     assert!(
-        err.starts_with("RouteConfiguration r1: virtual_hosts[0].routes[0].route: field number"),
+        err.starts_with(
+            "RouteConfiguration r1: virtual_hosts[0].routes[0].route.retry_policy: field number"
+        ),
+        "{err}"
+    );
+}
+
+fn abort_30_percent() -> weft_xds::pb::envoy::extensions::filters::http::fault::v3::HttpFault {
+    use weft_xds::pb::envoy::extensions::filters::http::fault::v3 as fault;
+    use weft_xds::pb::envoy::r#type::v3::FractionalPercent;
+    fault::HttpFault {
+        abort: Some(fault::FaultAbort {
+            percentage: Some(FractionalPercent {
+                numerator: 30,
+                denominator: 0,
+            }),
+            error_type: Some(fault::fault_abort::ErrorType::HttpStatus(503)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn fault_and_cors_filters_convert() {
+    use weft_xds::pb::envoy::extensions::filters::http::cors::v3 as cors;
+    let f = abort_30_percent();
+    let mut l = hcm_listener(pack(&Router::default()));
+    let Some(li::filter::ConfigType::TypedConfig(any)) = &l.filter_chains[0].filters[0].config_type
+    else {
+        panic!()
+    };
+    let mut manager: hcm::HttpConnectionManager = weft_xds::unpack(any).unwrap();
+    let filter = |name: &str, any: Any| hcm::HttpFilter {
+        name: name.into(),
+        config_type: Some(hcm::http_filter::ConfigType::TypedConfig(any)),
+        ..Default::default()
+    };
+    manager.http_filters.insert(
+        0,
+        filter("envoy.filters.http.cors", pack(&cors::Cors::default())),
+    );
+    manager
+        .http_filters
+        .insert(0, filter("envoy.filters.http.fault", pack(&f)));
+    l.filter_chains[0].filters[0].config_type =
+        Some(li::filter::ConfigType::TypedConfig(pack(&manager)));
+    let built = build_listener(&listener(&l).unwrap()).unwrap();
+    let NetworkKind::Http(h) = &built.chains[0].kind else {
+        panic!("not http")
+    };
+    assert_eq!(h.http_filters.len(), 2);
+}
+
+#[test]
+fn per_filter_overrides_convert_and_unknown_types_are_rejected() {
+    use weft_xds::pb::envoy::extensions::filters::http::cors::v3 as cors;
+    use weft_xds::pb::envoy::r#type::matcher::v3 as mt;
+    let f = abort_30_percent();
+    let mut rc = route_config();
+    rc.virtual_hosts[0].routes[0]
+        .typed_per_filter_config
+        .insert("envoy.filters.http.fault".into(), pack(&f));
+    rc.virtual_hosts[0].typed_per_filter_config.insert(
+        "envoy.filters.http.cors".into(),
+        pack(&cors::CorsPolicy {
+            allow_origin_string_match: vec![mt::StringMatcher {
+                match_pattern: Some(mt::string_matcher::MatchPattern::Exact(
+                    "https://a.com".into(),
+                )),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+    );
+    let table =
+        build_route_table("RouteConfiguration r1", &route_configuration(&rc).unwrap()).unwrap();
+    let route = &table.virtual_hosts[0].routes[0];
+    assert!(route.filters.fault("envoy.filters.http.fault").is_some());
+    assert!(
+        route
+            .filters
+            .cors("envoy.filters.http.cors")
+            .unwrap()
+            .origin_allowed("https://a.com")
+    );
+    rc.virtual_hosts[0].routes[0]
+        .typed_per_filter_config
+        .insert("x".into(), pack(&Router::default()));
+    let err = route_configuration(&rc).unwrap_err().to_string();
+    assert!(
+        err.starts_with("RouteConfiguration r1: virtual_hosts[0].routes[0].typed_per_filter_config.x: unsupported per-filter config type"),
         "{err}"
     );
 }

@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod cluster;
 pub mod core;
+pub mod filters;
 pub mod http;
 pub mod listener;
 pub mod route;

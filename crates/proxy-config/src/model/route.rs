@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::core::{
     DataSource, Dur, HeaderMatcher, HeaderValueOption, QueryParameterMatcher, RegexMatcher,
 };
+use super::filters::{PerFilterConfigs, RuntimeFractionalPercent};
 
 /// Header mutations shared by route configurations, virtual hosts, routes and weighted
 /// clusters (serde's `flatten` does not combine with `deny_unknown_fields`, so each struct
@@ -52,6 +53,20 @@ pub struct VirtualHost {
     pub request_headers_to_remove: Vec<String>,
     pub response_headers_to_add: Vec<HeaderValueOption>,
     pub response_headers_to_remove: Vec<String>,
+    pub require_tls: Option<TlsRequirement>,
+    pub retry_policy: Option<RetryPolicy>,
+    pub include_request_attempt_count: bool,
+    pub include_attempt_count_in_response: bool,
+    pub typed_per_filter_config: PerFilterConfigs,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TlsRequirement {
+    #[default]
+    None,
+    ExternalOnly,
+    All,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -70,6 +85,7 @@ pub struct Route {
     /// Carried for dumps; not interpreted.
     pub metadata: Option<Value>,
     pub decorator: Option<Value>,
+    pub typed_per_filter_config: PerFilterConfigs,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -92,8 +108,103 @@ pub struct RouteAction {
     pub weighted_clusters: Option<WeightedClusters>,
     pub prefix_rewrite: Option<String>,
     pub host_rewrite_literal: Option<String>,
+    pub regex_rewrite: Option<RegexRewrite>,
     pub timeout: Option<Dur>,
     pub idle_timeout: Option<Dur>,
+    pub retry_policy: Option<RetryPolicy>,
+    pub hash_policy: Vec<HashPolicy>,
+    pub request_mirror_policies: Vec<RequestMirrorPolicy>,
+    pub max_stream_duration: Option<MaxStreamDuration>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegexRewrite {
+    pub pattern: RegexMatcher,
+    pub substitution: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryPolicy {
+    pub retry_on: String,
+    pub num_retries: Option<u32>,
+    pub per_try_timeout: Option<Dur>,
+    pub retry_host_predicate: Vec<RetryHostPredicate>,
+    pub host_selection_retry_max_attempts: Option<i64>,
+    pub retriable_status_codes: Vec<u32>,
+    pub retriable_headers: Vec<HeaderMatcher>,
+    pub retry_back_off: Option<RetryBackOff>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryHostPredicate {
+    pub name: String,
+    /// Only `previous_hosts.v3.PreviousHostsPredicate` (empty) is accepted.
+    pub typed_config: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryBackOff {
+    pub base_interval: Option<Dur>,
+    pub max_interval: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashPolicy {
+    pub header: Option<HashHeader>,
+    pub cookie: Option<HashCookie>,
+    pub connection_properties: Option<HashConnectionProperties>,
+    pub query_parameter: Option<HashQueryParameter>,
+    /// Rejected when compiled (weft has no filter state).
+    pub filter_state: Option<Value>,
+    pub terminal: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashHeader {
+    pub header_name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashCookie {
+    pub name: String,
+    pub ttl: Option<Dur>,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashConnectionProperties {
+    pub source_ip: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashQueryParameter {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestMirrorPolicy {
+    pub cluster: String,
+    pub runtime_fraction: Option<RuntimeFractionalPercent>,
+    /// Accepted; weft does no tracing.
+    pub trace_sampled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaxStreamDuration {
+    pub max_stream_duration: Option<Dur>,
+    pub grpc_timeout_header_max: Option<Dur>,
+    pub grpc_timeout_header_offset: Option<Dur>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -4,14 +4,16 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use super::chain_match::{ChainMatch, build_chain_match};
 use super::cluster::socket_addr;
+use super::fault::{Fault, compile_fault};
 use super::route::{ClusterChoice, RouteTable, WeightedCluster, build_route_table_at};
 use crate::access_log::Format;
 use crate::error::{At, Result};
-use crate::model::http::{CodecType, HttpConnectionManager, HttpFilterConfig};
+use crate::model::http::{self as m_http, CodecType, HttpConnectionManager, HttpFilterConfig};
 use crate::model::listener::{
     self as m, AccessLogConfig, ListenerFilterConfig, NetworkFilterConfig,
 };
@@ -72,6 +74,26 @@ pub struct Hcm {
     pub request_timeout: Option<Duration>,
     pub stream_idle_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
+    /// The HTTP filters before the router, in order.
+    pub http_filters: Vec<HttpFilter>,
+    /// Requests currently delayed or aborted by this manager's fault filters
+    /// (`max_active_faults`).
+    pub active_faults: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct HttpFilter {
+    /// The name routes key their `typed_per_filter_config` by.
+    pub name: String,
+    pub kind: HttpFilterKind,
+}
+
+#[derive(Debug)]
+pub enum HttpFilterKind {
+    /// The filter's own `HTTPFault`; a route override replaces it.
+    Fault(Arc<Fault>),
+    /// Acts only where a route or virtual host has a `CorsPolicy`.
+    Cors,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -240,25 +262,7 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
         (None, Some(_)) => return Err(at.field("rds.route_config_name").err("must not be empty")),
         _ => return Err(at.err("exactly one of route_config, rds is required")),
     };
-    for (i, f) in h.http_filters.iter().enumerate() {
-        let last = i + 1 == h.http_filters.len();
-        match (&f.typed_config, last) {
-            (Some(HttpFilterConfig::Router {}), true) => {}
-            (Some(HttpFilterConfig::Router {}), false) => {
-                return Err(at
-                    .field("http_filters")
-                    .index(i)
-                    .err("the router filter must be last"));
-            }
-            (None, _) => {
-                return Err(at
-                    .field("http_filters")
-                    .index(i)
-                    .field("typed_config")
-                    .err("is required"));
-            }
-        }
-    }
+    let http_filters = build_http_filters(&at.field("http_filters"), &h.http_filters)?;
     let ms = |d: Option<crate::model::core::Dur>| d.filter(|d| !d.0.is_zero()).map(|d| d.0);
     Ok(Hcm {
         stat_prefix: h.stat_prefix.clone(),
@@ -282,7 +286,37 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
             .as_ref()
             .and_then(|o| o.idle_timeout))
         .or(Some(Duration::from_secs(3600))),
+        http_filters,
+        active_faults: AtomicU64::new(0),
     })
+}
+
+/// The filters before the router; the router must be present and last.
+fn build_http_filters(at: &At<'_>, filters: &[m_http::HttpFilter]) -> Result<Vec<HttpFilter>> {
+    let mut out = Vec::new();
+    for (i, f) in filters.iter().enumerate() {
+        let fat = at.index(i);
+        let last = i + 1 == filters.len();
+        let kind = match &f.typed_config {
+            Some(HttpFilterConfig::Router {}) if last => return Ok(out),
+            Some(HttpFilterConfig::Router {}) => {
+                return Err(fat.err("the router filter must be last"));
+            }
+            Some(HttpFilterConfig::Fault(cfg)) => {
+                HttpFilterKind::Fault(Arc::new(compile_fault(&fat.field("typed_config"), cfg)?))
+            }
+            Some(HttpFilterConfig::Cors {}) => HttpFilterKind::Cors,
+            None => return Err(fat.field("typed_config").err("is required")),
+        };
+        out.push(HttpFilter {
+            name: f.name.clone(),
+            kind,
+        });
+    }
+    if filters.is_empty() {
+        return Ok(out);
+    }
+    Err(at.err("the router filter must be last"))
 }
 
 pub fn build_access_logs(at: &At<'_>, logs: &[m::AccessLog]) -> Result<Vec<AccessLogSink>> {

@@ -103,21 +103,58 @@ enum HeaderTest {
     Range(i64, i64),
 }
 
+/// A header matcher's target: a regular header or one of the request pseudo-headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HeaderKey {
+    Regular(HeaderName),
+    Method,
+    Authority,
+    Path,
+    Scheme,
+}
+
+/// The request pseudo-headers, which `HeaderMap` does not carry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PseudoHeaders<'a> {
+    pub method: &'a str,
+    pub authority: &'a str,
+    pub path: &'a str,
+    pub scheme: &'a str,
+}
+
 #[derive(Debug, Clone)]
 pub struct HeaderMatcher {
-    name: HeaderName,
+    name: HeaderKey,
     test: HeaderTest,
     invert: bool,
     missing_as_empty: bool,
 }
 
 impl HeaderMatcher {
+    /// Matches regular headers only (pseudo-header matchers see an absent header).
     pub fn matches(&self, headers: &HeaderMap) -> bool {
-        let values: Vec<&str> = headers
-            .get_all(&self.name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        self.matches_request(headers, None)
+    }
+
+    pub fn matches_request<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        pseudo: Option<&PseudoHeaders<'a>>,
+    ) -> bool {
+        let p = pseudo.copied().unwrap_or_default();
+        let pseudo_value =
+            |v: &'a str| -> Vec<&'a str> { if v.is_empty() { Vec::new() } else { vec![v] } };
+        let values: Vec<&'a str> = match &self.name {
+            HeaderKey::Regular(name) => headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect(),
+            HeaderKey::Method => pseudo_value(p.method),
+            HeaderKey::Authority => pseudo_value(p.authority),
+            HeaderKey::Path => pseudo_value(p.path),
+            HeaderKey::Scheme => pseudo_value(p.scheme),
+        };
         let joined;
         let value = if values.is_empty() {
             if self.missing_as_empty {
@@ -143,10 +180,17 @@ impl HeaderMatcher {
 }
 
 pub fn compile_header(at: &At<'_>, h: &m::HeaderMatcher) -> Result<HeaderMatcher> {
-    let name = HeaderName::from_bytes(h.name.to_ascii_lowercase().as_bytes()).map_err(|_| {
-        at.field("name")
-            .err(format!("invalid header name {:?}", h.name))
-    })?;
+    let lower = h.name.to_ascii_lowercase();
+    let name = match lower.as_str() {
+        ":method" => HeaderKey::Method,
+        ":authority" | "host" => HeaderKey::Authority,
+        ":path" => HeaderKey::Path,
+        ":scheme" => HeaderKey::Scheme,
+        _ => HeaderKey::Regular(HeaderName::from_bytes(lower.as_bytes()).map_err(|_| {
+            at.field("name")
+                .err(format!("invalid header name {:?}", h.name))
+        })?),
+    };
     let mut tests = Vec::new();
     let plain = |k| HeaderTest::Str(StringMatcher::new(k, false));
     if let Some(v) = &h.exact_match {

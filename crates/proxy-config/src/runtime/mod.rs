@@ -3,10 +3,15 @@
 
 pub mod chain_match;
 pub mod cluster;
+pub mod cors;
+pub mod fault;
+pub mod hash;
 pub mod headers;
 pub mod listener;
 pub mod matcher;
+pub mod retry;
 pub mod route;
+pub mod route_policy;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

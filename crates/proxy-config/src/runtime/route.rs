@@ -7,9 +7,16 @@ use std::time::Duration;
 use http::{HeaderMap, StatusCode};
 use regex::Regex;
 
+use super::hash::{HashPolicy, compile_hash_policy};
 use super::headers::{HeaderOps, compile_ops};
 use super::matcher::{
-    HeaderMatcher, QueryMatcher, compile_header, compile_query, compile_regex, full_match,
+    HeaderMatcher, PseudoHeaders, QueryMatcher, compile_header, compile_query, compile_regex,
+    full_match,
+};
+use super::retry::{RetryPolicy, compile_retry};
+use super::route_policy::{
+    FilterOverrides, Mirror, RegexRewrite, StreamDuration, compile_mirror, compile_overrides,
+    compile_regex_rewrite, compile_stream_duration,
 };
 use crate::error::{At, Result};
 use crate::model::route as m;
@@ -35,6 +42,11 @@ pub struct VirtualHost {
     pub name: String,
     pub routes: Vec<Route>,
     pub headers: HeaderOps,
+    pub require_tls: m::TlsRequirement,
+    /// `include_request_attempt_count`: `x-envoy-attempt-count` on upstream requests.
+    pub attempt_count_upstream: bool,
+    /// `include_attempt_count_in_response`: `x-envoy-attempt-count` on responses.
+    pub attempt_count_downstream: bool,
 }
 
 #[derive(Debug)]
@@ -47,6 +59,8 @@ pub struct Route {
     grpc: bool,
     pub action: Action,
     pub headers: HeaderOps,
+    /// Route `typed_per_filter_config` over the virtual host's.
+    pub filters: FilterOverrides,
 }
 
 #[derive(Debug)]
@@ -69,8 +83,14 @@ pub struct Forward {
     pub clusters: ClusterChoice,
     pub prefix_rewrite: Option<String>,
     pub host_rewrite: Option<http::HeaderValue>,
+    pub regex_rewrite: Option<RegexRewrite>,
     /// `None` when the timeout is disabled (`0s`).
     pub timeout: Option<Duration>,
+    /// The route's retry policy, else the virtual host's.
+    pub retry: Option<Arc<RetryPolicy>>,
+    pub hash_policies: Vec<HashPolicy>,
+    pub mirrors: Vec<Mirror>,
+    pub stream_duration: StreamDuration,
 }
 
 #[derive(Debug)]
@@ -92,6 +112,10 @@ pub struct RequestView<'a> {
     /// `:path` including the query string.
     pub path: &'a str,
     pub headers: &'a HeaderMap,
+    pub method: &'a str,
+    /// `:authority` (or `Host`).
+    pub authority: &'a str,
+    pub scheme: &'a str,
 }
 
 impl RouteTable {
@@ -146,6 +170,12 @@ impl VirtualHost {
 impl Route {
     pub fn matches(&self, req: &RequestView<'_>) -> bool {
         let (path_only, query) = req.path.split_once('?').unwrap_or((req.path, ""));
+        let pseudo = PseudoHeaders {
+            method: req.method,
+            authority: req.authority,
+            path: req.path,
+            scheme: req.scheme,
+        };
         let path_ok = match &self.path {
             PathMatch::Prefix(p) => starts_with(req.path, p, self.case_sensitive),
             PathMatch::Exact(p) => equals(path_only, p, self.case_sensitive),
@@ -157,7 +187,10 @@ impl Route {
         };
         path_ok
             && (!self.grpc || is_grpc(req.headers))
-            && self.header_matchers.iter().all(|h| h.matches(req.headers))
+            && self
+                .header_matchers
+                .iter()
+                .all(|h| h.matches_request(req.headers, Some(&pseudo)))
             && self.query_matchers.iter().all(|q| q.matches(query))
     }
 
@@ -253,21 +286,38 @@ fn index_domains(t: &mut RouteTable, at: &At<'_>, vh: &m::VirtualHost, i: usize)
     Ok(())
 }
 
+/// What routes inherit from their virtual host.
+struct Inherited {
+    retry: Option<Arc<RetryPolicy>>,
+    filters: FilterOverrides,
+}
+
 fn build_virtual_host(at: &At<'_>, vh: &m::VirtualHost) -> Result<VirtualHost> {
+    let inherited = Inherited {
+        retry: vh
+            .retry_policy
+            .as_ref()
+            .map(|r| compile_retry(&at.field("retry_policy"), r).map(Arc::new))
+            .transpose()?,
+        filters: compile_overrides(at, &vh.typed_per_filter_config, &FilterOverrides::default())?,
+    };
     let routes = vh
         .routes
         .iter()
         .enumerate()
-        .map(|(i, r)| build_route(&at.field("routes").index(i), r))
+        .map(|(i, r)| build_route(&at.field("routes").index(i), r, &inherited))
         .collect::<Result<Vec<_>>>()?;
     Ok(VirtualHost {
         name: vh.name.clone(),
         routes,
         headers: compile_ops(at, vh)?,
+        require_tls: vh.require_tls.unwrap_or_default(),
+        attempt_count_upstream: vh.include_request_attempt_count,
+        attempt_count_downstream: vh.include_attempt_count_in_response,
     })
 }
 
-fn build_route(at: &At<'_>, r: &m::Route) -> Result<Route> {
+fn build_route(at: &At<'_>, r: &m::Route, inherited: &Inherited) -> Result<Route> {
     let mat = at.field("match");
     Ok(Route {
         name: r.name.clone(),
@@ -288,8 +338,9 @@ fn build_route(at: &At<'_>, r: &m::Route) -> Result<Route> {
             .map(|(i, q)| compile_query(&mat.field("query_parameters").index(i), q))
             .collect::<Result<_>>()?,
         grpc: r.match_.grpc.is_some(),
-        action: build_action(at, r)?,
+        action: build_action(at, r, inherited)?,
         headers: compile_ops(at, r)?,
+        filters: compile_overrides(at, &r.typed_per_filter_config, &inherited.filters)?,
     })
 }
 
@@ -319,9 +370,13 @@ fn build_path(at: &At<'_>, m: &m::RouteMatch) -> Result<PathMatch> {
     }
 }
 
-fn build_action(at: &At<'_>, r: &m::Route) -> Result<Action> {
+fn build_action(at: &At<'_>, r: &m::Route, inherited: &Inherited) -> Result<Action> {
     match (&r.route, &r.redirect, &r.direct_response) {
-        (Some(a), None, None) => Ok(Action::Forward(build_forward(&at.field("route"), a)?)),
+        (Some(a), None, None) => Ok(Action::Forward(build_forward(
+            &at.field("route"),
+            a,
+            inherited,
+        )?)),
         (None, Some(rd), None) => Ok(Action::Redirect(rd.clone())),
         (None, None, Some(d)) => {
             let dat = at.field("direct_response");
@@ -347,7 +402,7 @@ fn build_action(at: &At<'_>, r: &m::Route) -> Result<Action> {
     }
 }
 
-fn build_forward(at: &At<'_>, a: &m::RouteAction) -> Result<Forward> {
+fn build_forward(at: &At<'_>, a: &m::RouteAction, inherited: &Inherited) -> Result<Forward> {
     let clusters = match (&a.cluster, &a.weighted_clusters) {
         (Some(c), None) if !c.is_empty() => ClusterChoice::Single(c.clone()),
         (None, Some(w)) => build_weighted(&at.field("weighted_clusters"), w)?,
@@ -368,11 +423,41 @@ fn build_forward(at: &At<'_>, a: &m::RouteAction) -> Result<Forward> {
         Some(d) if d.0.is_zero() => None,
         Some(d) => Some(d.0),
     };
+    if a.prefix_rewrite.is_some() && a.regex_rewrite.is_some() {
+        return Err(at.err("only one of prefix_rewrite and regex_rewrite may be set"));
+    }
+    let retry = match &a.retry_policy {
+        Some(r) => Some(Arc::new(compile_retry(&at.field("retry_policy"), r)?)),
+        None => inherited.retry.clone(),
+    };
     Ok(Forward {
         clusters,
         prefix_rewrite: a.prefix_rewrite.clone(),
         host_rewrite,
+        regex_rewrite: a
+            .regex_rewrite
+            .as_ref()
+            .map(|r| compile_regex_rewrite(&at.field("regex_rewrite"), r))
+            .transpose()?,
         timeout,
+        retry,
+        hash_policies: a
+            .hash_policy
+            .iter()
+            .enumerate()
+            .map(|(i, h)| compile_hash_policy(&at.field("hash_policy").index(i), h))
+            .collect::<Result<_>>()?,
+        mirrors: a
+            .request_mirror_policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| compile_mirror(&at.field("request_mirror_policies").index(i), p))
+            .collect::<Result<_>>()?,
+        stream_duration: a
+            .max_stream_duration
+            .as_ref()
+            .map(compile_stream_duration)
+            .unwrap_or_default(),
     })
 }
 

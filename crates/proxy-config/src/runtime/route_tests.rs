@@ -11,8 +11,14 @@ fn vh_name<'a>(t: &'a RouteTable, host: &str) -> Option<&'a str> {
 }
 
 fn route_for<'a>(vh: &'a VirtualHost, path: &str, headers: &HeaderMap) -> Option<&'a str> {
-    vh.find_route(&RequestView { path, headers })
-        .map(|r| r.name.as_str())
+    vh.find_route(&RequestView {
+        path,
+        headers,
+        method: "GET",
+        authority: "a.com",
+        scheme: "http",
+    })
+    .map(|r| r.name.as_str())
 }
 
 fn vhosts() -> RouteTable {
@@ -132,4 +138,28 @@ fn errors_name_the_field() {
             .contains("virtual_hosts[1].domains[0]: domain \"x.com\" is already used"),
         "{err}"
     );
+}
+
+#[test]
+fn pseudo_header_conditions() {
+    let t = table(
+        serde_json::json!({"virtual_hosts": [{"name": "v", "domains": ["*"], "routes": [
+            {"name": "get", "match": {"prefix": "/", "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]}, "direct_response": {"status": 200}},
+            {"name": "host", "match": {"prefix": "/", "headers": [{"name": ":authority", "string_match": {"prefix": "b."}}]}, "direct_response": {"status": 200}},
+            {"name": "other", "match": {"prefix": "/"}, "direct_response": {"status": 200}}
+        ]}]}),
+    );
+    let vh = &t.virtual_hosts[0];
+    let h = HeaderMap::new();
+    let view = |method, authority| RequestView {
+        path: "/",
+        headers: &h,
+        method,
+        authority,
+        scheme: "http",
+    };
+    let name = |v: RequestView<'_>| vh.find_route(&v).map(|r| r.name.clone());
+    assert_eq!(name(view("GET", "a.com")).as_deref(), Some("get"));
+    assert_eq!(name(view("POST", "b.com")).as_deref(), Some("host"));
+    assert_eq!(name(view("POST", "a.com")).as_deref(), Some("other"));
 }

@@ -2,7 +2,6 @@
 //! mutations, connection pool, route timeout and the error replies with their response flags.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
@@ -10,17 +9,20 @@ use hyper::body::Incoming;
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::lb::pick_weighted;
 use weft_proxy_config::runtime::UpstreamProtocol;
+use weft_proxy_config::runtime::hash::{HashInput, NewCookie, compute_hash};
 use weft_proxy_config::runtime::headers::HeaderOps;
 use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTable, VirtualHost};
 
-use super::{Ctx, Outcome, ProxyBody, reply};
-use crate::pool::{ConnectError, Sender};
+use super::attempt::{self, Answer, AttemptPlan, Attempts, Failure, RequestHead};
+use super::request_body::{self, RequestBody};
+use super::{Ctx, Outcome, ProxyBody, mirror, reply};
 use crate::state::Live;
-use crate::upstream::ActiveRequest;
 
 const CONNECT_FAILURE: &str =
     "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
 const CONNECTION_TERMINATION: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
+const OVERFLOW: &str =
+    "upstream connect error or disconnect/reset before headers. reset reason: overflow";
 
 fn fail(
     status: u16,
@@ -31,13 +33,17 @@ fn fail(
     (reply::local(status, body), Outcome { flags, details })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The request as routed, with what the connection manager knows about it.
+pub struct Routed<'a> {
+    pub table: &'a RouteTable,
+    pub vh: &'a VirtualHost,
+    pub route: &'a Route,
+}
+
 pub async fn forward(
     ctx: &Ctx,
     live: &Arc<Live>,
-    table: &RouteTable,
-    vh: &VirtualHost,
-    route: &Route,
+    routed: &Routed<'_>,
     f: &Forward,
     req: Request<Incoming>,
     rec: &mut LogRecord,
@@ -48,70 +54,106 @@ pub async fn forward(
         ctx.stats.no_cluster.inc();
         return fail(503, "", "NC", "cluster_not_found");
     };
-    let Some(host) = cluster.pick(&crate::upstream::PickContext {
-        original_dst: Some(ctx.meta.local),
-        ..Default::default()
-    }) else {
-        cluster.stats.upstream_cx_none_healthy.inc();
-        return fail(503, "no healthy upstream", "UH", "no_healthy_upstream");
+    let Ok(_permit) = cluster.request_permit() else {
+        cluster.stats.upstream_rq_pending_overflow.inc();
+        return fail(503, OVERFLOW, "UO", "upstream_overflow");
     };
-    rec.upstream_host = Some(host.addr);
+    let input = HashInput {
+        headers: req.headers(),
+        path: &rec.path,
+        source_ip: Some(ctx.meta.peer.ip()),
+    };
+    let hashed = compute_hash(&f.hash_policies, &input, &mut || {
+        format!("{:016x}", fastrand::u64(..))
+    });
+    let timeout = f
+        .stream_duration
+        .effective_timeout(f.timeout, req.headers());
     let downstream_version = req.version();
-    let mut req = build_upstream_request(req, route, f, cluster.cfg.protocol, &rec.authority);
-    for ops in [
-        wc_ops,
-        Some(&route.headers),
-        Some(&vh.headers),
-        Some(&table.headers),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        ops.request.apply(req.headers_mut());
+    let content_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let (head, body) =
+        build_upstream_request(req, routed, f, wc_ops, cluster.cfg.protocol, &rec.authority);
+    let want_buffer = f.retry.is_some() || !f.mirrors.is_empty();
+    let Ok(mut body) = request_body::prepare(body, content_length, want_buffer).await else {
+        return fail(400, "", "-", "downstream_body_error");
+    };
+    if let RequestBody::Buffered { data, .. } = &body {
+        mirror::spawn_mirrors(live, &f.mirrors, &head, data, timeout);
     }
-    let active = ActiveRequest::new(host.clone(), cluster.stats.clone());
-    cluster.stats.upstream_rq_total.inc();
-    let started = Instant::now();
-    let exchange = async {
-        let sender = host
-            .pool
-            .checkout(&host, &cluster.cfg, &cluster.stats)
-            .await
-            .map_err(Failure::Connect)?;
-        match sender {
-            Sender::H1(mut s) => {
-                let resp = s.send_request(req).await.map_err(Failure::Reset)?;
-                Ok((resp, Some(s)))
-            }
-            Sender::H2(mut s) => Ok((s.send_request(req).await.map_err(Failure::Reset)?, None)),
-        }
+    let plan = AttemptPlan {
+        cluster,
+        head,
+        retry: f.retry.as_deref(),
+        hash: hashed.hash,
+        original_dst: Some(ctx.meta.local),
+        attempt_count_header: routed.vh.attempt_count_upstream,
     };
-    let result = match f.timeout {
-        Some(t) => tokio::time::timeout(t, exchange)
-            .await
-            .unwrap_or(Err(Failure::Timeout)),
-        None => exchange.await,
+    let mut tried = Vec::new();
+    let run = attempt::run(&plan, &mut body, &mut tried);
+    let attempts = match timeout {
+        Some(t) => tokio::time::timeout(t, run).await.ok(),
+        None => Some(run.await),
     };
-    let (resp, h1) = match result {
-        Ok(r) => r,
+    rec.upstream_host = tried.last().copied();
+    let Some(attempts) = attempts else {
+        cluster.stats.upstream_rq_timeout.inc();
+        rec.upstream_failure = Failure::Timeout.to_string();
+        return fail(504, "upstream request timeout", "UT", "response_timeout");
+    };
+    let count = routed
+        .vh
+        .attempt_count_downstream
+        .then_some(attempts.attempts);
+    let (mut resp, outcome) = respond(attempts, downstream_version, wc_ops, rec);
+    decorate(resp.headers_mut(), count, hashed.set_cookie);
+    (resp, outcome)
+}
+
+/// `x-envoy-attempt-count` (when the virtual host asks for it) and a generated hash cookie.
+fn decorate(h: &mut HeaderMap, attempt_count: Option<u32>, cookie: Option<NewCookie>) {
+    if let Some(n) = attempt_count
+        && let Ok(v) = HeaderValue::from_str(&n.to_string())
+    {
+        h.insert(attempt::X_ENVOY_ATTEMPT_COUNT.clone(), v);
+    }
+    if let Some(c) = cookie
+        && let Ok(v) = HeaderValue::from_str(&c.set_cookie_value())
+    {
+        h.append(header::SET_COOKIE, v);
+    }
+}
+
+/// Turns the last attempt into the downstream response.
+fn respond(
+    attempts: Attempts,
+    downstream_version: Version,
+    wc_ops: Option<&HeaderOps>,
+    rec: &mut LogRecord,
+) -> (Response<ProxyBody>, Outcome) {
+    let answer = match attempts.result {
+        Ok(a) => a,
         Err(e) => {
-            host.rq_error
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let (status, body, flags, details) = e.reply();
-            if flags == "UT" {
-                cluster.stats.upstream_rq_timeout.inc();
-            }
-            cluster.stats.count_status(status);
+            let (status, body, flags, details) = failure_reply(&e, attempts.exhausted);
             rec.upstream_failure = e.to_string();
             return fail(status, body, flags, details);
         }
     };
-    cluster.stats.count_status(resp.status().as_u16());
-    let (mut parts, body) = resp.into_parts();
+    let Answer {
+        response,
+        host,
+        h1,
+        active,
+        replay,
+        elapsed,
+    } = answer;
+    let (mut parts, body) = response.into_parts();
     // Answer in the downstream's protocol, not the upstream's (an HTTP/1.0 upstream, say).
     parts.version = downstream_version;
     strip_hop_by_hop(&mut parts.headers);
-    if let Ok(v) = HeaderValue::from_str(&started.elapsed().as_millis().to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&elapsed.as_millis().to_string()) {
         parts
             .headers
             .insert(HeaderName::from_static("x-envoy-upstream-service-time"), v);
@@ -119,49 +161,46 @@ pub async fn forward(
     if let Some(ops) = wc_ops {
         ops.response.apply(&mut parts.headers);
     }
-    let pool_host = host.clone();
     let body = ProxyBody::upstream(body).on_done(Box::new(move |_, complete| {
         if let (true, Some(s)) = (complete, h1) {
-            pool_host.pool.checkin(s);
+            host.pool.checkin(s);
         }
         drop(active);
+        drop(replay);
     }));
+    let flags = if attempts.exhausted { "URX" } else { "-" };
     (
         Response::from_parts(parts, body),
         Outcome {
-            flags: "-",
+            flags,
             details: "via_upstream",
         },
     )
 }
 
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    #[error("{0}")]
-    Connect(ConnectError),
-    #[error("upstream reset: {0}")]
-    Reset(hyper::Error),
-    #[error("upstream request timeout")]
-    Timeout,
-}
-
-impl Failure {
-    fn reply(&self) -> (u16, &'static str, &'static str, &'static str) {
-        match self {
-            Failure::Connect(_) => (
-                503,
-                CONNECT_FAILURE,
-                "UF",
-                "upstream_reset_before_response_started{connection_failure}",
-            ),
-            Failure::Reset(_) => (
-                503,
-                CONNECTION_TERMINATION,
-                "UC",
-                "upstream_reset_before_response_started{connection_termination}",
-            ),
-            Failure::Timeout => (504, "upstream request timeout", "UT", "response_timeout"),
-        }
+fn failure_reply(e: &Failure, exhausted: bool) -> (u16, &'static str, &'static str, &'static str) {
+    let flag = |plain, with_urx| if exhausted { with_urx } else { plain };
+    match e {
+        Failure::Connect(_) => (
+            503,
+            CONNECT_FAILURE,
+            flag("UF", "UF,URX"),
+            "upstream_reset_before_response_started{connection_failure}",
+        ),
+        Failure::Reset(_) => (
+            503,
+            CONNECTION_TERMINATION,
+            flag("UC", "UC,URX"),
+            "upstream_reset_before_response_started{connection_termination}",
+        ),
+        Failure::Timeout => (
+            504,
+            "upstream request timeout",
+            flag("UT", "UT,URX"),
+            "upstream_per_try_timeout",
+        ),
+        Failure::NoHost => (503, "no healthy upstream", "UH", "no_healthy_upstream"),
+        Failure::Body(_) => (503, CONNECTION_TERMINATION, "UC", "upstream_body_error"),
     }
 }
 
@@ -178,11 +217,13 @@ fn choose_cluster(c: &ClusterChoice) -> (&str, Option<&HeaderOps>) {
 
 fn build_upstream_request(
     req: Request<Incoming>,
-    route: &Route,
+    routed: &Routed<'_>,
     f: &Forward,
+    wc_ops: Option<&HeaderOps>,
     protocol: UpstreamProtocol,
     authority: &str,
-) -> Request<Incoming> {
+) -> (RequestHead, Incoming) {
+    let route = routed.route;
     let (mut parts, body) = req.into_parts();
     let original = parts
         .uri
@@ -196,11 +237,15 @@ fn build_upstream_request(
             .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
     {
         path = format!("{rw}{}", &original[prefix.len()..]);
-        if let Ok(v) = HeaderValue::from_str(&original) {
-            parts
-                .headers
-                .insert(HeaderName::from_static("x-envoy-original-path"), v);
-        }
+    } else if let Some(rw) = &f.regex_rewrite {
+        path = rw.apply(&original);
+    }
+    if path != original
+        && let Ok(v) = HeaderValue::from_str(&original)
+    {
+        parts
+            .headers
+            .insert(HeaderName::from_static("x-envoy-original-path"), v);
     }
     let host = f
         .host_rewrite
@@ -208,6 +253,34 @@ fn build_upstream_request(
         .or_else(|| HeaderValue::from_str(authority).ok())
         .unwrap_or_else(|| HeaderValue::from_static("unknown"));
     strip_hop_by_hop(&mut parts.headers);
+    set_target(&mut parts, protocol, host, &path);
+    for ops in [
+        wc_ops,
+        Some(&route.headers),
+        Some(&routed.vh.headers),
+        Some(&routed.table.headers),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        ops.request.apply(&mut parts.headers);
+    }
+    let head = RequestHead {
+        method: parts.method,
+        uri: parts.uri,
+        version: parts.version,
+        headers: parts.headers,
+    };
+    (head, body)
+}
+
+/// Version, URI and host for the upstream protocol.
+fn set_target(
+    parts: &mut http::request::Parts,
+    protocol: UpstreamProtocol,
+    host: HeaderValue,
+    path: &str,
+) {
     match protocol {
         UpstreamProtocol::Http1 => {
             parts.version = Version::HTTP_11;
@@ -223,7 +296,6 @@ fn build_upstream_request(
             parts.headers.remove(header::HOST);
         }
     }
-    Request::from_parts(parts, body)
 }
 
 /// Removes connection-specific headers (RFC 9110 §7.6.1); `te: trailers` is kept for gRPC.

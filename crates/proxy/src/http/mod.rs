@@ -2,9 +2,14 @@
 //! lookup, local replies (direct responses, redirects, errors with Envoy's response flags),
 //! request-id and forwarded headers, stats and access logging per request.
 
+mod attempt;
 mod body;
+mod filters;
 mod forward;
+mod mirror;
+mod replay;
 mod reply;
+mod request_body;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -225,40 +230,69 @@ async fn dispatch(
         return no_route();
     };
     let path = rec.path.clone();
+    let method = req.method().as_str().to_string();
     let Some(route) = vh.find_route(&RequestView {
         path: &path,
         headers: req.headers(),
+        method: &method,
+        authority: &rec.authority,
+        scheme: "http",
     }) else {
         return no_route();
     };
     rec.route_name = route.name.clone();
-    let (mut resp, outcome) = match &route.action {
-        Action::Direct { status, body } => {
-            ctx.stats.rq_direct_response.inc();
-            let resp = reply::local(status.as_u16(), body);
-            (
-                resp,
-                Outcome {
-                    flags: "-",
-                    details: "direct_response",
-                },
-            )
-        }
-        Action::Redirect(r) => {
-            ctx.stats.rq_redirect.inc();
-            let resp = reply::redirect(r, route.matched_prefix(), &rec.authority, &path);
-            (
-                resp,
-                Outcome {
-                    flags: "-",
-                    details: "direct_response",
-                },
-            )
-        }
-        Action::Forward(f) => forward::forward(ctx, live, &table, vh, route, f, req, rec).await,
+    if let Some(reply) = filters::require_tls(ctx, vh, &rec.authority, &path) {
+        return reply;
+    }
+    let filtered = match filters::run(ctx, route, &req).await {
+        Ok(f) => f,
+        Err(reply) => return reply,
     };
+    let routed = forward::Routed {
+        table: &table,
+        vh,
+        route,
+    };
+    let (mut resp, mut outcome) = run_action(ctx, live, &routed, req, rec).await;
     for ops in [&route.headers, &vh.headers, &table.headers] {
         ops.response.apply(resp.headers_mut());
     }
+    if let Some(h) = filtered.cors {
+        resp.headers_mut().extend(h);
+    }
+    if filtered.delayed && outcome.flags == "-" {
+        outcome.flags = "DI";
+    }
     (resp, outcome)
+}
+
+/// The route's action: a direct response, a redirect, or forwarding upstream.
+async fn run_action(
+    ctx: &Ctx,
+    live: &Arc<Live>,
+    routed: &forward::Routed<'_>,
+    req: Request<Incoming>,
+    rec: &mut LogRecord,
+) -> (Response<ProxyBody>, Outcome) {
+    let local = |resp| {
+        (
+            resp,
+            Outcome {
+                flags: "-",
+                details: "direct_response",
+            },
+        )
+    };
+    match &routed.route.action {
+        Action::Direct { status, body } => {
+            ctx.stats.rq_direct_response.inc();
+            local(reply::local(status.as_u16(), body))
+        }
+        Action::Redirect(r) => {
+            ctx.stats.rq_redirect.inc();
+            let (prefix, path) = (routed.route.matched_prefix(), rec.path.clone());
+            local(reply::redirect(r, prefix, &rec.authority, &path))
+        }
+        Action::Forward(f) => forward::forward(ctx, live, routed, f, req, rec).await,
+    }
 }
