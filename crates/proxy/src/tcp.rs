@@ -12,9 +12,9 @@ use weft_proxy_config::runtime::TcpProxy;
 use weft_proxy_config::runtime::route::ClusterChoice;
 
 use crate::ConnMeta;
-use crate::pool::connect_tcp;
+use crate::pool::{ConnectError, connect_tcp};
 use crate::state::Shared;
-use crate::upstream::ActiveRequest;
+use crate::upstream::{ActiveRequest, AttemptOutcome};
 
 pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: TcpStream, meta: ConnMeta) {
     let started = Instant::now();
@@ -82,9 +82,18 @@ async fn connect(
         return Err("UH");
     };
     rec.upstream_host = Some(host.addr);
+    // tcp_proxy has no pending queue: at max_connections the connection is refused (UO).
+    if let Some(max) = cluster.cfg.breakers.max_connections
+        && u64::try_from(cluster.stats.upstream_cx_active.get()).unwrap_or(0) >= max
+    {
+        cluster.limits.stats.upstream_cx_overflow.inc();
+        return Err("UO");
+    }
     let active = ActiveRequest::new(host.clone(), cluster.stats.clone());
     match connect_tcp(&host, &cluster.cfg, &cluster.stats).await {
         Ok(stream) => {
+            // A connected TCP upstream is the whole attempt: it counts as a success.
+            cluster.report(&host, AttemptOutcome::Status(200));
             cluster.stats.upstream_cx_active.inc();
             Ok(Upstream {
                 stream,
@@ -93,6 +102,11 @@ async fn connect(
             })
         }
         Err(e) => {
+            let outcome = match e {
+                ConnectError::Timeout => AttemptOutcome::Timeout,
+                _ => AttemptOutcome::ConnectFailure,
+            };
+            cluster.report(&host, outcome);
             rec.upstream_failure = e.to_string();
             Err("UF")
         }
