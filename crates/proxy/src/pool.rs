@@ -125,8 +125,8 @@ fn has_capacity(cluster: &Cluster, stats: &ClusterStats) -> bool {
 }
 
 /// The request waits as pending (bounded by `max_pending_requests`) until a connection slot
-/// frees or, for HTTP/1.1, an idle connection comes back; it gives up after the connect
-/// timeout. Returns the idle connection when one was found.
+/// frees or, for HTTP/1.1, an idle connection comes back. As in Envoy the wait itself is not
+/// bounded here: the route timeout ends it. Returns the idle connection when one was found.
 async fn wait_for_capacity(
     host: &Host,
     cluster: &Cluster,
@@ -138,8 +138,7 @@ async fn wait_for_capacity(
         .limits
         .pend(&cluster.breakers)
         .map_err(|_| ConnectError::Overflow)?;
-    let deadline = Instant::now() + cluster.connect_timeout;
-    while Instant::now() < deadline {
+    loop {
         tokio::time::sleep(CAPACITY_POLL).await;
         if let Some(pool) = idle
             && let Some(s) = pool.take_idle(cluster.idle_timeout).await
@@ -150,7 +149,6 @@ async fn wait_for_capacity(
             return Ok(None);
         }
     }
-    Err(ConnectError::Timeout)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
