@@ -127,7 +127,6 @@ named_stat_block!(ClusterLimitStats {
     ],
     gauges: [
         ejections_active = "outlier_detection.ejections_active",
-        cx_open = "circuit_breakers.default.cx_open",
         rq_pending_open = "circuit_breakers.default.rq_pending_open",
         rq_open = "circuit_breakers.default.rq_open",
         rq_retry_open = "circuit_breakers.default.rq_retry_open",
