@@ -297,6 +297,11 @@ fn walk_endpoints(
         .as_ref()
         .and_then(|p| p.overprovisioning_factor)
         .unwrap_or(DEFAULT_OVERPROVISIONING);
+    if overprovisioning == 0 {
+        return Err(at
+            .field("policy.overprovisioning_factor")
+            .err("must be at least 1"));
+    }
     for (i, loc) in la.endpoints.iter().enumerate() {
         let lat = at.field("endpoints").index(i);
         if loc.load_balancing_weight == Some(0) {

@@ -220,3 +220,31 @@ fn hosts_survive_updates_that_keep_their_endpoint() {
     assert!(Arc::ptr_eq(&old, &new));
     assert_eq!(stats.cluster("c").membership_total.get(), 2);
 }
+
+#[test]
+fn eds_unhealthy_hosts_are_flagged_and_never_picked() {
+    let c = cluster(
+        "  - name: c\n    load_assignment:\n      endpoints:\n      - lb_endpoints:\n        - endpoint: { address: { socket_address: { address: 10.0.0.1, port_value: 80 } } }\n        - endpoint: { address: { socket_address: { address: 10.0.0.2, port_value: 80 } } }\n          health_status: UNHEALTHY\n        - endpoint: { address: { socket_address: { address: 10.0.0.3, port_value: 80 } } }\n",
+    );
+    let flags: Vec<String> = c.hosts().iter().map(|h| h.health_flags()).collect();
+    assert_eq!(flags, vec!["healthy", "/failed_eds_health", "healthy"]);
+    let got = picks(&c, 60, &PickContext::default());
+    assert!(
+        got.iter().all(|a| a.to_string() != "10.0.0.2:80"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn locality_weights_steer_traffic() {
+    let c = cluster(
+        "  - name: c\n    common_lb_config: { locality_weighted_lb_config: {} }\n    load_assignment:\n      endpoints:\n      - load_balancing_weight: 1\n        lb_endpoints:\n        - endpoint: { address: { socket_address: { address: 10.0.0.1, port_value: 80 } } }\n      - load_balancing_weight: 3\n        lb_endpoints:\n        - endpoint: { address: { socket_address: { address: 10.0.0.2, port_value: 80 } } }\n",
+    );
+    let got = picks(&c, 4000, &PickContext::default());
+    let heavy = got
+        .iter()
+        .filter(|a| a.to_string() == "10.0.0.2:80")
+        .count();
+    let share = heavy as f64 / 4000.0;
+    assert!((share - 0.75).abs() < 0.06, "{share}");
+}
