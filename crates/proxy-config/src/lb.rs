@@ -1,6 +1,11 @@
 //! Load-balancer choice: pure functions over endpoint weights and load, with the randomness
 //! and round-robin position passed in, so they are testable without sockets.
 
+pub mod maglev;
+pub mod priority;
+pub mod ring_hash;
+pub mod xxhash;
+
 /// Endpoint selection policy of a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LbPolicy {
@@ -8,6 +13,17 @@ pub enum LbPolicy {
     Random,
     /// Power of two choices: two random endpoints, the one with fewer active requests wins.
     LeastRequest,
+    /// Consistent hashing on a ring (Ketama); requests without a hash pick at random.
+    RingHash {
+        min_ring_size: u64,
+        max_ring_size: u64,
+    },
+    /// Maglev lookup table of `table_size` (prime) entries; no hash: random.
+    Maglev {
+        table_size: u64,
+    },
+    /// ORIGINAL_DST: the host is the connection's original destination.
+    ClusterProvided,
 }
 
 /// Picks an endpoint index. `weights` are the endpoints' weights (at least 1 each), `active`
@@ -25,7 +41,10 @@ pub fn pick(
         1 => Some(0),
         n => Some(match policy {
             LbPolicy::RoundRobin => by_weight(weights, tick % total(weights)),
-            LbPolicy::Random => by_weight(weights, rand(total(weights))),
+            LbPolicy::Random
+            | LbPolicy::RingHash { .. }
+            | LbPolicy::Maglev { .. }
+            | LbPolicy::ClusterProvided => by_weight(weights, rand(total(weights))),
             LbPolicy::LeastRequest => {
                 let a = rand(n as u64) as usize;
                 let mut b = rand(n as u64 - 1) as usize;

@@ -86,7 +86,7 @@ fn semantic_error_names_resource_and_field() {
     let msg = load_str("b.yaml", &text).expect_err("bad ip").to_string();
     assert_eq!(
         msg,
-        "b.yaml:28: Cluster backend: static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[1].endpoint.address.socket_address.address: \"not-an-ip\" is not an IP address"
+        "b.yaml:28: Cluster backend: static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[1].endpoint.address.socket_address.address: \"not-an-ip\" is not an IP address (host names need a STRICT_DNS or LOGICAL_DNS cluster)"
     );
     let text = GOOD.replace("          cluster: backend\n", "");
     let msg = load_str("b.yaml", &text)

@@ -191,27 +191,65 @@ fn server_info(shared: &Shared) -> serde_json::Value {
 
 fn clusters(shared: &Shared) -> String {
     let live = shared.live.load();
+    let mut names: Vec<&String> = live.clusters.keys().collect();
+    names.sort();
     let mut out = String::new();
-    for (name, c) in &live.clusters {
+    for name in names {
+        let c = &live.clusters[name];
         let _ = writeln!(out, "{name}::observability_name::{}", c.cfg.stat_name);
-        let _ = writeln!(out, "{name}::default_priority::max_connections::1024");
-        for h in &c.hosts {
-            let a = h.addr;
-            let get = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}::{a}::cx_active::{}", get(&h.cx_active));
-            let _ = writeln!(
-                out,
-                "{name}::{a}::cx_connect_fail::{}",
-                get(&h.cx_connect_fail)
-            );
-            let _ = writeln!(out, "{name}::{a}::rq_active::{}", get(&h.active_rq));
-            let _ = writeln!(out, "{name}::{a}::rq_error::{}", get(&h.rq_error));
-            let _ = writeln!(out, "{name}::{a}::rq_total::{}", get(&h.rq_total));
-            let _ = writeln!(out, "{name}::{a}::weight::{}", h.weight);
-            let _ = writeln!(out, "{name}::{a}::health_flags::healthy");
+        breaker_lines(&mut out, name, &c.cfg.breakers);
+        if c.cfg.outlier.is_some() {
+            for stat in [
+                "success_rate_average",
+                "success_rate_ejection_threshold",
+                "local_origin_success_rate_average",
+                "local_origin_success_rate_ejection_threshold",
+            ] {
+                let _ = writeln!(out, "{name}::outlier::{stat}::-1");
+            }
+        }
+        for h in c.hosts() {
+            host_lines(&mut out, name, &h);
         }
     }
     out
+}
+
+/// `default_priority::max_connections::N` …; unlimited prints Envoy's 4294967295.
+fn breaker_lines(out: &mut String, name: &str, b: &weft_proxy_config::runtime::cluster::Breakers) {
+    let n = |v: Option<u64>| v.unwrap_or(u64::from(u32::MAX));
+    let retries = if b.retry_budget.is_some() {
+        None
+    } else {
+        b.max_retries
+    };
+    for (what, v) in [
+        ("max_connections", b.max_connections),
+        ("max_pending_requests", b.max_pending_requests),
+        ("max_requests", b.max_requests),
+        ("max_retries", retries),
+    ] {
+        let _ = writeln!(out, "{name}::default_priority::{what}::{}", n(v));
+    }
+}
+
+fn host_lines(out: &mut String, name: &str, h: &crate::upstream::Host) {
+    let a = h.addr;
+    let get = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+    let counters = [
+        ("cx_active", get(&h.cx_active)),
+        ("cx_connect_fail", get(&h.cx_connect_fail)),
+        ("cx_total", get(&h.cx_total)),
+        ("rq_active", get(&h.active_rq)),
+        ("rq_error", get(&h.rq_error)),
+        ("rq_total", get(&h.rq_total)),
+    ];
+    for (stat, v) in counters {
+        let _ = writeln!(out, "{name}::{a}::{stat}::{v}");
+    }
+    let _ = writeln!(out, "{name}::{a}::health_flags::{}", h.health_flags());
+    let _ = writeln!(out, "{name}::{a}::weight::{}", h.weight);
+    let _ = writeln!(out, "{name}::{a}::priority::{}", h.ep.priority);
 }
 
 fn listeners(shared: &Shared, as_json: bool) -> Response<Full<Bytes>> {

@@ -40,7 +40,13 @@ pub enum ConnectError {
     Io(#[from] io::Error),
     #[error("protocol error: {0}")]
     Handshake(#[from] hyper::Error),
+    /// `max_connections` was reached and `max_pending_requests` too (response flag UO).
+    #[error("upstream overflow: circuit breaker threshold reached")]
+    Overflow,
 }
+
+/// How often a request waiting for a connection slot looks again.
+const CAPACITY_POLL: Duration = Duration::from_millis(20);
 
 impl Pool {
     /// Returns a ready sender, reusing an idle or shared connection when there is one.
@@ -56,6 +62,9 @@ impl Pool {
                 if let Some(s) = shared {
                     return Ok(Sender::H2(s));
                 }
+                if !has_capacity(cluster, stats) {
+                    wait_for_capacity(host, cluster, stats, None).await?;
+                }
                 let io = connect(host, cluster, stats).await?;
                 let (send, conn) = http2::handshake(TokioExecutor::new(), io).await?;
                 spawn_conn(host.clone(), stats.clone(), conn);
@@ -64,6 +73,11 @@ impl Pool {
             }
             UpstreamProtocol::Http1 => {
                 if let Some(s) = self.take_idle(cluster.idle_timeout).await {
+                    return Ok(Sender::H1(s));
+                }
+                if !has_capacity(cluster, stats)
+                    && let Some(s) = wait_for_capacity(host, cluster, stats, Some(self)).await?
+                {
                     return Ok(Sender::H1(s));
                 }
                 let io = connect(host, cluster, stats).await?;
@@ -102,6 +116,41 @@ impl Pool {
     }
 }
 
+/// Whether the cluster is below `max_connections` (upstream connections of all its hosts).
+fn has_capacity(cluster: &Cluster, stats: &ClusterStats) -> bool {
+    cluster
+        .breakers
+        .max_connections
+        .is_none_or(|max| u64::try_from(stats.upstream_cx_active.get()).unwrap_or(0) < max)
+}
+
+/// The request waits as pending (bounded by `max_pending_requests`) until a connection slot
+/// frees or, for HTTP/1.1, an idle connection comes back. As in Envoy the wait itself is not
+/// bounded here: the route timeout ends it. Returns the idle connection when one was found.
+async fn wait_for_capacity(
+    host: &Host,
+    cluster: &Cluster,
+    stats: &ClusterStats,
+    idle: Option<&Pool>,
+) -> Result<Option<http1::SendRequest<Incoming>>, ConnectError> {
+    host.limits.stats.upstream_cx_overflow.inc();
+    let _pending = host
+        .limits
+        .pend(&cluster.breakers)
+        .map_err(|_| ConnectError::Overflow)?;
+    loop {
+        tokio::time::sleep(CAPACITY_POLL).await;
+        if let Some(pool) = idle
+            && let Some(s) = pool.take_idle(cluster.idle_timeout).await
+        {
+            return Ok(Some(s));
+        }
+        if has_capacity(cluster, stats) {
+            return Ok(None);
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -112,6 +161,7 @@ async fn connect(
     stats: &ClusterStats,
 ) -> Result<TokioIo<TcpStream>, ConnectError> {
     stats.upstream_cx_total.inc();
+    host.cx_total.fetch_add(1, Ordering::Relaxed);
     let res = tokio::time::timeout(cluster.connect_timeout, TcpStream::connect(host.addr)).await;
     let stream = match res {
         Ok(Ok(s)) => s,

@@ -90,6 +90,58 @@ stat_block!(ListenerStats {
     gauges: [downstream_cx_active]
 });
 
+// --- Cluster limits and outlier detection (circuit breakers, ejections) ---------------------
+
+/// A stat block whose stats have dotted Envoy names (`outlier_detection.ejections_active`).
+macro_rules! named_stat_block {
+    ($name:ident { counters: [$($c:ident = $cn:literal),*], gauges: [$($g:ident = $gn:literal),*] }) => {
+        #[derive(Debug, Default)]
+        pub struct $name {
+            $(pub $c: Counter,)*
+            $(pub $g: Gauge,)*
+        }
+        impl $name {
+            fn values(&self) -> Vec<(&'static str, bool, i64)> {
+                vec![
+                    $(($cn, true, self.$c.get() as i64),)*
+                    $(($gn, false, self.$g.get()),)*
+                ]
+            }
+        }
+    };
+}
+
+named_stat_block!(ClusterLimitStats {
+    counters: [
+        upstream_cx_overflow = "upstream_cx_overflow",
+        upstream_rq_pending_overflow = "upstream_rq_pending_overflow",
+        upstream_rq_retry_overflow = "upstream_rq_retry_overflow",
+        ejections_total = "outlier_detection.ejections_total",
+        ejections_enforced_total = "outlier_detection.ejections_enforced_total",
+        ejections_overflow = "outlier_detection.ejections_overflow",
+        ejections_enforced_consecutive_5xx = "outlier_detection.ejections_enforced_consecutive_5xx",
+        ejections_detected_consecutive_5xx = "outlier_detection.ejections_detected_consecutive_5xx",
+        ejections_enforced_consecutive_gateway_failure =
+            "outlier_detection.ejections_enforced_consecutive_gateway_failure",
+        ejections_detected_consecutive_gateway_failure =
+            "outlier_detection.ejections_detected_consecutive_gateway_failure",
+        ejections_enforced_consecutive_local_origin_failure =
+            "outlier_detection.ejections_enforced_consecutive_local_origin_failure",
+        ejections_detected_consecutive_local_origin_failure =
+            "outlier_detection.ejections_detected_consecutive_local_origin_failure"
+    ],
+    gauges: [
+        ejections_active = "outlier_detection.ejections_active",
+        rq_pending_open = "circuit_breakers.default.rq_pending_open",
+        rq_open = "circuit_breakers.default.rq_open",
+        rq_retry_open = "circuit_breakers.default.rq_retry_open",
+        remaining_rq = "circuit_breakers.default.remaining_rq",
+        remaining_retries = "circuit_breakers.default.remaining_retries"
+    ]
+});
+
+// --- end of cluster limits ------------------------------------------------------------------
+
 impl ClusterStats {
     pub fn count_status(&self, status: u16) {
         class_counter(
@@ -130,6 +182,7 @@ fn class_counter(status: u16, by_class: [&Counter; 5]) {
 #[derive(Debug, Default)]
 struct Blocks {
     cluster: BTreeMap<String, Arc<ClusterStats>>,
+    cluster_limits: BTreeMap<String, Arc<ClusterLimitStats>>,
     http: BTreeMap<String, Arc<HttpStats>>,
     tcp: BTreeMap<String, Arc<TcpStats>>,
     listener: BTreeMap<String, Arc<ListenerStats>>,
@@ -168,6 +221,9 @@ impl Stats {
     pub fn cluster(&self, name: &str) -> Arc<ClusterStats> {
         get_or_add(&mut self.lock().cluster, name)
     }
+    pub fn cluster_limits(&self, name: &str) -> Arc<ClusterLimitStats> {
+        get_or_add(&mut self.lock().cluster_limits, name)
+    }
     pub fn http(&self, prefix: &str) -> Arc<HttpStats> {
         get_or_add(&mut self.lock().http, prefix)
     }
@@ -193,6 +249,9 @@ impl Stats {
                 }
             };
         b.cluster
+            .iter()
+            .for_each(|(n, s)| push("cluster", n, s.values()));
+        b.cluster_limits
             .iter()
             .for_each(|(n, s)| push("cluster", n, s.values()));
         b.http.iter().for_each(|(n, s)| push("http", n, s.values()));
@@ -269,7 +328,7 @@ impl Collector for PromCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut families = Families::new();
         for (scope, name, stat, counter, v) in self.0.rows() {
-            let family = format!("{scope}_{stat}");
+            let family = format!("{scope}_{stat}").replace('.', "_");
             families
                 .entry((family, counter))
                 .or_default()

@@ -12,9 +12,9 @@ use weft_proxy_config::runtime::TcpProxy;
 use weft_proxy_config::runtime::route::ClusterChoice;
 
 use crate::ConnMeta;
-use crate::pool::connect_tcp;
+use crate::pool::{ConnectError, connect_tcp};
 use crate::state::Shared;
-use crate::upstream::ActiveRequest;
+use crate::upstream::{ActiveRequest, AttemptOutcome};
 
 pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: TcpStream, meta: ConnMeta) {
     let started = Instant::now();
@@ -82,9 +82,18 @@ async fn connect(
         return Err("UH");
     };
     rec.upstream_host = Some(host.addr);
+    // tcp_proxy has no pending queue: at max_connections the connection is refused (UO).
+    if let Some(max) = cluster.cfg.breakers.max_connections
+        && u64::try_from(cluster.stats.upstream_cx_active.get()).unwrap_or(0) >= max
+    {
+        cluster.limits.stats.upstream_cx_overflow.inc();
+        return Err("UO");
+    }
     let active = ActiveRequest::new(host.clone(), cluster.stats.clone());
     match connect_tcp(&host, &cluster.cfg, &cluster.stats).await {
         Ok(stream) => {
+            // A connected TCP upstream is the whole attempt: it counts as a success.
+            cluster.report(&host, AttemptOutcome::Status(200));
             cluster.stats.upstream_cx_active.inc();
             Ok(Upstream {
                 stream,
@@ -93,6 +102,11 @@ async fn connect(
             })
         }
         Err(e) => {
+            let outcome = match e {
+                ConnectError::Timeout => AttemptOutcome::Timeout,
+                _ => AttemptOutcome::ConnectFailure,
+            };
+            cluster.report(&host, outcome);
             rec.upstream_failure = e.to_string();
             Err("UF")
         }
@@ -134,4 +148,56 @@ async fn pipe(
         }
     }
     (rx, tx, false)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::state::Live;
+    use crate::stats::Stats;
+    use crate::upstream::build_clusters;
+
+    /// Without iptables no connection has a redirected destination, so this drives the
+    /// tcp_proxy connect step directly with the original destination a capture would give.
+    #[tokio::test]
+    async fn original_dst_cluster_connects_to_the_original_destination() {
+        let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dst = echo.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = echo.accept().await.unwrap();
+            let mut buf = [0u8; 16];
+            let n = s.read(&mut buf).await.unwrap();
+            s.write_all(&buf[..n]).await.unwrap();
+        });
+        let yaml = "static_resources:\n  clusters:\n  - name: passthrough\n    type: ORIGINAL_DST\n    lb_policy: CLUSTER_PROVIDED\n";
+        let snap = weft_proxy_config::bootstrap::load_str("t.yaml", yaml)
+            .unwrap()
+            .1;
+        let stats = Stats::default();
+        let live = Live {
+            clusters: build_clusters(&snap, None, &stats),
+            snap: Arc::new(snap),
+            logs: Default::default(),
+        };
+        let mut rec = LogRecord {
+            downstream_local: Some(dst),
+            ..Default::default()
+        };
+        let mut up = connect(&live, "passthrough", &mut rec).await.unwrap();
+        assert_eq!(rec.upstream_host, Some(dst));
+        up.stream.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = up.stream.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        let hosts = live.clusters["passthrough"].hosts();
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0].addr, dst);
+        // No original destination: no host (UH).
+        let mut rec = LogRecord::default();
+        assert_eq!(
+            connect(&live, "passthrough", &mut rec).await.err(),
+            Some("UH")
+        );
+    }
 }

@@ -1,14 +1,30 @@
-//! Per-cluster upstream state built from a config snapshot: hosts with their load counters and
-//! connection pools, and the load-balancer position. Hosts (and so their pools) survive config
-//! updates that keep their address.
+//! Per-cluster upstream state built from a config snapshot: hosts with their load counters,
+//! health and connection pools, the load-balancer position, circuit-breaker counters and
+//! outlier detection. Hosts (and so their pools and ejection state) survive config updates
+//! that keep their endpoint; DNS clusters replace their member set in the background.
+
+mod breaker;
+mod dns;
+mod members;
+mod original_dst;
+mod outlier;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use weft_proxy_config::lb;
+use arc_swap::ArcSwap;
+use weft_proxy_config::runtime::cluster::outlier::HostOutlier;
+use weft_proxy_config::runtime::cluster::{Discovery, Endpoint};
 use weft_proxy_config::runtime::{Cluster, Snapshot};
+
+pub use breaker::Limits;
+use breaker::Slot;
+pub use members::Members;
+use original_dst::OriginalDstHosts;
 
 use crate::pool::Pool;
 use crate::stats::{ClusterStats, Stats};
@@ -17,36 +33,75 @@ use crate::stats::{ClusterStats, Stats};
 pub struct Host {
     pub addr: SocketAddr,
     pub weight: u32,
+    /// The endpoint this host was built from (priority, locality, EDS health).
+    pub ep: Endpoint,
     pub active_rq: AtomicU64,
     pub rq_total: AtomicU64,
     pub rq_error: AtomicU64,
     pub cx_active: AtomicU64,
+    pub cx_total: AtomicU64,
     pub cx_connect_fail: AtomicU64,
     pub pool: Pool,
+    /// Set while outlier detection has the host ejected (read lock-free by pick).
+    ejected: AtomicBool,
+    outlier: Mutex<HostOutlier>,
+    /// The cluster's circuit-breaker counters (the pool waits on `max_connections`).
+    pub limits: Arc<Limits>,
 }
 
 impl Host {
-    fn new(addr: SocketAddr, weight: u32) -> Self {
+    fn new(ep: Endpoint, limits: Arc<Limits>) -> Self {
         Self {
-            addr,
-            weight,
+            addr: ep.addr,
+            weight: ep.weight,
+            ep,
             active_rq: AtomicU64::new(0),
             rq_total: AtomicU64::new(0),
             rq_error: AtomicU64::new(0),
             cx_active: AtomicU64::new(0),
+            cx_total: AtomicU64::new(0),
             cx_connect_fail: AtomicU64::new(0),
             pool: Pool::default(),
+            ejected: AtomicBool::new(false),
+            outlier: Mutex::new(HostOutlier::default()),
+            limits,
         }
+    }
+
+    pub fn is_ejected(&self) -> bool {
+        self.ejected.load(Ordering::Relaxed)
+    }
+
+    /// Healthy by EDS and not ejected.
+    pub fn usable(&self) -> bool {
+        self.ep.eds_healthy && !self.is_ejected()
+    }
+
+    /// Envoy's `/clusters` health flags.
+    pub fn health_flags(&self) -> String {
+        let mut flags = String::new();
+        if self.is_ejected() {
+            flags.push_str("/failed_outlier_check");
+        }
+        if !self.ep.eds_healthy {
+            flags.push_str("/failed_eds_health");
+        }
+        if flags.is_empty() {
+            flags.push_str("healthy");
+        }
+        flags
     }
 }
 
 #[derive(Debug)]
 pub struct UpstreamCluster {
     pub cfg: Arc<Cluster>,
-    pub hosts: Vec<Arc<Host>>,
-    weights: Vec<u32>,
+    members: ArcSwap<Members>,
+    /// ORIGINAL_DST clusters: hosts made on demand.
+    original_dst: Option<Arc<OriginalDstHosts>>,
     rr: AtomicU64,
     pub stats: Arc<ClusterStats>,
+    pub limits: Arc<Limits>,
 }
 
 /// What a host choice may depend on besides the cluster's own state.
@@ -64,7 +119,7 @@ pub struct PickContext<'a> {
 /// and retry budget); dropping it gives the slot back.
 #[derive(Debug)]
 pub struct RetryPermit {
-    _private: (),
+    _slot: Option<Slot>,
 }
 
 /// What one upstream attempt came to, reported for outlier detection.
@@ -79,10 +134,10 @@ pub enum AttemptOutcome {
 }
 
 /// Permission to have one more request in flight on a cluster (circuit breaker
-/// `max_requests`/`max_pending_requests`); dropping it gives the slot back.
+/// `max_requests`); dropping it gives the slot back.
 #[derive(Debug)]
 pub struct RequestPermit {
-    _private: (),
+    _slot: Option<Slot>,
 }
 
 /// A circuit breaker threshold was reached (response flag UO).
@@ -93,31 +148,49 @@ pub struct Overflow;
 impl UpstreamCluster {
     /// A slot for one more request, or `Overflow` when the circuit breaker is open.
     pub fn request_permit(&self) -> Result<RequestPermit, Overflow> {
-        Ok(RequestPermit { _private: () })
+        let slot = self.limits.request(&self.cfg.breakers)?;
+        Ok(RequestPermit { _slot: slot })
     }
 
     /// Records the outcome of one attempt on `host` (outlier detection input).
     pub fn report(&self, host: &Host, outcome: AttemptOutcome) {
-        let _ = (host, outcome);
+        if let Some(cfg) = &self.cfg.outlier {
+            outlier::report(self, cfg, host, outcome);
+        }
     }
 
     /// Chooses a host with the cluster's policy; `None` when it has no usable host.
     pub fn pick(&self, ctx: &PickContext<'_>) -> Option<Arc<Host>> {
-        let _ = (ctx.hash, ctx.original_dst, ctx.avoid);
+        if let Some(od) = &self.original_dst {
+            return od.host(ctx.original_dst?, &self.limits);
+        }
         let tick = self.rr.fetch_add(1, Ordering::Relaxed);
-        let i = lb::pick(
-            self.cfg.lb,
-            &self.weights,
-            |i| self.hosts[i].active_rq.load(Ordering::Relaxed),
-            tick,
-            |n| fastrand::u64(0..n.max(1)),
-        )?;
-        self.hosts.get(i).cloned()
+        let members = self.members.load();
+        members.choose(&self.cfg, ctx, tick, &mut |n| fastrand::u64(0..n.max(1)))
     }
 
     /// A permit for one more retry, or `None` when the cluster's retry limits are reached.
     pub fn retry_permit(&self) -> Option<RetryPermit> {
-        Some(RetryPermit { _private: () })
+        let active = u64::try_from(self.stats.upstream_rq_active.get()).unwrap_or(0);
+        let slot = self.limits.retry(&self.cfg.breakers, active).ok()?;
+        Some(RetryPermit { _slot: slot })
+    }
+
+    /// Every host, for admin output (ORIGINAL_DST: the hosts currently known).
+    pub fn hosts(&self) -> Vec<Arc<Host>> {
+        match &self.original_dst {
+            Some(od) => od.snapshot(),
+            None => self.members.load().hosts.clone(),
+        }
+    }
+
+    pub fn members(&self) -> arc_swap::Guard<Arc<Members>> {
+        self.members.load()
+    }
+
+    fn set_members(&self, m: Members) {
+        self.stats.membership_total.set(m.hosts.len() as i64);
+        self.members.store(Arc::new(m));
     }
 }
 
@@ -144,6 +217,26 @@ impl Drop for ActiveRequest {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Hosts for `endpoints`, reusing those of `old` with the same endpoint.
+fn hosts_for(
+    endpoints: &[Endpoint],
+    old: Option<&Members>,
+    limits: &Arc<Limits>,
+) -> Vec<Arc<Host>> {
+    endpoints
+        .iter()
+        .map(|ep| {
+            old.and_then(|o| o.hosts.iter().find(|h| h.ep == *ep))
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Host::new(*ep, limits.clone())))
+        })
+        .collect()
+}
+
 /// Builds upstream state for `snap`, reusing hosts and counters from `prev`.
 pub fn build_clusters(
     snap: &Snapshot,
@@ -157,31 +250,64 @@ pub fn build_clusters(
             out.insert(name.clone(), old.clone());
             continue;
         }
-        let hosts: Vec<Arc<Host>> = cfg
-            .endpoints
-            .iter()
-            .map(|ep| {
-                old.and_then(|o| {
-                    o.hosts.iter().find(|h| {
-                        h.addr == ep.addr && h.weight == ep.weight && o.cfg.protocol == cfg.protocol
-                    })
-                })
-                .cloned()
-                .unwrap_or_else(|| Arc::new(Host::new(ep.addr, ep.weight)))
-            })
-            .collect();
-        let cstats = stats.cluster(&cfg.stat_name);
-        cstats.membership_total.set(hosts.len() as i64);
-        out.insert(
-            name.clone(),
-            Arc::new(UpstreamCluster {
-                weights: hosts.iter().map(|h| h.weight).collect(),
-                rr: AtomicU64::new(old.map_or(0, |o| o.rr.load(Ordering::Relaxed))),
-                cfg: cfg.clone(),
-                hosts,
-                stats: cstats,
-            }),
-        );
+        let cluster = Arc::new(build_one(cfg, old.map(|o| &**o), stats));
+        start_tasks(&cluster);
+        out.insert(name.clone(), cluster);
     }
     out
+}
+
+fn build_one(cfg: &Arc<Cluster>, old: Option<&UpstreamCluster>, stats: &Stats) -> UpstreamCluster {
+    let same_protocol = old.is_some_and(|o| o.cfg.protocol == cfg.protocol);
+    let old = old.filter(|_| same_protocol);
+    let limits = old.map_or_else(
+        || Arc::new(Limits::new(stats.cluster_limits(&cfg.stat_name))),
+        |o| o.limits.clone(),
+    );
+    let old_members = old.map(|o| o.members.load_full());
+    let members = match &cfg.discovery {
+        // Keep resolved hosts while the names stay the same; the resolver refreshes them.
+        Discovery::Dns(d) => match old.map(|o| &o.cfg.discovery) {
+            Some(Discovery::Dns(od)) if od == d => old_members.clone().unwrap_or_default(),
+            _ => Arc::new(Members::default()),
+        },
+        _ => Arc::new(Members::new(
+            hosts_for(&cfg.endpoints, old_members.as_deref(), &limits),
+            cfg,
+        )),
+    };
+    let original_dst = match &cfg.discovery {
+        Discovery::OriginalDst { cleanup_interval } => Some(
+            old.and_then(|o| o.original_dst.clone())
+                .unwrap_or_else(|| Arc::new(OriginalDstHosts::new(*cleanup_interval))),
+        ),
+        _ => None,
+    };
+    let cstats = stats.cluster(&cfg.stat_name);
+    cstats.membership_total.set(members.hosts.len() as i64);
+    UpstreamCluster {
+        cfg: cfg.clone(),
+        members: ArcSwap::new(members),
+        original_dst,
+        rr: AtomicU64::new(old.map_or(0, |o| o.rr.load(Ordering::Relaxed))),
+        stats: cstats,
+        limits,
+    }
+}
+
+/// Background work of a cluster (DNS refresh, outlier sweep, ORIGINAL_DST cleanup). Each task
+/// holds a weak reference and ends when the cluster is replaced and dropped.
+fn start_tasks(cluster: &Arc<UpstreamCluster>) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if let Discovery::Dns(d) = &cluster.cfg.discovery {
+        rt.spawn(dns::refresh(Arc::downgrade(cluster), d.clone()));
+    }
+    if let Some(cfg) = cluster.cfg.outlier {
+        rt.spawn(outlier::sweep(Arc::downgrade(cluster), cfg));
+    }
+    if let Some(od) = &cluster.original_dst {
+        rt.spawn(original_dst::cleanup(Arc::downgrade(od)));
+    }
 }

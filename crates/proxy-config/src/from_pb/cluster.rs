@@ -11,6 +11,8 @@ use crate::error::{At, Result};
 use crate::model::cluster as m;
 use crate::model::core::ConfigSource;
 
+mod policy;
+
 pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
     let resource = format!("Cluster {}", c.name);
     let at = At::new(&resource);
@@ -27,6 +29,8 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
             .map(|p| p.as_str_name()),
     )?;
     rest(&at, &cluster_rest(c))?;
+    let (ring_hash_lb_config, maglev_lb_config, original_dst_lb_config) =
+        policy::lb_config(&at, c.lb_config.as_ref())?;
     let mut typed = std::collections::BTreeMap::new();
     for (key, any) in &c.typed_extension_protocol_options {
         let kat = at.field("typed_extension_protocol_options").field(key);
@@ -55,7 +59,16 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
             .transpose()?,
         http2_protocol_options: c.http2_protocol_options.as_ref().map(|_| json!({})),
         typed_extension_protocol_options: typed,
-        circuit_breakers: c.circuit_breakers.as_ref().map(|_| json!({})),
+        circuit_breakers: policy::circuit_breakers(&at, c.circuit_breakers.as_ref())?,
+        outlier_detection: policy::outlier_detection(&at, c.outlier_detection.as_ref())?,
+        common_lb_config: policy::common_lb_config(&at, c.common_lb_config.as_ref())?,
+        ring_hash_lb_config,
+        maglev_lb_config,
+        original_dst_lb_config,
+        cleanup_interval: dur(&at.field("cleanup_interval"), c.cleanup_interval.as_ref())?,
+        dns_refresh_rate: dur(&at.field("dns_refresh_rate"), c.dns_refresh_rate.as_ref())?,
+        dns_lookup_family: policy::dns_lookup_family(&at, c)?,
+        respect_dns_ttl: c.respect_dns_ttl,
         transport_socket: None,
     })
 }
@@ -91,6 +104,13 @@ fn cluster_rest(c: &pb::Cluster) -> pb::Cluster {
     left.http2_protocol_options = None;
     left.typed_extension_protocol_options.clear();
     left.circuit_breakers = None;
+    left.outlier_detection = None;
+    left.common_lb_config = None;
+    left.lb_config = None;
+    left.cleanup_interval = None;
+    left.dns_refresh_rate = None;
+    left.dns_lookup_family = 0;
+    left.respect_dns_ttl = false;
     left
 }
 
@@ -156,6 +176,18 @@ fn assignment_at(at: &At<'_>, la: &ep::ClusterLoadAssignment) -> Result<m::Clust
     left.endpoints.clear();
     left.policy = None;
     rest(at, &left)?;
+    let policy = match &la.policy {
+        None => None,
+        Some(p) => {
+            let pat = at.field("policy");
+            let mut left = p.clone();
+            left.overprovisioning_factor = None;
+            rest(&pat, &left)?;
+            Some(m::AssignmentPolicy {
+                overprovisioning_factor: p.overprovisioning_factor.map(|v| v.value),
+            })
+        }
+    };
     let endpoints = la
         .endpoints
         .iter()
@@ -165,6 +197,7 @@ fn assignment_at(at: &At<'_>, la: &ep::ClusterLoadAssignment) -> Result<m::Clust
     Ok(m::ClusterLoadAssignment {
         cluster_name: la.cluster_name.clone(),
         endpoints,
+        policy,
     })
 }
 
@@ -190,6 +223,7 @@ fn locality(at: &At<'_>, l: &ep::LocalityLbEndpoints) -> Result<m::LocalityLbEnd
         lb_endpoints,
         load_balancing_weight: l.load_balancing_weight.map(|w| w.value),
         priority: l.priority,
+        metadata: super::metadata(l.metadata.as_ref()),
     })
 }
 

@@ -283,7 +283,7 @@ fn eds_cluster_converts_and_compiles() {
 }
 
 #[test]
-fn cluster_rejects_strict_dns_and_ring_hash() {
+fn cluster_rejects_dns_without_endpoints_murmur_and_tls() {
     let mut c = cl::Cluster {
         name: "c1".into(),
         cluster_discovery_type: Some(cl::cluster::ClusterDiscoveryType::Type(
@@ -293,10 +293,65 @@ fn cluster_rejects_strict_dns_and_ring_hash() {
     };
     let model = cluster(&c).unwrap();
     let err = build_cluster(&model).unwrap_err().to_string();
-    assert!(err.starts_with("Cluster c1: type: "), "{err}");
+    assert_eq!(
+        err,
+        "Cluster c1: load_assignment: is required for STRICT_DNS and LOGICAL_DNS clusters"
+    );
+    c.cluster_discovery_type = None;
+    c.lb_policy = cl::cluster::LbPolicy::RingHash as i32;
+    c.lb_config = Some(cl::cluster::LbConfig::RingHashLbConfig(
+        cl::cluster::RingHashLbConfig {
+            hash_function: cl::cluster::ring_hash_lb_config::HashFunction::MurmurHash2 as i32,
+            ..Default::default()
+        },
+    ));
+    let err = build_cluster(&cluster(&c).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("Cluster c1: ring_hash_lb_config.hash_function: "),
+        "{err}"
+    );
     c.transport_socket = Some(core::TransportSocket::default());
     let err = cluster(&c).unwrap_err().to_string();
     assert!(err.starts_with("Cluster c1: transport_socket: "), "{err}");
+}
+
+#[test]
+fn istio_passthrough_and_policies_convert() {
+    use weft_xds::pb::google::protobuf::UInt32Value;
+    let u = |value| Some(UInt32Value { value });
+    let c = cl::Cluster {
+        name: "PassthroughCluster".into(),
+        cluster_discovery_type: Some(cl::cluster::ClusterDiscoveryType::Type(
+            cl::cluster::DiscoveryType::OriginalDst as i32,
+        )),
+        lb_policy: cl::cluster::LbPolicy::ClusterProvided as i32,
+        circuit_breakers: Some(cl::CircuitBreakers {
+            thresholds: vec![cl::circuit_breakers::Thresholds {
+                max_connections: u(u32::MAX),
+                max_requests: u(10),
+                track_remaining: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        outlier_detection: Some(cl::OutlierDetection {
+            consecutive_5xx: u(3),
+            enforcing_success_rate: u(0),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let built = build_cluster(&cluster(&c).unwrap()).unwrap();
+    assert!(matches!(built.discovery, Discovery::OriginalDst { .. }));
+    assert_eq!(built.breakers.max_connections, None);
+    assert_eq!(built.breakers.max_requests, Some(10));
+    assert_eq!(built.outlier.map(|o| o.consecutive_5xx), Some(3));
+    let mut wrong = c.clone();
+    wrong.lb_policy = 0;
+    let err = build_cluster(&cluster(&wrong).unwrap()).unwrap_err();
+    assert_eq!(err.path, "lb_policy");
 }
 
 #[test]

@@ -8,6 +8,13 @@ use crate::lb::LbPolicy;
 use crate::model::cluster as m;
 use crate::model::core::Address;
 
+pub mod dns;
+pub mod outlier;
+pub mod policy;
+
+pub use dns::{DnsConfig, DnsTarget};
+pub use policy::{Breakers, OutlierConfig};
+
 /// Envoy's default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -24,6 +31,13 @@ pub enum Discovery {
     Eds {
         service_name: String,
     },
+    /// STRICT_DNS / LOGICAL_DNS: names resolved in the background.
+    Dns(DnsConfig),
+    /// ORIGINAL_DST: one host per original destination, created on demand and dropped after
+    /// `cleanup_interval` unused.
+    OriginalDst {
+        cleanup_interval: Duration,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -36,14 +50,49 @@ pub struct Cluster {
     pub protocol: UpstreamProtocol,
     /// Idle timeout of pooled upstream connections.
     pub idle_timeout: Option<Duration>,
-    /// Static endpoints (empty for EDS clusters until an assignment arrives).
+    /// Static endpoints (empty for EDS clusters until an assignment arrives, and for DNS and
+    /// ORIGINAL_DST clusters, whose hosts come at run time).
     pub endpoints: Vec<Endpoint>,
+    pub breakers: Breakers,
+    pub outlier: Option<OutlierConfig>,
+    /// `common_lb_config.healthy_panic_threshold` in percent (default 50; 0 disables panic).
+    pub panic_threshold: f64,
+    /// `common_lb_config.locality_weighted_lb_config`: localities are chosen by weight first.
+    pub locality_weighted: bool,
 }
+
+/// Envoy's default overprovisioning factor (percent).
+pub const DEFAULT_OVERPROVISIONING: u32 = 140;
+/// Envoy's default healthy panic threshold (percent).
+pub const DEFAULT_PANIC_THRESHOLD: f64 = 50.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoint {
     pub addr: SocketAddr,
     pub weight: u32,
+    pub priority: u32,
+    /// Index of the endpoint's locality in its load assignment.
+    pub locality: u32,
+    /// The locality's `load_balancing_weight` (0 when unset).
+    pub locality_weight: u32,
+    /// False for `UNHEALTHY`, `DRAINING` and `TIMEOUT` endpoints (flag `/failed_eds_health`).
+    pub eds_healthy: bool,
+    /// The assignment's `policy.overprovisioning_factor` (percent, default 140).
+    pub overprovisioning: u32,
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            weight: 1,
+            priority: 0,
+            locality: 0,
+            locality_weight: 0,
+            eds_healthy: true,
+            overprovisioning: DEFAULT_OVERPROVISIONING,
+        }
+    }
 }
 
 pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
@@ -67,28 +116,30 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| c.name.clone()),
         },
-        other => {
-            return Err(at.field("type").err(format!(
-                "cluster type {other:?} is not supported (STATIC and EDS are)"
-            )));
+        m::DiscoveryType::StrictDns | m::DiscoveryType::LogicalDns => {
+            Discovery::Dns(dns_config(&at, c)?)
+        }
+        m::DiscoveryType::OriginalDst => {
+            if c.original_dst_lb_config
+                .as_ref()
+                .is_some_and(|o| o.use_http_header)
+            {
+                return Err(at
+                    .field("original_dst_lb_config.use_http_header")
+                    .err("is not supported"));
+            }
+            Discovery::OriginalDst {
+                cleanup_interval: c.cleanup_interval.map_or(Duration::from_secs(5), |d| d.0),
+            }
         }
     };
-    let lb = match c.lb_policy {
-        m::LbPolicy::RoundRobin => LbPolicy::RoundRobin,
-        m::LbPolicy::Random => LbPolicy::Random,
-        m::LbPolicy::LeastRequest => LbPolicy::LeastRequest,
-        other => {
-            return Err(at.field("lb_policy").err(format!(
-                "{other:?} is not supported (ROUND_ROBIN, RANDOM, LEAST_REQUEST are)"
-            )));
-        }
-    };
+    let lb = lb_policy(&at, c)?;
     let (protocol, idle_timeout) = protocol_of(&at, c)?;
     let endpoints = match (&discovery, &c.load_assignment) {
         (Discovery::Static, Some(la)) => build_endpoints(&at.field("load_assignment"), la)?,
-        (Discovery::Static, None) => Vec::new(),
-        (Discovery::Eds { .. }, _) => Vec::new(),
+        _ => Vec::new(),
     };
+    let (panic_threshold, locality_weighted) = common_lb(&at, c)?;
     Ok(Cluster {
         name: c.name.clone(),
         stat_name: if c.alt_stat_name.is_empty() {
@@ -102,6 +153,95 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
         protocol,
         idle_timeout,
         endpoints,
+        breakers: policy::breakers(&at, c.circuit_breakers.as_ref())?,
+        outlier: policy::outlier(&at, c.outlier_detection.as_ref())?,
+        panic_threshold,
+        locality_weighted,
+    })
+}
+
+fn lb_policy(at: &At<'_>, c: &m::Cluster) -> Result<LbPolicy> {
+    let original_dst = c.kind == m::DiscoveryType::OriginalDst;
+    let lat = at.field("lb_policy");
+    if original_dst != (c.lb_policy == m::LbPolicy::ClusterProvided) {
+        return Err(lat.err("ORIGINAL_DST clusters need CLUSTER_PROVIDED and only they take it"));
+    }
+    Ok(match c.lb_policy {
+        m::LbPolicy::RoundRobin => LbPolicy::RoundRobin,
+        m::LbPolicy::Random => LbPolicy::Random,
+        m::LbPolicy::LeastRequest => LbPolicy::LeastRequest,
+        m::LbPolicy::ClusterProvided => LbPolicy::ClusterProvided,
+        m::LbPolicy::RingHash => {
+            let (min, max) = policy::ring_sizes(at, c.ring_hash_lb_config.as_ref())?;
+            LbPolicy::RingHash {
+                min_ring_size: min,
+                max_ring_size: max,
+            }
+        }
+        m::LbPolicy::Maglev => LbPolicy::Maglev {
+            table_size: policy::maglev_size(at, c.maglev_lb_config.as_ref())?,
+        },
+    })
+}
+
+fn common_lb(at: &At<'_>, c: &m::Cluster) -> Result<(f64, bool)> {
+    let Some(common) = &c.common_lb_config else {
+        return Ok((DEFAULT_PANIC_THRESHOLD, false));
+    };
+    let panic = common
+        .healthy_panic_threshold
+        .map_or(DEFAULT_PANIC_THRESHOLD, |p| p.value);
+    if !(0.0..=100.0).contains(&panic) {
+        return Err(at
+            .field("common_lb_config.healthy_panic_threshold")
+            .err("must be between 0 and 100"));
+    }
+    Ok((panic, common.locality_weighted_lb_config.is_some()))
+}
+
+fn dns_config(at: &At<'_>, c: &m::Cluster) -> Result<DnsConfig> {
+    let lat = at.field("load_assignment");
+    let la = c
+        .load_assignment
+        .as_ref()
+        .ok_or_else(|| lat.err("is required for STRICT_DNS and LOGICAL_DNS clusters"))?;
+    let mut targets = Vec::new();
+    walk_endpoints(&lat, la, |eat, ep, template| {
+        let sa = ep
+            .endpoint
+            .as_ref()
+            .and_then(|e| e.address.as_ref())
+            .and_then(|a| a.socket_address.as_ref())
+            .ok_or_else(|| {
+                eat.field("endpoint.address.socket_address")
+                    .err("is required")
+            })?;
+        let port = u16::try_from(sa.port_value).map_err(|_| {
+            eat.field("endpoint.address.socket_address.port_value")
+                .err("must be at most 65535")
+        })?;
+        if sa.address.is_empty() {
+            return Err(eat
+                .field("endpoint.address.socket_address.address")
+                .err("must not be empty"));
+        }
+        targets.push(DnsTarget {
+            hostname: sa.address.clone(),
+            template: Endpoint {
+                addr: SocketAddr::from(([0, 0, 0, 0], port)),
+                ..template
+            },
+        });
+        Ok(())
+    })?;
+    if c.kind == m::DiscoveryType::LogicalDns && targets.len() != 1 {
+        return Err(lat.err("LOGICAL_DNS clusters take exactly one endpoint"));
+    }
+    Ok(DnsConfig {
+        logical: c.kind == m::DiscoveryType::LogicalDns,
+        refresh_rate: c.dns_refresh_rate.map_or(dns::DEFAULT_REFRESH, |d| d.0),
+        family: c.dns_lookup_family,
+        targets,
     })
 }
 
@@ -145,33 +285,73 @@ fn protocol_of(at: &At<'_>, c: &m::Cluster) -> Result<(UpstreamProtocol, Option<
     Ok((proto, idle))
 }
 
-/// Converts a load assignment (inline or from EDS) into a flat endpoint list. Only priority 0
-/// is used; unhealthy and draining endpoints are left out.
-pub fn build_endpoints(at: &At<'_>, la: &m::ClusterLoadAssignment) -> Result<Vec<Endpoint>> {
-    let mut out = Vec::new();
+/// Calls `f` for every lb endpoint of an assignment with its path and an endpoint template
+/// carrying weight, priority, locality, EDS health and overprovisioning factor.
+fn walk_endpoints(
+    at: &At<'_>,
+    la: &m::ClusterLoadAssignment,
+    mut f: impl FnMut(&At<'_>, &m::LbEndpoint, Endpoint) -> Result<()>,
+) -> Result<()> {
+    let overprovisioning = la
+        .policy
+        .as_ref()
+        .and_then(|p| p.overprovisioning_factor)
+        .unwrap_or(DEFAULT_OVERPROVISIONING);
+    if overprovisioning == 0 {
+        return Err(at
+            .field("policy.overprovisioning_factor")
+            .err("must be at least 1"));
+    }
     for (i, loc) in la.endpoints.iter().enumerate() {
         let lat = at.field("endpoints").index(i);
+        if loc.load_balancing_weight == Some(0) {
+            return Err(lat.field("load_balancing_weight").err("must be at least 1"));
+        }
         for (j, ep) in loc.lb_endpoints.iter().enumerate() {
             let eat = lat.field("lb_endpoints").index(j);
-            let addr = ep
-                .endpoint
-                .as_ref()
-                .and_then(|e| e.address.as_ref())
-                .ok_or_else(|| eat.field("endpoint.address").err("is required"))?;
-            let addr = socket_addr(&eat.field("endpoint.address"), addr)?;
             let weight = ep.load_balancing_weight.unwrap_or(1);
             if weight == 0 {
                 return Err(eat.field("load_balancing_weight").err("must be at least 1"));
             }
-            let usable = !matches!(
+            let eds_healthy = !matches!(
                 ep.health_status.as_deref(),
                 Some("UNHEALTHY" | "DRAINING" | "TIMEOUT")
             );
-            if loc.priority == 0 && usable {
-                out.push(Endpoint { addr, weight });
-            }
+            let template = Endpoint {
+                weight,
+                priority: loc.priority,
+                locality: u32::try_from(i).unwrap_or(u32::MAX),
+                locality_weight: loc.load_balancing_weight.unwrap_or(0),
+                eds_healthy,
+                overprovisioning,
+                ..Endpoint::default()
+            };
+            f(&eat, ep, template)?;
         }
     }
+    Ok(())
+}
+
+/// Converts a load assignment (inline or from EDS) into a flat endpoint list with priorities,
+/// localities and EDS health (unhealthy endpoints are kept, marked, and never picked).
+pub fn build_endpoints(at: &At<'_>, la: &m::ClusterLoadAssignment) -> Result<Vec<Endpoint>> {
+    let mut out = Vec::new();
+    walk_endpoints(at, la, |eat, ep, template| {
+        let addr = ep
+            .endpoint
+            .as_ref()
+            .and_then(|e| e.address.as_ref())
+            .ok_or_else(|| eat.field("endpoint.address").err("is required"))?;
+        let addr = socket_addr(&eat.field("endpoint.address"), addr).map_err(|mut e| {
+            if e.reason.ends_with("is not an IP address") {
+                e.reason
+                    .push_str(" (host names need a STRICT_DNS or LOGICAL_DNS cluster)");
+            }
+            e
+        })?;
+        out.push(Endpoint { addr, ..template });
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -244,7 +244,7 @@ impl Resources {
             .values()
             .filter_map(|e| match &e.built.discovery {
                 Discovery::Eds { service_name } => Some(service_name.clone()),
-                Discovery::Static => None,
+                _ => None,
             })
             .collect();
         names.into_iter().collect()
@@ -291,7 +291,7 @@ impl Resources {
                         .unwrap_or_default();
                     Arc::new(c)
                 }
-                Discovery::Static => e.built.clone(),
+                _ => e.built.clone(),
             };
             s.clusters.insert(name.clone(), c);
         }
@@ -369,7 +369,10 @@ mod tests {
             "2",
         );
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with("Cluster a: type: "), "{errors:?}");
+        assert!(
+            errors[0].starts_with("Cluster a: load_assignment: "),
+            "{errors:?}"
+        );
         let snap = r.snapshot();
         assert!(snap.clusters.contains_key("b"));
         assert!(matches!(
