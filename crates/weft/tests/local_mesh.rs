@@ -1,0 +1,213 @@
+//! The seeds' traffic-management scenarios on a real local mesh (`weft up`, capture mode
+//! `none`): the control plane, the ingress gateway, Bookinfo's six workloads and their
+//! sidecars as real processes. Requests go in through the gateway or, as an app would send
+//! them, through a workload's sidecar HTTP proxy listener; assertions are on what comes back
+//! (which reviews version answered, status codes, timing). The mesh is started once; the
+//! scenarios of examples/traffic are applied one after another by adding files to its config
+//! directory, which the control plane watches. At the end SIGTERM must stop every process.
+
+mod mesh;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mesh::{Mesh, Reply, get, leftovers};
+
+/// productpage-v1-0's sidecar (instances are numbered in a stable order; see docs/local-mode.md).
+const PRODUCTPAGE_PROXY: &str = "127.10.0.2:15080";
+/// reviews-v2-0's sidecar.
+const REVIEWS_V2_PROXY: &str = "127.10.0.5:15080";
+const GATEWAY: &str = "127.0.0.1:8080";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+/// GET through a sidecar's HTTP proxy listener.
+fn via(proxy: &str, authority: &str, path: &str, headers: &[(&str, &str)]) -> Option<Reply> {
+    get(addr(proxy), Some(authority), path, headers)
+}
+
+/// The version of reviews that answered, from productpage's point of view.
+fn reviews_version(headers: &[(&str, &str)], path: &str) -> String {
+    let r = via(PRODUCTPAGE_PROXY, "reviews:9080", path, headers).expect("reviews answered");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("reviews JSON");
+    v["version"].as_str().unwrap_or_default().to_string()
+}
+
+/// Shares of each reviews version over `n` requests.
+fn distribution(n: usize) -> std::collections::BTreeMap<String, f64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        *counts
+            .entry(reviews_version(&[], "/reviews/0"))
+            .or_insert(0usize) += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(k, c)| (k, c as f64 / n as f64))
+        .collect()
+}
+
+/// Polls `check` (config takes a moment to reach the proxies) for up to 20 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what}: not observed within 20 s");
+}
+
+fn assert_share(shares: &std::collections::BTreeMap<String, f64>, version: &str, want: f64) {
+    let got = shares.get(version).copied().unwrap_or(0.0);
+    assert!(
+        (got - want).abs() <= 0.05,
+        "reviews {version}: {got:.3} of requests, want {want} ± 0.05 ({shares:?})"
+    );
+}
+
+fn product_page(mesh: &Mesh) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match get(addr(GATEWAY), None, "/productpage", &[]) {
+            Some(r) if r.status == 200 && !r.body.contains("Error fetching") => {
+                assert!(r.body.contains("The Comedy of Errors"), "{}", r.body);
+                assert!(r.body.contains("Reviewer1"), "{}", r.body);
+                return;
+            }
+            other if Instant::now() > deadline => {
+                panic!(
+                    "product page not served: {other:?}\n{}",
+                    mesh.seen.join("\n")
+                )
+            }
+            _ => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+fn routing_scenarios(mesh: &Mesh) {
+    mesh.apply_scenarios(&["route-all-v1"]);
+    eventually("route-all-v1", || {
+        (0..20).all(|_| reviews_version(&[], "/reviews/0") == "v1")
+    });
+    assert!((0..100).all(|_| reviews_version(&[], "/reviews/0") == "v1"));
+
+    mesh.apply_scenarios(&["route-jason-v2"]);
+    let jason = [("end-user", "jason")];
+    eventually("route-jason-v2", || {
+        reviews_version(&jason, "/reviews/0") == "v2"
+    });
+    assert!((0..50).all(|_| reviews_version(&jason, "/reviews/0") == "v2"));
+    assert!((0..50).all(|_| reviews_version(&[("end-user", "kim")], "/reviews/0") == "v1"));
+
+    mesh.apply_scenarios(&["route-query-test-v2"]);
+    eventually("route-query-test-v2", || {
+        reviews_version(&[], "/reviews/0?test-v2=true") == "v2"
+    });
+    assert!((0..50).all(|_| reviews_version(&[], "/reviews/0?test-v2=true") == "v2"));
+    assert!((0..50).all(|_| reviews_version(&[], "/reviews/0") == "v1"));
+}
+
+fn canary_scenarios(mesh: &Mesh) {
+    mesh.apply_scenarios(&["canary-10-10-80"]);
+    eventually("canary-10-10-80", || {
+        (0..30).any(|_| reviews_version(&[], "/reviews/0") == "v3")
+    });
+    let shares = distribution(1000);
+    assert_share(&shares, "v1", 0.10);
+    assert_share(&shares, "v2", 0.10);
+    assert_share(&shares, "v3", 0.80);
+
+    mesh.apply_scenarios(&["canary-50-v3"]);
+    eventually("canary-50-v3", || {
+        (0..30).all(|_| reviews_version(&[], "/reviews/0") != "v2")
+    });
+    let shares = distribution(1000);
+    assert_share(&shares, "v1", 0.50);
+    assert_share(&shares, "v3", 0.50);
+}
+
+/// 1,000 calls to ratings from reviews-v2's sidecar, 200 at a time (10% are delayed 5 s).
+fn ratings_statuses() -> Vec<u16> {
+    let threads: Vec<_> = (0..200)
+        .map(|_| {
+            std::thread::spawn(|| {
+                (0..5)
+                    .map(|_| {
+                        via(REVIEWS_V2_PROXY, "ratings:9080", "/ratings/0", &[])
+                            .map_or(0, |r| r.status)
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("thread"))
+        .collect()
+}
+
+fn fault_scenarios(mesh: &Mesh) {
+    mesh.apply_scenarios(&["ratings-abort-30"]);
+    eventually("ratings-abort-30", || {
+        (0..40).any(|_| {
+            via(REVIEWS_V2_PROXY, "ratings:9080", "/ratings/0", &[])
+                .is_some_and(|r| r.status == 400)
+        })
+    });
+    let statuses = ratings_statuses();
+    let aborted = statuses.iter().filter(|s| **s == 400).count() as f64 / statuses.len() as f64;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        (aborted - 0.30).abs() <= 0.05,
+        "aborted {aborted:.3}, want 0.30 ± 0.05"
+    );
+    assert_eq!(
+        ok + statuses.iter().filter(|s| **s == 400).count(),
+        statuses.len(),
+        "{statuses:?}"
+    );
+
+    // 7 s delay for jason only; reviews' 0.5 s timeout then turns that into a 504 quickly.
+    mesh.apply_scenarios(&["ratings-delay-jason", "reviews-timeout"]);
+    let jason = [("end-user", "jason")];
+    eventually("reviews-timeout", || {
+        let started = Instant::now();
+        let r = via(PRODUCTPAGE_PROXY, "reviews:9080", "/reviews/0", &jason);
+        r.is_some_and(|r| r.status == 504) && started.elapsed() < Duration::from_millis(1500)
+    });
+    let started = Instant::now();
+    let r = via(REVIEWS_V2_PROXY, "ratings:9080", "/ratings/0", &jason).expect("ratings");
+    let took = started.elapsed();
+    assert_eq!(r.status, 200);
+    assert!(
+        took >= Duration::from_secs(7) && took < Duration::from_secs(12),
+        "took {took:?}"
+    );
+    let started = Instant::now();
+    let r = via(REVIEWS_V2_PROXY, "ratings:9080", "/ratings/0", &[]).expect("ratings");
+    assert_eq!(r.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "others are not delayed"
+    );
+}
+
+#[test]
+fn bookinfo_scenarios_in_a_local_mesh() {
+    let mesh = Mesh::start("scenarios");
+    product_page(&mesh);
+    routing_scenarios(&mesh);
+    canary_scenarios(&mesh);
+    fault_scenarios(&mesh);
+    mesh.apply_scenarios(&[]);
+    product_page(&mesh);
+    mesh.stop();
+    let left = leftovers();
+    assert!(left.is_empty(), "processes left behind: {left:#?}");
+}
