@@ -121,7 +121,11 @@ fn init_tracing() {
     let (layer, handle) = reload::Layer::new(filter);
     let _ = tracing_subscriber::registry()
         .with(layer)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .try_init();
     weft_proxy::admin::set_log_handler(Box::new(move |level| {
         if level.is_empty() {
