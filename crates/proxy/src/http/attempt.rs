@@ -242,6 +242,7 @@ pub async fn run(
         Some(p) if body.replayable() => p.num_retries,
         _ => 0,
     };
+    // `replayable` is asked again before each retry: a teed body can still outgrow the buffer.
     let mut number = 0;
     let mut _retry_permit = None;
     loop {
@@ -274,6 +275,10 @@ pub async fn run(
                 stats.upstream_rq_retry_limit_exceeded.inc();
             }
             return done(result, retries > 0);
+        }
+        if !body.replayable() {
+            // The body outgrew the retry buffer while it streamed: no retry, as in Envoy.
+            return done(result, false);
         }
         let Some(permit) = plan.cluster.retry_permit() else {
             stats.upstream_rq_retry_overflow.inc();

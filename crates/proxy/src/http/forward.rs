@@ -14,7 +14,7 @@ use weft_proxy_config::runtime::headers::HeaderOps;
 use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTable, VirtualHost};
 
 use super::attempt::{self, Answer, AttemptPlan, Attempts, Failure, RequestHead};
-use super::request_body::{self, RequestBody};
+use super::request_body;
 use super::{Ctx, Outcome, ProxyBody, mirror, reply};
 use crate::state::Live;
 
@@ -77,11 +77,9 @@ pub async fn forward(
     let (head, body) =
         build_upstream_request(req, routed, f, wc_ops, cluster.cfg.protocol, &rec.authority);
     let want_buffer = f.retry.is_some() || !f.mirrors.is_empty();
-    let Ok(mut body) = request_body::prepare(body, content_length, want_buffer).await else {
-        return fail(400, "", "-", "downstream_body_error");
-    };
-    if let RequestBody::Buffered { data, .. } = &body {
-        mirror::spawn_mirrors(live, &f.mirrors, &head, data, timeout);
+    let mut body = request_body::prepare(body, content_length, want_buffer);
+    if let Some(source) = body.mirror_source() {
+        mirror::spawn_mirrors(live, &f.mirrors, &head, &source, timeout);
     }
     let plan = AttemptPlan {
         cluster,

@@ -1,17 +1,16 @@
-//! Request mirroring (`request_mirror_policies`): a copy of a buffered request goes to the
+//! Request mirroring (`request_mirror_policies`): a copy of a request whose body was kept whole goes to the
 //! shadow cluster with `-shadow` appended to the host of its authority; it is fire and
 //! forget, its response is dropped and it never affects the main response.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::Uri;
 use http::header::{self, HeaderValue};
 use weft_proxy_config::runtime::route_policy::Mirror;
 
 use super::attempt::RequestHead;
-use super::request_body::replay_bytes;
+use super::request_body::{MirrorSource, replay_bytes};
 use crate::pool::Sender;
 use crate::state::Live;
 use crate::upstream::{ActiveRequest, AttemptOutcome, PickContext};
@@ -55,7 +54,7 @@ pub fn spawn_mirrors(
     live: &Arc<Live>,
     mirrors: &[Mirror],
     head: &RequestHead,
-    body: &Bytes,
+    source: &MirrorSource,
     timeout: Option<Duration>,
 ) {
     for m in mirrors {
@@ -69,9 +68,13 @@ pub fn spawn_mirrors(
             tracing::debug!(cluster = %m.cluster, "mirror cluster not found");
             continue;
         };
-        let (head, body) = (shadow_head(head), body.clone());
+        let (head, source) = (shadow_head(head), source.clone());
         let limit = timeout.unwrap_or(MIRROR_TIMEOUT);
         tokio::spawn(async move {
+            // Only a body that downstream sent completely (and within the limit) is copied.
+            let Some(body) = source.complete(limit).await else {
+                return;
+            };
             let Ok(_permit) = cluster.request_permit() else {
                 cluster.stats.upstream_rq_pending_overflow.inc();
                 return;
