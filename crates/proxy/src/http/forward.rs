@@ -17,6 +17,7 @@ use super::attempt::{self, Answer, AttemptPlan, Attempts, Failure, RequestHead};
 use super::request_body;
 use super::{Ctx, Outcome, ProxyBody, mirror, reply};
 use crate::state::Live;
+use crate::upstream::RequestPermit;
 
 const CONNECT_FAILURE: &str =
     "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
@@ -54,7 +55,7 @@ pub async fn forward(
         ctx.stats.no_cluster.inc();
         return fail(503, "", "NC", "cluster_not_found");
     };
-    let Ok(_permit) = cluster.request_permit() else {
+    let Ok(permit) = cluster.request_permit() else {
         cluster.stats.upstream_rq_pending_overflow.inc();
         return fail(503, OVERFLOW, "UO", "upstream_overflow");
     };
@@ -105,7 +106,7 @@ pub async fn forward(
         .vh
         .attempt_count_downstream
         .then_some(attempts.attempts);
-    let (mut resp, outcome) = respond(attempts, downstream_version, wc_ops, rec);
+    let (mut resp, outcome) = respond(attempts, permit, downstream_version, wc_ops, rec);
     decorate(resp.headers_mut(), count, hashed.set_cookie);
     (resp, outcome)
 }
@@ -127,6 +128,7 @@ fn decorate(h: &mut HeaderMap, attempt_count: Option<u32>, cookie: Option<NewCoo
 /// Turns the last attempt into the downstream response.
 fn respond(
     attempts: Attempts,
+    permit: RequestPermit,
     downstream_version: Version,
     wc_ops: Option<&HeaderOps>,
     rec: &mut LogRecord,
@@ -165,6 +167,8 @@ fn respond(
         }
         drop(active);
         drop(replay);
+        // The circuit breaker counts the request until its response body is done.
+        let _held_until_done = &permit;
     }));
     let flags = if attempts.exhausted { "URX" } else { "-" };
     (
