@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::lb::pick_weighted;
 use weft_proxy_config::runtime::UpstreamProtocol;
-use weft_proxy_config::runtime::hash::{HashInput, NewCookie, compute_hash};
+use weft_proxy_config::runtime::hash::{HashInput, HashOutcome, NewCookie, compute_hash};
 use weft_proxy_config::runtime::headers::HeaderOps;
 use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTable, VirtualHost};
 
@@ -59,14 +59,7 @@ pub async fn forward(
         cluster.stats.upstream_rq_pending_overflow.inc();
         return fail(503, OVERFLOW, "UO", "upstream_overflow");
     };
-    let input = HashInput {
-        headers: req.headers(),
-        path: &rec.path,
-        source_ip: Some(ctx.meta.peer.ip()),
-    };
-    let hashed = compute_hash(&f.hash_policies, &input, &mut || {
-        format!("{:016x}", fastrand::u64(..))
-    });
+    let hashed = request_hash(ctx, f, &req, &rec.path);
     let timeout = f
         .stream_duration
         .effective_timeout(f.timeout, req.headers());
@@ -109,6 +102,18 @@ pub async fn forward(
     let (mut resp, outcome) = respond(attempts, permit, downstream_version, wc_ops, rec);
     decorate(resp.headers_mut(), count, hashed.set_cookie);
     (resp, outcome)
+}
+
+/// The route's hash policies over the request; a generated cookie value is random.
+fn request_hash(ctx: &Ctx, f: &Forward, req: &Request<Incoming>, path: &str) -> HashOutcome {
+    let input = HashInput {
+        headers: req.headers(),
+        path,
+        source_ip: Some(ctx.meta.peer.ip()),
+    };
+    compute_hash(&f.hash_policies, &input, &mut || {
+        format!("{:016x}", fastrand::u64(..))
+    })
 }
 
 /// `x-envoy-attempt-count` (when the virtual host asks for it) and a generated hash cookie.

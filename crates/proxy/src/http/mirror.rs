@@ -13,7 +13,7 @@ use super::attempt::RequestHead;
 use super::request_body::{MirrorSource, replay_bytes};
 use crate::pool::Sender;
 use crate::state::Live;
-use crate::upstream::{ActiveRequest, AttemptOutcome, PickContext};
+use crate::upstream::{ActiveRequest, AttemptOutcome, PickContext, UpstreamCluster};
 
 /// Bounds a mirrored request when the route has no timeout.
 const MIRROR_TIMEOUT: Duration = Duration::from_secs(15);
@@ -70,48 +70,56 @@ pub fn spawn_mirrors(
         };
         let (head, source) = (shadow_head(head), source.clone());
         let limit = timeout.unwrap_or(MIRROR_TIMEOUT);
-        tokio::spawn(async move {
-            // Only a body that downstream sent completely (and within the limit) is copied.
-            let Some(body) = source.complete(limit).await else {
-                return;
-            };
-            let Ok(_permit) = cluster.request_permit() else {
-                cluster.stats.upstream_rq_pending_overflow.inc();
-                return;
-            };
-            let Some(host) = cluster.pick(&PickContext::default()) else {
-                cluster.stats.upstream_cx_none_healthy.inc();
-                return;
-            };
-            let Ok((incoming, _guard)) = replay_bytes(body).await else {
-                return;
-            };
-            let _active = ActiveRequest::new(host.clone(), cluster.stats.clone());
-            cluster.stats.upstream_rq_total.inc();
-            let send = async {
-                let sender = host
-                    .pool
-                    .checkout(&host, &cluster.cfg, &cluster.stats)
-                    .await
-                    .ok()?;
-                let req = head.with_body(incoming);
-                let resp = match sender {
-                    Sender::H1(mut s) => s.send_request(req).await.ok()?,
-                    Sender::H2(mut s) => s.send_request(req).await.ok()?,
-                };
-                Some(resp.status().as_u16())
-            };
-            let outcome = match tokio::time::timeout(limit, send).await {
-                Ok(Some(status)) => {
-                    cluster.stats.count_status(status);
-                    AttemptOutcome::Status(status)
-                }
-                Ok(None) => AttemptOutcome::Reset,
-                Err(_) => AttemptOutcome::Timeout,
-            };
-            cluster.report(&host, outcome);
-        });
+        tokio::spawn(send_mirror(cluster, head, source, limit));
     }
+}
+
+/// One mirrored request: wait for the whole body, pick a host, send, drop the response.
+async fn send_mirror(
+    cluster: Arc<UpstreamCluster>,
+    head: RequestHead,
+    source: MirrorSource,
+    limit: Duration,
+) {
+    // Only a body that downstream sent completely (and within the limit) is copied.
+    let Some(body) = source.complete(limit).await else {
+        return;
+    };
+    let Ok(_permit) = cluster.request_permit() else {
+        cluster.stats.upstream_rq_pending_overflow.inc();
+        return;
+    };
+    let Some(host) = cluster.pick(&PickContext::default()) else {
+        cluster.stats.upstream_cx_none_healthy.inc();
+        return;
+    };
+    let Ok((incoming, _guard)) = replay_bytes(body).await else {
+        return;
+    };
+    let _active = ActiveRequest::new(host.clone(), cluster.stats.clone());
+    cluster.stats.upstream_rq_total.inc();
+    let send = async {
+        let sender = host
+            .pool
+            .checkout(&host, &cluster.cfg, &cluster.stats)
+            .await
+            .ok()?;
+        let req = head.with_body(incoming);
+        let resp = match sender {
+            Sender::H1(mut s) => s.send_request(req).await.ok()?,
+            Sender::H2(mut s) => s.send_request(req).await.ok()?,
+        };
+        Some(resp.status().as_u16())
+    };
+    let outcome = match tokio::time::timeout(limit, send).await {
+        Ok(Some(status)) => {
+            cluster.stats.count_status(status);
+            AttemptOutcome::Status(status)
+        }
+        Ok(None) => AttemptOutcome::Reset,
+        Err(_) => AttemptOutcome::Timeout,
+    };
+    cluster.report(&host, outcome);
 }
 
 #[cfg(test)]
