@@ -66,6 +66,7 @@ impl Failure {
         match self {
             Failure::Connect(_) => Some(AttemptResult::ConnectFailure),
             Failure::Reset(e) => {
+                // hyper does not expose the h2 reset reason; its debug form names it.
                 let text = format!("{e:?}").to_ascii_lowercase();
                 Some(AttemptResult::Reset {
                     refused: text.contains("refused_stream") || text.contains("refused stream"),
