@@ -77,6 +77,10 @@ fn hcm(port: u16, cluster: &str, log: &str) -> String {
               routes:
               - match: {{ prefix: "/nothing-here" }}
                 direct_response: {{ status: 200 }}
+              - match: {{ prefix: "/retry.Svc/", grpc: {{}} }}
+                route:
+                  cluster: {cluster}
+                  retry_policy: {{ retry_on: "unavailable,5xx", num_retries: 2 }}
               - match: {{ prefix: "/", grpc: {{}} }}
                 route: {{ cluster: {cluster} }}
 "#
@@ -90,6 +94,10 @@ const H2_EXPLICIT: &str = r#"    typed_extension_protocol_options:
         explicit_http_config: { http2_protocol_options: {} }"#;
 
 async fn grpc_call(addr: SocketAddr) -> (u16, Bytes, Option<hyper::HeaderMap>) {
+    grpc_call_to(addr, "/pkg.Svc/Method").await
+}
+
+async fn grpc_call_to(addr: SocketAddr, path: &str) -> (u16, Bytes, Option<hyper::HeaderMap>) {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut send, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
@@ -98,7 +106,7 @@ async fn grpc_call(addr: SocketAddr) -> (u16, Bytes, Option<hyper::HeaderMap>) {
     tokio::spawn(conn);
     let req = Request::builder()
         .method("POST")
-        .uri(format!("http://{addr}/pkg.Svc/Method"))
+        .uri(format!("http://{addr}{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(Full::new(Bytes::from_static(b"\0\0\0\0\x03abc")))
@@ -187,5 +195,25 @@ async fn http2_protocol_options_on_cluster_selects_h2_and_logs_flags() {
         text.contains("\"GET /plain HTTP/1.1\" 404 NR route_not_found "),
         "{text}"
     );
+    let _ = std::fs::remove_file(&log);
+}
+
+#[tokio::test]
+async fn grpc_with_a_retry_policy_keeps_body_and_trailers() {
+    let g = grpc_backend().await;
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("weft-access-{port}.log"));
+    let yaml = bootstrap(
+        &[hcm(port, "g", &log.display().to_string())],
+        &[cluster("g", &[g], H2_EXPLICIT)],
+    );
+    let _p = proxy(&yaml).await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let (status, body, trailers) = grpc_call_to(addr, "/retry.Svc/Method").await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], b"\0\0\0\0\x02hi");
+    let trailers = trailers.expect("trailers passed through");
+    // The upstream got the whole 8-byte request body over HTTP/2.
+    assert_eq!(trailers["grpc-message"], "HTTP/2.0 /retry.Svc/Method 8");
     let _ = std::fs::remove_file(&log);
 }

@@ -128,6 +128,9 @@ fn hcm(port: u16, log: &str) -> String {
                 route:
                   cluster: slow
                   retry_policy: {{ retry_on: "5xx", num_retries: 1, per_try_timeout: 0.2s, retry_back_off: {{ base_interval: 0.001s }} }}
+              - name: stream
+                match: {{ prefix: "/stream" }}
+                route: {{ cluster: slow }}
               - name: sticky
                 match: {{ prefix: "/sticky" }}
                 route:
@@ -387,4 +390,37 @@ async fn per_try_timeout_is_retried_then_gives_ut() {
         "{lines:?}"
     );
     let _ = std::fs::remove_file(&s.log);
+}
+
+#[tokio::test]
+async fn streaming_body_is_forwarded_before_it_ends() {
+    let s = setup().await;
+    let stream = TcpStream::connect(s.addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+    let body = StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let req = Request::builder()
+        .method("POST")
+        .uri("/stream")
+        .header("host", "api.example.com")
+        .body(body)
+        .unwrap();
+    tx.send(Ok(Frame::data(Bytes::from_static(b"first"))))
+        .await
+        .unwrap();
+    // The route has a retry policy, yet the answer comes while the body is still open.
+    let resp = tokio::time::timeout(Duration::from_secs(10), send.send_request(req))
+        .await
+        .expect("response before the request body ended")
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // The backend answered without reading the body, so the rest may be refused.
+    let _ = tx.send(Ok(Frame::data(Bytes::from_static(b"rest")))).await;
+    drop(tx);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(j["backend"], "slow");
 }

@@ -66,6 +66,7 @@ impl Failure {
         match self {
             Failure::Connect(_) => Some(AttemptResult::ConnectFailure),
             Failure::Reset(e) => {
+                // hyper does not expose the h2 reset reason; its debug form names it.
                 let text = format!("{e:?}").to_ascii_lowercase();
                 Some(AttemptResult::Reset {
                     refused: text.contains("refused_stream") || text.contains("refused stream"),
@@ -242,6 +243,7 @@ pub async fn run(
         Some(p) if body.replayable() => p.num_retries,
         _ => 0,
     };
+    // `replayable` is asked again before each retry: a teed body can still outgrow the buffer.
     let mut number = 0;
     let mut _retry_permit = None;
     loop {
@@ -274,6 +276,10 @@ pub async fn run(
                 stats.upstream_rq_retry_limit_exceeded.inc();
             }
             return done(result, retries > 0);
+        }
+        if !body.replayable() {
+            // The body outgrew the retry buffer while it streamed: no retry, as in Envoy.
+            return done(result, false);
         }
         let Some(permit) = plan.cluster.retry_permit() else {
             stats.upstream_rq_retry_overflow.inc();

@@ -9,14 +9,15 @@ use hyper::body::Incoming;
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::lb::pick_weighted;
 use weft_proxy_config::runtime::UpstreamProtocol;
-use weft_proxy_config::runtime::hash::{HashInput, NewCookie, compute_hash};
+use weft_proxy_config::runtime::hash::{HashInput, HashOutcome, NewCookie, compute_hash};
 use weft_proxy_config::runtime::headers::HeaderOps;
 use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTable, VirtualHost};
 
 use super::attempt::{self, Answer, AttemptPlan, Attempts, Failure, RequestHead};
-use super::request_body::{self, RequestBody};
+use super::request_body;
 use super::{Ctx, Outcome, ProxyBody, mirror, reply};
 use crate::state::Live;
+use crate::upstream::RequestPermit;
 
 const CONNECT_FAILURE: &str =
     "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
@@ -54,18 +55,11 @@ pub async fn forward(
         ctx.stats.no_cluster.inc();
         return fail(503, "", "NC", "cluster_not_found");
     };
-    let Ok(_permit) = cluster.request_permit() else {
+    let Ok(permit) = cluster.request_permit() else {
         cluster.stats.upstream_rq_pending_overflow.inc();
         return fail(503, OVERFLOW, "UO", "upstream_overflow");
     };
-    let input = HashInput {
-        headers: req.headers(),
-        path: &rec.path,
-        source_ip: Some(ctx.meta.peer.ip()),
-    };
-    let hashed = compute_hash(&f.hash_policies, &input, &mut || {
-        format!("{:016x}", fastrand::u64(..))
-    });
+    let hashed = request_hash(ctx, f, &req, &rec.path);
     let timeout = f
         .stream_duration
         .effective_timeout(f.timeout, req.headers());
@@ -77,11 +71,9 @@ pub async fn forward(
     let (head, body) =
         build_upstream_request(req, routed, f, wc_ops, cluster.cfg.protocol, &rec.authority);
     let want_buffer = f.retry.is_some() || !f.mirrors.is_empty();
-    let Ok(mut body) = request_body::prepare(body, content_length, want_buffer).await else {
-        return fail(400, "", "-", "downstream_body_error");
-    };
-    if let RequestBody::Buffered { data, .. } = &body {
-        mirror::spawn_mirrors(live, &f.mirrors, &head, data, timeout);
+    let mut body = request_body::prepare(body, content_length, want_buffer);
+    if let Some(source) = body.mirror_source() {
+        mirror::spawn_mirrors(live, &f.mirrors, &head, &source, timeout);
     }
     let plan = AttemptPlan {
         cluster,
@@ -107,9 +99,21 @@ pub async fn forward(
         .vh
         .attempt_count_downstream
         .then_some(attempts.attempts);
-    let (mut resp, outcome) = respond(attempts, downstream_version, wc_ops, rec);
+    let (mut resp, outcome) = respond(attempts, permit, downstream_version, wc_ops, rec);
     decorate(resp.headers_mut(), count, hashed.set_cookie);
     (resp, outcome)
+}
+
+/// The route's hash policies over the request; a generated cookie value is random.
+fn request_hash(ctx: &Ctx, f: &Forward, req: &Request<Incoming>, path: &str) -> HashOutcome {
+    let input = HashInput {
+        headers: req.headers(),
+        path,
+        source_ip: Some(ctx.meta.peer.ip()),
+    };
+    compute_hash(&f.hash_policies, &input, &mut || {
+        format!("{:016x}", fastrand::u64(..))
+    })
 }
 
 /// `x-envoy-attempt-count` (when the virtual host asks for it) and a generated hash cookie.
@@ -129,6 +133,7 @@ fn decorate(h: &mut HeaderMap, attempt_count: Option<u32>, cookie: Option<NewCoo
 /// Turns the last attempt into the downstream response.
 fn respond(
     attempts: Attempts,
+    permit: RequestPermit,
     downstream_version: Version,
     wc_ops: Option<&HeaderOps>,
     rec: &mut LogRecord,
@@ -167,6 +172,8 @@ fn respond(
         }
         drop(active);
         drop(replay);
+        // The circuit breaker counts the request until its response body is done.
+        let _held_until_done = &permit;
     }));
     let flags = if attempts.exhausted { "URX" } else { "-" };
     (

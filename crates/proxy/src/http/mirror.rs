@@ -1,20 +1,19 @@
-//! Request mirroring (`request_mirror_policies`): a copy of a buffered request goes to the
+//! Request mirroring (`request_mirror_policies`): a copy of a request whose body was kept whole goes to the
 //! shadow cluster with `-shadow` appended to the host of its authority; it is fire and
 //! forget, its response is dropped and it never affects the main response.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::Uri;
 use http::header::{self, HeaderValue};
 use weft_proxy_config::runtime::route_policy::Mirror;
 
 use super::attempt::RequestHead;
-use super::request_body::replay_bytes;
+use super::request_body::{MirrorSource, replay_bytes};
 use crate::pool::Sender;
 use crate::state::Live;
-use crate::upstream::{ActiveRequest, AttemptOutcome, PickContext};
+use crate::upstream::{ActiveRequest, AttemptOutcome, PickContext, UpstreamCluster};
 
 /// Bounds a mirrored request when the route has no timeout.
 const MIRROR_TIMEOUT: Duration = Duration::from_secs(15);
@@ -55,7 +54,7 @@ pub fn spawn_mirrors(
     live: &Arc<Live>,
     mirrors: &[Mirror],
     head: &RequestHead,
-    body: &Bytes,
+    source: &MirrorSource,
     timeout: Option<Duration>,
 ) {
     for m in mirrors {
@@ -69,46 +68,58 @@ pub fn spawn_mirrors(
             tracing::debug!(cluster = %m.cluster, "mirror cluster not found");
             continue;
         };
-        let (head, body) = (shadow_head(head), body.clone());
+        let (head, source) = (shadow_head(head), source.clone());
         let limit = timeout.unwrap_or(MIRROR_TIMEOUT);
-        tokio::spawn(async move {
-            let Ok(_permit) = cluster.request_permit() else {
-                cluster.stats.upstream_rq_pending_overflow.inc();
-                return;
-            };
-            let Some(host) = cluster.pick(&PickContext::default()) else {
-                cluster.stats.upstream_cx_none_healthy.inc();
-                return;
-            };
-            let Ok((incoming, _guard)) = replay_bytes(body).await else {
-                return;
-            };
-            let _active = ActiveRequest::new(host.clone(), cluster.stats.clone());
-            cluster.stats.upstream_rq_total.inc();
-            let send = async {
-                let sender = host
-                    .pool
-                    .checkout(&host, &cluster.cfg, &cluster.stats)
-                    .await
-                    .ok()?;
-                let req = head.with_body(incoming);
-                let resp = match sender {
-                    Sender::H1(mut s) => s.send_request(req).await.ok()?,
-                    Sender::H2(mut s) => s.send_request(req).await.ok()?,
-                };
-                Some(resp.status().as_u16())
-            };
-            let outcome = match tokio::time::timeout(limit, send).await {
-                Ok(Some(status)) => {
-                    cluster.stats.count_status(status);
-                    AttemptOutcome::Status(status)
-                }
-                Ok(None) => AttemptOutcome::Reset,
-                Err(_) => AttemptOutcome::Timeout,
-            };
-            cluster.report(&host, outcome);
-        });
+        tokio::spawn(send_mirror(cluster, head, source, limit));
     }
+}
+
+/// One mirrored request: wait for the whole body, pick a host, send, drop the response.
+async fn send_mirror(
+    cluster: Arc<UpstreamCluster>,
+    head: RequestHead,
+    source: MirrorSource,
+    limit: Duration,
+) {
+    // Only a body that downstream sent completely (and within the limit) is copied.
+    let Some(body) = source.complete(limit).await else {
+        return;
+    };
+    let Ok(_permit) = cluster.request_permit() else {
+        cluster.stats.upstream_rq_pending_overflow.inc();
+        return;
+    };
+    let Some(host) = cluster.pick(&PickContext::default()) else {
+        cluster.stats.upstream_cx_none_healthy.inc();
+        return;
+    };
+    let Ok((incoming, _guard)) = replay_bytes(body).await else {
+        return;
+    };
+    let _active = ActiveRequest::new(host.clone(), cluster.stats.clone());
+    cluster.stats.upstream_rq_total.inc();
+    let send = async {
+        let sender = host
+            .pool
+            .checkout(&host, &cluster.cfg, &cluster.stats)
+            .await
+            .ok()?;
+        let req = head.with_body(incoming);
+        let resp = match sender {
+            Sender::H1(mut s) => s.send_request(req).await.ok()?,
+            Sender::H2(mut s) => s.send_request(req).await.ok()?,
+        };
+        Some(resp.status().as_u16())
+    };
+    let outcome = match tokio::time::timeout(limit, send).await {
+        Ok(Some(status)) => {
+            cluster.stats.count_status(status);
+            AttemptOutcome::Status(status)
+        }
+        Ok(None) => AttemptOutcome::Reset,
+        Err(_) => AttemptOutcome::Timeout,
+    };
+    cluster.report(&host, outcome);
 }
 
 #[cfg(test)]

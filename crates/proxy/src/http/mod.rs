@@ -10,6 +10,7 @@ mod mirror;
 mod replay;
 mod reply;
 mod request_body;
+mod tee;
 
 use std::convert::Infallible;
 use std::sync::Arc;
