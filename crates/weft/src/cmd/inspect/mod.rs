@@ -27,6 +27,9 @@ pub struct ConfigArgs {
     /// Print the raw JSON (`/config_dump`) instead of a table.
     #[arg(short, long)]
     pub output_json: bool,
+    /// With `log`: the new level, e.g. `debug` or `weft_proxy=debug,info`.
+    #[arg(long)]
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -35,6 +38,10 @@ pub enum What {
     Listener,
     Route,
     Endpoint,
+    /// SDS secrets (none until mTLS lands).
+    Secret,
+    /// The proxy's log levels (`/logging`); `--level` changes them.
+    Log,
     All,
 }
 
@@ -48,6 +55,12 @@ pub struct StatusArgs {
 
 /// GET `path` from `addr` over HTTP/1.1 and parse the JSON answer.
 fn get_json(addr: &str, path: &str) -> anyhow::Result<Value> {
+    let body = request(addr, "GET", path)?;
+    serde_json::from_str(&body).with_context(|| format!("{addr}{path}: not JSON"))
+}
+
+/// One HTTP/1.1 request; the body of a 200 answer.
+fn request(addr: &str, method: &str, path: &str) -> anyhow::Result<String> {
     let target: SocketAddr = addr
         .to_socket_addrs()
         .with_context(|| format!("cannot resolve {addr}"))?
@@ -58,7 +71,7 @@ fn get_json(addr: &str, path: &str) -> anyhow::Result<Value> {
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut text = String::new();
     s.read_to_string(&mut text)
@@ -70,7 +83,7 @@ fn get_json(addr: &str, path: &str) -> anyhow::Result<Value> {
             head.lines().next().unwrap_or("no answer")
         );
     }
-    serde_json::from_str(body).with_context(|| format!("{addr}{path}: not JSON"))
+    Ok(body.to_string())
 }
 
 /// The admin address of `proxy`: as given, or looked up by name in the control plane's
@@ -100,6 +113,14 @@ fn admin_address(proxy: &str, control: &str) -> anyhow::Result<String> {
 
 pub fn run_config(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     let admin = admin_address(&args.proxy, &args.control)?;
+    if let What::Log = args.what {
+        let out = match &args.level {
+            Some(level) => request(&admin, "POST", &format!("/logging?level={level}"))?,
+            None => request(&admin, "GET", "/logging")?,
+        };
+        print!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let dump = get_json(&admin, "/config_dump?include_eds")?;
     if args.output_json {
         println!("{}", serde_json::to_string_pretty(&dump)?);
@@ -110,6 +131,8 @@ pub fn run_config(args: ConfigArgs) -> anyhow::Result<ExitCode> {
         What::Listener => tables::listeners(&dump),
         What::Route => tables::routes(&dump),
         What::Endpoint => tables::endpoints(&dump),
+        What::Secret => "RESOURCE NAME     TYPE     STATUS\n(no secrets: SDS and mTLS are not implemented yet)\n".into(),
+        What::Log => String::new(),
         What::All => [
             tables::clusters(&dump),
             tables::listeners(&dump),

@@ -247,19 +247,30 @@ fn sync_state(t: &Value) -> &'static str {
     }
 }
 
+/// Istio's proxy-status table. The control plane does not track ECDS (it sends none), and its
+/// "ISTIOD" column names this control plane.
 pub fn proxy_status(syncz: &Value) -> String {
     let mut rows = Vec::new();
     for c in syncz.as_array().into_iter().flatten() {
         let node = c["node_id"].as_str().unwrap_or_default();
         let name = node.split('~').nth(2).unwrap_or(node).to_string();
-        let mut row = vec![name, c["kind"].as_str().unwrap_or_default().to_string()];
+        let cluster = c["cluster_id"].as_str().unwrap_or("Kubernetes").to_string();
+        let mut row = vec![name, cluster];
         for t in ["cds", "lds", "eds", "rds"] {
             row.push(sync_state(&c["types"][t]).to_string());
         }
+        row.push("NOT SENT".into());
+        row.push("weft-control".into());
+        row.push(env!("CARGO_PKG_VERSION").into());
         rows.push(row);
     }
     rows.sort();
-    render(&["NAME", "TYPE", "CDS", "LDS", "EDS", "RDS"], &rows)
+    render(
+        &[
+            "NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION",
+        ],
+        &rows,
+    )
 }
 
 /// NACK messages, one line per rejected type and proxy.
