@@ -91,10 +91,23 @@ fn proxy_status_states() {
     let t = proxy_status(&syncz);
     let row = t.lines().nth(1).expect("row");
     assert!(row.starts_with("reviews-v1-0.default"), "{t}");
-    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert!(t.starts_with("NAME"), "{t}");
+    let cells: Vec<&str> = row
+        .split("     ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
     assert_eq!(
-        cells[2..],
-        ["SYNCED", "NACK", "STALE", "NOT", "SENT"],
+        cells[1..8],
+        [
+            "Kubernetes",
+            "SYNCED",
+            "NACK",
+            "STALE",
+            "NOT SENT",
+            "NOT SENT",
+            "weft-control"
+        ],
         "{t}"
     );
     assert_eq!(
