@@ -198,6 +198,23 @@ fn fault_scenarios(mesh: &Mesh) {
     );
 }
 
+/// REGISTRY_ONLY with a ServiceEntry: the registered external host answers, others get 502.
+fn egress_scenario(mesh: &Mesh) {
+    mesh.apply_scenarios(&["egress-registry-only"]);
+    eventually("egress-registry-only", || {
+        via(PRODUCTPAGE_PROXY, "books.example.com", "/details/0", &[])
+            .is_some_and(|r| r.status == 200)
+    });
+    let r = via(PRODUCTPAGE_PROXY, "books.example.com", "/details/0", &[]).expect("answer");
+    assert!(
+        r.body.contains("ISBN") || r.body.contains("isbn"),
+        "{}",
+        r.body
+    );
+    let r = via(PRODUCTPAGE_PROXY, "example.org", "/", &[]).expect("answer");
+    assert_eq!(r.status, 502, "an unregistered host is refused: {}", r.body);
+}
+
 #[test]
 fn bookinfo_scenarios_in_a_local_mesh() {
     let mesh = Mesh::start("scenarios");
@@ -205,6 +222,7 @@ fn bookinfo_scenarios_in_a_local_mesh() {
     routing_scenarios(&mesh);
     canary_scenarios(&mesh);
     fault_scenarios(&mesh);
+    egress_scenario(&mesh);
     mesh.apply_scenarios(&[]);
     product_page(&mesh);
     mesh.stop();
