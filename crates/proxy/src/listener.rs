@@ -123,15 +123,18 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
         return;
     };
     let local = stream.local_addr().unwrap_or(listener.addr);
-    let destination = if listener.use_original_dst {
-        let dst = orig_dst::original_dst(&stream).unwrap_or(local);
-        if let Some(other) = find_by_destination(&live.snap.listeners, dst, &name) {
-            listener = other;
-        }
-        dst
+    // Both `use_original_dst` and the `original_dst` listener filter restore the destination
+    // the connection had before REDIRECT; only `use_original_dst` also hands it over.
+    let destination = if listener.use_original_dst || listener.original_dst_filter {
+        orig_dst::original_dst(&stream).unwrap_or(local)
     } else {
         local
     };
+    if listener.use_original_dst
+        && let Some(other) = find_by_destination(&live.snap.listeners, destination, &name)
+    {
+        listener = other;
+    }
     let lstats = shared.stats.listener(&listener.stat_prefix);
     lstats.downstream_cx_total.inc();
     lstats.downstream_cx_active.inc();

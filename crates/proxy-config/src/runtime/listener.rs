@@ -24,6 +24,9 @@ pub struct Listener {
     pub addr: SocketAddr,
     pub stat_prefix: String,
     pub use_original_dst: bool,
+    /// The `original_dst` listener filter: chains match on (and upstreams see) the
+    /// destination before iptables REDIRECT, as on `virtualInbound`.
+    pub original_dst_filter: bool,
     pub bind_to_port: bool,
     pub tls_inspector: bool,
     pub http_inspector: bool,
@@ -122,12 +125,12 @@ pub fn build_listener(l: &m::Listener) -> Result<Listener> {
         .as_ref()
         .ok_or_else(|| at.field("address").err("is required"))?;
     let addr = socket_addr(&at.field("address"), addr)?;
-    let (mut tls_inspector, mut http_inspector) = (false, false);
+    let (mut tls_inspector, mut http_inspector, mut original_dst_filter) = (false, false, false);
     for (i, f) in l.listener_filters.iter().enumerate() {
         match &f.typed_config {
             Some(ListenerFilterConfig::TlsInspector {}) => tls_inspector = true,
             Some(ListenerFilterConfig::HttpInspector {}) => http_inspector = true,
-            Some(ListenerFilterConfig::OriginalDst {}) => {}
+            Some(ListenerFilterConfig::OriginalDst {}) => original_dst_filter = true,
             None => {
                 return Err(at
                     .field("listener_filters")
@@ -161,6 +164,7 @@ pub fn build_listener(l: &m::Listener) -> Result<Listener> {
             l.stat_prefix.clone()
         },
         use_original_dst: l.use_original_dst.unwrap_or(false),
+        original_dst_filter,
         bind_to_port: l.bind_to_port.unwrap_or(true),
         tls_inspector,
         http_inspector,
