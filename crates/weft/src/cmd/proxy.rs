@@ -49,6 +49,20 @@ pub struct Generate {
     /// Admin API address.
     #[arg(long, default_value = weft_proxy::DEFAULT_ADMIN)]
     pub admin_address: SocketAddr,
+    /// Use incremental (delta) xDS (`api_type: DELTA_GRPC`) instead of state of the world;
+    /// also on when `ISTIO_DELTA_XDS=true`, as with Istio's pilot-agent.
+    #[arg(long)]
+    pub delta: bool,
+}
+
+/// `ads_config.api_type` for a generated bootstrap.
+fn api_type(g: &Generate) -> &'static str {
+    let from_env = env("ISTIO_DELTA_XDS", "false").eq_ignore_ascii_case("true");
+    if g.delta || from_env {
+        "DELTA_GRPC"
+    } else {
+        "GRPC"
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -202,7 +216,7 @@ fn generated(
         },
         "admin": {"address": {"socket_address": {"address": g.admin_address.ip().to_string(), "port_value": g.admin_address.port()}}},
         "dynamic_resources": {
-            "ads_config": {"api_type": "GRPC", "transport_api_version": "V3",
+            "ads_config": {"api_type": api_type(g), "transport_api_version": "V3",
                            "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}]},
             "cds_config": {"ads": {}, "resource_api_version": "V3"},
             "lds_config": {"ads": {}, "resource_api_version": "V3"}
