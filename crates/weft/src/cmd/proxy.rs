@@ -233,3 +233,23 @@ fn generated(
     .to_string();
     bootstrap::load_str("<generated bootstrap>", &text).map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use weft_proxy_config::model::bootstrap::AdsApiType;
+
+    use super::*;
+
+    #[test]
+    fn delta_flag_generates_a_delta_grpc_bootstrap() {
+        let g = Generate {
+            discovery_address: "127.0.0.1:15010".into(),
+            node_id: Some("sidecar~127.0.0.1~a.default~default.svc.cluster.local".into()),
+            admin_address: ([127, 0, 0, 1], 15000).into(),
+            delta: true,
+        };
+        let (b, _) = generated("sidecar", &g).expect("bootstrap");
+        let api = b.dynamic_resources.expect("dynamic").ads_api_type();
+        assert_eq!(api, Ok(Some(AdsApiType::DeltaGrpc)));
+    }
+}
