@@ -23,14 +23,18 @@ type Resources = Vec<(String, String, Any)>;
 
 /// A STRICT_DNS cluster without `load_assignment`: rejected by the proxy.
 fn bad_cluster() -> (String, String, Any) {
+    bad_cluster_named("bad")
+}
+
+fn bad_cluster_named(name: &str) -> (String, String, Any) {
     let c = cl::Cluster {
-        name: "bad".into(),
+        name: name.into(),
         cluster_discovery_type: Some(cl::cluster::ClusterDiscoveryType::Type(
             cl::cluster::DiscoveryType::StrictDns as i32,
         )),
         ..Default::default()
     };
-    (type_url::CLUSTER.into(), "bad".into(), pack(&c))
+    (type_url::CLUSTER.into(), name.into(), pack(&c))
 }
 
 fn config(port: u16, route_to: &str, clusters: &[(&str, SocketAddr)]) -> Resources {
@@ -77,7 +81,8 @@ async fn delta_ads_subscribes_nacks_removes_and_resumes() {
     check_initial(&server, &proxy, port).await;
     check_nack(&server, &proxy, port, one, two).await;
     check_removal(&server, &proxy, port, two).await;
-    check_resume(server, &proxy, ads_addr, port).await;
+    let good_c2 = check_bad_update_keeps_serving(&server, &proxy, port, two).await;
+    check_resume(server, &proxy, ads_addr, port, good_c2).await;
 }
 
 /// Wildcard CDS first (with the node), EDS by name, no state-of-the-world stream.
@@ -197,13 +202,63 @@ async fn check_removal(server: &AdsServer, proxy: &weft_proxy::Proxy, port: u16,
     assert_eq!(backend_of(port).await.as_deref(), Ok("two"));
 }
 
+/// c2, which serves, is replaced by a bad version: NACKed, the accepted version keeps serving.
+/// Returns that version.
+async fn check_bad_update_keeps_serving(
+    server: &AdsServer,
+    proxy: &weft_proxy::Proxy,
+    port: u16,
+    two: SocketAddr,
+) -> String {
+    let good = server
+        .shared
+        .resource_version(type_url::CLUSTER, "c2")
+        .unwrap();
+    let nacks = || {
+        of_type(&server.shared.delta_requests(), type_url::CLUSTER)
+            .into_iter()
+            .filter_map(|r| r.error_detail.map(|e| e.message))
+            .collect::<Vec<_>>()
+    };
+    let before = nacks().len();
+    let mut v4: Resources = config(port, "c2", &[])
+        .into_iter()
+        .chain(eds_cluster("c2", two).into_iter().skip(1))
+        .collect();
+    v4.push(bad_cluster_named("c2"));
+    v4.push(bad_cluster());
+    server.shared.set("4", v4);
+    wait_until("the NACK of the bad c2", || async {
+        nacks().len() > before
+    })
+    .await;
+    let detail = nacks().pop().unwrap();
+    assert!(
+        detail.starts_with("Cluster c2: load_assignment"),
+        "{detail}"
+    );
+    let status = ads_status(proxy).await;
+    let cds = &status["types"][type_url::CLUSTER];
+    assert_eq!(
+        cds["resources"]["c2"].as_str(),
+        Some(good.as_str()),
+        "{status}"
+    );
+    assert_eq!(names(&cds["last_resources"]), vec!["c2"], "{status}");
+    for _ in 0..3 {
+        assert_eq!(backend_of(port).await.as_deref(), Ok("two"));
+    }
+    good
+}
+
 /// The server goes away and comes back: the proxy serves meanwhile, then resumes with the
-/// versions it has, so only the resource it lacks (`bad`) is sent again.
+/// versions it has accepted, so only what it lacks (`bad`, the new `c2`) is sent again.
 async fn check_resume(
     server: AdsServer,
     proxy: &weft_proxy::Proxy,
     ads_addr: SocketAddr,
     port: u16,
+    good_c2: String,
 ) {
     let shared = server.kill().await;
     wait_until("the proxy to notice the disconnect", || async {
@@ -230,9 +285,11 @@ async fn check_resume(
         cds.node.is_some(),
         "node on the first request of the stream"
     );
-    let c2 = server.shared.resource_version(type_url::CLUSTER, "c2");
-    let expect: HashMap<String, String> = [("c2".to_string(), c2.unwrap())].into();
-    assert_eq!(cds.initial_resource_versions, expect);
+    let expect: HashMap<String, String> = [("c2".to_string(), good_c2)].into();
+    assert_eq!(
+        cds.initial_resource_versions, expect,
+        "the accepted versions, not the rejected ones"
+    );
     let eds = &of_type(&reqs, type_url::CLUSTER_LOAD_ASSIGNMENT)[0];
     assert_eq!(eds.resource_names_subscribe, vec!["c2.svc".to_string()]);
     assert!(eds.initial_resource_versions.contains_key("c2.svc"));
@@ -240,7 +297,7 @@ async fn check_resume(
     let cds_status = &status["types"][type_url::CLUSTER];
     assert_eq!(
         names(&cds_status["last_resources"]),
-        vec!["bad"],
+        vec!["bad", "c2"],
         "{status}"
     );
     assert_eq!(backend_of(port).await.as_deref(), Ok("two"));
