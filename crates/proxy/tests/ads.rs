@@ -113,7 +113,10 @@ async fn check_nack(
     })
     .await;
     let status = common::admin(proxy, "/debug/ads").await.json();
+    assert_eq!(status["mode"], "sotw", "{status}");
     let lds = &status["types"][type_url::LISTENER];
+    assert!(lds["resources"]["l2"].as_str() == Some("3"), "{status}");
+    assert!(lds["resources"].get("bad").is_none(), "{status}");
     assert_eq!(lds["acked_version"], "2", "{status}");
     assert!(
         lds["last_nack"]["error"]

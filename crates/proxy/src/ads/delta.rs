@@ -20,10 +20,7 @@ use weft_xds::pb::google::protobuf::Any;
 use weft_xds::pb::google::rpc::Status;
 
 use super::resources::Kind;
-use super::session::Client;
-
-/// gRPC `INVALID_ARGUMENT`, the code Envoy puts in a NACK.
-const INVALID_ARGUMENT: i32 = 3;
+use super::session::{Client, INVALID_ARGUMENT};
 
 /// Per-stream state: the request sender and whether the node went out yet.
 #[derive(Debug)]

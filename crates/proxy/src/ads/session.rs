@@ -1,4 +1,6 @@
 //! One ADS stream at a time: connect, (re)subscribe, then apply, ACK or NACK each response.
+//! The state-of-the-world protocol is here; `delta.rs` speaks the incremental one on the same
+//! `Client` state, and both share publishing and the ACK/NACK bookkeeping below.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -7,6 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use weft_proxy_config::model::bootstrap::AdsApiType;
 use weft_xds::pb::envoy::config::core::v3 as core;
 use weft_xds::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use weft_xds::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
@@ -16,8 +20,6 @@ use super::resources::{Kind, Resources};
 use super::status::{AdsStatus, Nack, TypeStatus};
 use super::{AdsConfig, mark_ready};
 use crate::Control;
-use tonic::transport::Channel;
-use weft_proxy_config::model::bootstrap::AdsApiType;
 
 /// State that outlives a stream: accepted resources, ACKed versions and subscriptions.
 #[derive(Debug)]
@@ -49,7 +51,7 @@ struct Stream {
 }
 
 /// gRPC `INVALID_ARGUMENT`, the code Envoy puts in a NACK.
-const INVALID_ARGUMENT: i32 = 3;
+pub(super) const INVALID_ARGUMENT: i32 = 3;
 
 impl Client {
     pub fn new(control: Control, cfg: AdsConfig, node: core::Node, res: Resources) -> Self {
