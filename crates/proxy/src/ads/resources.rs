@@ -95,6 +95,7 @@ struct Decoded<M, R> {
 fn decode<P, M, R>(
     kind: &str,
     resources: &[Any],
+    update: &Update,
     name_of: impl Fn(&P) -> String,
     convert: impl Fn(&P) -> Result<M, ConfigError>,
     compile: impl Fn(&M) -> Result<R, ConfigError>,
@@ -124,6 +125,7 @@ where
                 .field("name")
                 .err("duplicate name in one response"))
         };
+        let result = result.and_then(|mr| named_in_update(kind, &name, update).map(|()| mr));
         match result {
             Ok((m, r)) => out.ok.push((name, m, r)),
             Err(e) => {
@@ -133,6 +135,19 @@ where
         }
     }
     out
+}
+
+/// A delta resource's own name must be the name of its `Resource` wrapper: that name is what
+/// its version, removals and subscriptions refer to.
+fn named_in_update(kind: &str, name: &str, update: &Update) -> Result<(), ConfigError> {
+    match update {
+        Update::Delta { versions, .. } if !versions.contains_key(name) => {
+            Err(At::new(&format!("{kind} {name}"))
+                .field("name")
+                .err("does not match the name of its delta Resource"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// How one response updates a type's resources.
@@ -260,6 +275,7 @@ impl Resources {
         let d = decode(
             "Cluster",
             resources,
+            update,
             |c: &weft_xds::pb::envoy::config::cluster::v3::Cluster| c.name.clone(),
             from_pb::cluster,
             |m| {
@@ -275,6 +291,7 @@ impl Resources {
         let d = decode(
             "ClusterLoadAssignment",
             resources,
+            update,
             |c: &weft_xds::pb::envoy::config::endpoint::v3::ClusterLoadAssignment| {
                 c.cluster_name.clone()
             },
@@ -294,6 +311,7 @@ impl Resources {
         let d = decode(
             "Listener",
             resources,
+            update,
             |l: &weft_xds::pb::envoy::config::listener::v3::Listener| l.name.clone(),
             from_pb::listener,
             |m| {
@@ -310,6 +328,7 @@ impl Resources {
         let d = decode(
             "RouteConfiguration",
             resources,
+            update,
             |r: &weft_xds::pb::envoy::config::route::v3::RouteConfiguration| r.name.clone(),
             from_pb::route_configuration,
             |m| build_route_table(&format!("RouteConfiguration {}", m.name), m).map(Arc::new),
@@ -511,5 +530,18 @@ mod tests {
         assert_eq!(r.known(Kind::Cluster), v(&[("b", "b1"), ("c", "c1")]));
         assert_eq!(r.record().versions[type_url::CLUSTER], "s1");
         assert_eq!(r.eds_names(), vec!["b".to_string(), "c".to_string()]);
+        // A body whose name is not its wrapper's is rejected.
+        let errors = r.apply_delta(
+            Kind::Cluster,
+            &[cluster("d", Eds)],
+            &v(&[("e", "1")]),
+            &[],
+            "s3",
+        );
+        assert_eq!(
+            errors,
+            vec!["Cluster d: name: does not match the name of its delta Resource".to_string()]
+        );
+        assert!(!r.known(Kind::Cluster).contains_key("d"));
     }
 }
