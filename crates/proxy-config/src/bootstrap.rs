@@ -80,6 +80,15 @@ pub fn load_str(file: &str, text: &str) -> Result<(Bootstrap, Snapshot), Bootstr
         let line = yaml::line_at(&doc.root, &yaml::parse_path(&path));
         err(line, path, e.into_inner().to_string())
     })?;
+    if let Some(Err(reason)) = bootstrap
+        .dynamic_resources
+        .as_ref()
+        .map(|d| d.ads_api_type())
+    {
+        let path = "dynamic_resources.ads_config.api_type".to_string();
+        let line = yaml::line_at(&doc.root, &yaml::parse_path(&path));
+        return Err(err(line, path, reason));
+    }
     let snapshot = compile(&bootstrap).map_err(|(prefix, e)| {
         let path = join(&prefix, &e.path);
         BootstrapError {

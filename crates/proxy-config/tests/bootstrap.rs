@@ -117,3 +117,27 @@ fn shipped_example_bootstrap_loads() {
     assert_eq!(b.static_resources.listeners.len(), 2);
     assert!(snap.clusters.contains_key("backend"));
 }
+
+#[test]
+fn ads_api_type_selects_sotw_or_delta_and_rejects_others() {
+    use weft_proxy_config::model::bootstrap::AdsApiType;
+    let with = |api: &str| {
+        format!(
+            "{GOOD}dynamic_resources:\n  ads_config:\n    api_type: {api}\n    grpc_services: [{{ envoy_grpc: {{ cluster_name: backend }} }}]\n"
+        )
+    };
+    let api = |text: &str| {
+        let (b, _) = load_str("b.yaml", text).expect("loads");
+        b.dynamic_resources.unwrap().ads_api_type().unwrap()
+    };
+    assert_eq!(api(&with("GRPC")), Some(AdsApiType::Grpc));
+    assert_eq!(api(&with("DELTA_GRPC")), Some(AdsApiType::DeltaGrpc));
+    let err = load_str("b.yaml", &with("REST")).expect_err("REST is not ADS");
+    let line = GOOD.lines().count() + 3;
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "b.yaml:{line}: dynamic_resources.ads_config.api_type: \"REST\" is not supported for ADS (GRPC or DELTA_GRPC)"
+        )
+    );
+}

@@ -34,6 +34,46 @@ pub struct DynamicResources {
     pub ads_config: Option<ApiConfigSource>,
 }
 
+/// `dynamic_resources.ads_config.api_type`: which ADS protocol the client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdsApiType {
+    /// `GRPC` (or unset): state of the world, `StreamAggregatedResources`.
+    Grpc,
+    /// `DELTA_GRPC`: incremental xDS, `DeltaAggregatedResources`.
+    DeltaGrpc,
+}
+
+impl AdsApiType {
+    /// Reads an `api_type` value; the error says which values are supported.
+    pub fn parse(value: Option<&str>) -> Result<AdsApiType, String> {
+        match value {
+            None | Some("GRPC") => Ok(AdsApiType::Grpc),
+            Some("DELTA_GRPC") => Ok(AdsApiType::DeltaGrpc),
+            Some(other) => Err(format!(
+                "{other:?} is not supported for ADS (GRPC or DELTA_GRPC)"
+            )),
+        }
+    }
+
+    /// The name `/debug/ads` shows.
+    pub fn mode(self) -> &'static str {
+        match self {
+            AdsApiType::Grpc => "sotw",
+            AdsApiType::DeltaGrpc => "delta",
+        }
+    }
+}
+
+impl DynamicResources {
+    /// The ADS protocol, `None` without `ads_config`.
+    pub fn ads_api_type(&self) -> Result<Option<AdsApiType>, String> {
+        self.ads_config
+            .as_ref()
+            .map(|a| AdsApiType::parse(a.api_type.as_deref()))
+            .transpose()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Admin {

@@ -1,13 +1,15 @@
-//! ADS client: state of the world over one `StreamAggregatedResources` gRPC stream.
+//! ADS client over one gRPC stream: state of the world (`StreamAggregatedResources`, bootstrap
+//! `api_type: GRPC`) or incremental (`DeltaAggregatedResources`, `api_type: DELTA_GRPC`).
 //!
 //! CDS and LDS are wildcard subscriptions; EDS follows the service names of the EDS clusters
 //! and RDS the `rds.route_config_name`s of the listeners, each requested after the response
-//! that named it. Every response is ACKed (its version and nonce) or, when a resource in it was
-//! rejected, NACKed with the last ACKed version and an `error_detail` naming each bad resource
-//! and field; the good resources of the same response are applied either way. Accepted
-//! resources survive disconnects: the proxy keeps serving while it reconnects with exponential
-//! backoff and resubscribes with its last versions.
+//! that named it. Every response is ACKed (its nonce, in SotW also its version) or, when a
+//! resource in it was rejected, NACKed with an `error_detail` naming each bad resource and
+//! field; the good resources of the same response are applied either way. Accepted resources
+//! survive disconnects: the proxy keeps serving while it reconnects with exponential backoff
+//! and resubscribes with its last versions (delta: `initial_resource_versions`).
 
+mod delta;
 mod resources;
 mod session;
 mod status;
@@ -16,6 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use weft_proxy_config::model::Bootstrap;
+use weft_proxy_config::model::bootstrap::AdsApiType;
 use weft_xds::pb::envoy::config::core::v3 as core;
 
 use crate::Control;
@@ -27,18 +30,23 @@ pub use status::{AdsStatus, Nack, TypeStatus};
 pub struct AdsConfig {
     /// The static cluster named by `ads_config.grpc_services[0].envoy_grpc.cluster_name`.
     pub cluster: String,
+    /// `ads_config.api_type`: state of the world or delta.
+    pub api: AdsApiType,
 }
 
 impl AdsConfig {
     /// Reads `dynamic_resources.ads_config`; an error names the field that is wrong.
     pub fn from_bootstrap(b: &Bootstrap) -> Result<Option<AdsConfig>, String> {
-        let Some(ads) = b
-            .dynamic_resources
-            .as_ref()
-            .and_then(|d| d.ads_config.as_ref())
-        else {
+        let Some(dynamic) = b.dynamic_resources.as_ref() else {
             return Ok(None);
         };
+        let Some(ads) = dynamic.ads_config.as_ref() else {
+            return Ok(None);
+        };
+        let api = dynamic
+            .ads_api_type()
+            .map_err(|e| format!("dynamic_resources.ads_config.api_type: {e}"))?
+            .unwrap_or(AdsApiType::Grpc);
         let cluster = ads
             .grpc_services
             .first()
@@ -55,7 +63,7 @@ impl AdsConfig {
                 "dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name: no static cluster {cluster:?}"
             ));
         }
-        Ok(Some(AdsConfig { cluster }))
+        Ok(Some(AdsConfig { cluster, api }))
     }
 }
 
@@ -66,6 +74,7 @@ const BACKOFF_CAP: Duration = Duration::from_secs(5);
 pub async fn run(control: Control, cfg: AdsConfig) {
     let base = control.shared().live.load().snap.clone();
     let node = node(&control.shared().bootstrap);
+    crate::lock(&control.shared().ads).mode = cfg.api.mode().to_string();
     let mut client = session::Client::new(control, cfg, node, resources::Resources::new(base));
     let mut backoff = BACKOFF_START;
     for attempt in 0u64.. {

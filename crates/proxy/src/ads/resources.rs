@@ -42,6 +42,16 @@ impl Kind {
         }
     }
 
+    /// The resource kind as errors name it (`Cluster c1: …`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Cluster => "Cluster",
+            Kind::Endpoint => "ClusterLoadAssignment",
+            Kind::Listener => "Listener",
+            Kind::Route => "RouteConfiguration",
+        }
+    }
+
     pub fn from_type_url(url: &str) -> Option<Kind> {
         Kind::ALL
             .into_iter()
@@ -85,6 +95,7 @@ struct Decoded<M, R> {
 fn decode<P, M, R>(
     kind: &str,
     resources: &[Any],
+    update: &Update,
     name_of: impl Fn(&P) -> String,
     convert: impl Fn(&P) -> Result<M, ConfigError>,
     compile: impl Fn(&M) -> Result<R, ConfigError>,
@@ -114,6 +125,7 @@ where
                 .field("name")
                 .err("duplicate name in one response"))
         };
+        let result = result.and_then(|mr| named_in_update(kind, &name, update).map(|()| mr));
         match result {
             Ok((m, r)) => out.ok.push((name, m, r)),
             Err(e) => {
@@ -125,29 +137,70 @@ where
     out
 }
 
-/// Merges accepted resources into `map`. Wildcard types replace the whole set, keeping the
-/// previous version of rejected resources; others update only what the response carries.
-fn merge<M, R>(map: &mut Map<M, R>, d: Decoded<M, R>, version: &str, wildcard: bool) {
+/// A delta resource's own name must be the name of its `Resource` wrapper: that name is what
+/// its version, removals and subscriptions refer to.
+fn named_in_update(kind: &str, name: &str, update: &Update) -> Result<(), ConfigError> {
+    match update {
+        Update::Delta { versions, .. } if !versions.contains_key(name) => {
+            Err(At::new(&format!("{kind} {name}"))
+                .field("name")
+                .err("does not match the name of its delta Resource"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// How one response updates a type's resources.
+#[derive(Debug, Clone, Copy)]
+pub enum Update<'a> {
+    /// State of the world: every resource carries the response's version; a wildcard type
+    /// (CDS, LDS) replaces the whole set, keeping the previous version of rejected resources.
+    Sotw { version: &'a str, wildcard: bool },
+    /// Delta: the carried resources are upserted with their own versions (keyed by name) and
+    /// `removed` are dropped; everything else stays as it is.
+    Delta {
+        versions: &'a BTreeMap<String, String>,
+        removed: &'a [String],
+    },
+}
+
+impl Update<'_> {
+    fn version_of(&self, name: &str) -> String {
+        match self {
+            Update::Sotw { version, .. } => version.to_string(),
+            Update::Delta { versions, .. } => versions.get(name).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// Merges accepted resources into `map` as `update` says.
+fn merge<M, R>(map: &mut Map<M, R>, d: Decoded<M, R>, update: &Update) {
     let now = SystemTime::now();
-    let mut next: Map<M, R> = if wildcard {
-        let mut old = std::mem::take(map);
-        d.rejected
-            .iter()
-            .filter_map(|n| old.remove_entry(n))
-            .collect()
-    } else {
-        std::mem::take(map)
-    };
+    match update {
+        Update::Sotw { wildcard: true, .. } => {
+            let mut old = std::mem::take(map);
+            *map = d
+                .rejected
+                .iter()
+                .filter_map(|n| old.remove_entry(n))
+                .collect();
+        }
+        Update::Sotw { .. } => {}
+        Update::Delta { removed, .. } => {
+            for name in removed.iter() {
+                map.remove(name);
+            }
+        }
+    }
     for (name, model, built) in d.ok {
         let entry = Entry {
             model,
             built,
-            version: version.to_string(),
+            version: update.version_of(&name),
             updated: now,
         };
-        next.insert(name, entry);
+        map.insert(name, entry);
     }
-    *map = next;
 }
 
 impl Resources {
@@ -158,13 +211,41 @@ impl Resources {
         }
     }
 
-    /// Applies one response; returns one message per rejected resource.
+    /// Applies one state-of-the-world response; returns one message per rejected resource.
     pub fn apply(&mut self, kind: Kind, resources: &[Any], version: &str) -> Vec<String> {
+        let update = Update::Sotw {
+            version,
+            wildcard: kind.is_wildcard(),
+        };
+        self.apply_update(kind, resources, &update, version)
+    }
+
+    /// Applies one delta response: `resources` upserted with `versions` (by name), `removed`
+    /// dropped; `system_version` is recorded for the type when nothing was rejected.
+    pub fn apply_delta(
+        &mut self,
+        kind: Kind,
+        resources: &[Any],
+        versions: &BTreeMap<String, String>,
+        removed: &[String],
+        system_version: &str,
+    ) -> Vec<String> {
+        let update = Update::Delta { versions, removed };
+        self.apply_update(kind, resources, &update, system_version)
+    }
+
+    fn apply_update(
+        &mut self,
+        kind: Kind,
+        resources: &[Any],
+        update: &Update,
+        version: &str,
+    ) -> Vec<String> {
         let errors = match kind {
-            Kind::Cluster => self.apply_clusters(resources, version),
-            Kind::Endpoint => self.apply_endpoints(resources, version),
-            Kind::Listener => self.apply_listeners(resources, version),
-            Kind::Route => self.apply_routes(resources, version),
+            Kind::Cluster => self.apply_clusters(resources, update),
+            Kind::Endpoint => self.apply_endpoints(resources, update),
+            Kind::Listener => self.apply_listeners(resources, update),
+            Kind::Route => self.apply_routes(resources, update),
         };
         if errors.is_empty() {
             self.versions
@@ -173,11 +254,28 @@ impl Resources {
         errors
     }
 
-    fn apply_clusters(&mut self, resources: &[Any], version: &str) -> Vec<String> {
+    /// Name → version of every accepted resource of `kind` (delta's
+    /// `initial_resource_versions`, and what `/debug/ads` lists).
+    pub fn known(&self, kind: Kind) -> BTreeMap<String, String> {
+        fn of<M, R>(map: &Map<M, R>) -> BTreeMap<String, String> {
+            map.iter()
+                .map(|(n, e)| (n.clone(), e.version.clone()))
+                .collect()
+        }
+        match kind {
+            Kind::Cluster => of(&self.clusters),
+            Kind::Endpoint => of(&self.endpoints),
+            Kind::Listener => of(&self.listeners),
+            Kind::Route => of(&self.routes),
+        }
+    }
+
+    fn apply_clusters(&mut self, resources: &[Any], update: &Update) -> Vec<String> {
         let base = self.base.clone();
         let d = decode(
             "Cluster",
             resources,
+            update,
             |c: &weft_xds::pb::envoy::config::cluster::v3::Cluster| c.name.clone(),
             from_pb::cluster,
             |m| {
@@ -185,14 +283,15 @@ impl Resources {
             },
         );
         let errors = d.errors.clone();
-        merge(&mut self.clusters, d, version, true);
+        merge(&mut self.clusters, d, update);
         errors
     }
 
-    fn apply_endpoints(&mut self, resources: &[Any], version: &str) -> Vec<String> {
+    fn apply_endpoints(&mut self, resources: &[Any], update: &Update) -> Vec<String> {
         let d = decode(
             "ClusterLoadAssignment",
             resources,
+            update,
             |c: &weft_xds::pb::envoy::config::endpoint::v3::ClusterLoadAssignment| {
                 c.cluster_name.clone()
             },
@@ -203,15 +302,16 @@ impl Resources {
             },
         );
         let errors = d.errors.clone();
-        merge(&mut self.endpoints, d, version, false);
+        merge(&mut self.endpoints, d, update);
         errors
     }
 
-    fn apply_listeners(&mut self, resources: &[Any], version: &str) -> Vec<String> {
+    fn apply_listeners(&mut self, resources: &[Any], update: &Update) -> Vec<String> {
         let base = self.base.clone();
         let d = decode(
             "Listener",
             resources,
+            update,
             |l: &weft_xds::pb::envoy::config::listener::v3::Listener| l.name.clone(),
             from_pb::listener,
             |m| {
@@ -220,20 +320,21 @@ impl Resources {
             },
         );
         let errors = d.errors.clone();
-        merge(&mut self.listeners, d, version, true);
+        merge(&mut self.listeners, d, update);
         errors
     }
 
-    fn apply_routes(&mut self, resources: &[Any], version: &str) -> Vec<String> {
+    fn apply_routes(&mut self, resources: &[Any], update: &Update) -> Vec<String> {
         let d = decode(
             "RouteConfiguration",
             resources,
+            update,
             |r: &weft_xds::pb::envoy::config::route::v3::RouteConfiguration| r.name.clone(),
             from_pb::route_configuration,
             |m| build_route_table(&format!("RouteConfiguration {}", m.name), m).map(Arc::new),
         );
         let errors = d.errors.clone();
-        merge(&mut self.routes, d, version, false);
+        merge(&mut self.routes, d, update);
         errors
     }
 
@@ -394,5 +495,53 @@ mod tests {
             Kind::from_type_url(type_url::LISTENER),
             Some(Kind::Listener)
         );
+    }
+
+    #[test]
+    fn delta_upserts_with_own_versions_removes_and_keeps_rejected() {
+        use cl::cluster::DiscoveryType::{Eds, StrictDns};
+        let mut r = Resources::default();
+        let v = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let all = [cluster("a", Eds), cluster("b", Eds)];
+        let errors = r.apply_delta(
+            Kind::Cluster,
+            &all,
+            &v(&[("a", "a1"), ("b", "b1")]),
+            &[],
+            "s1",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        // Only c arrives, a is removed, a bad b keeps b1: nothing else is touched.
+        let next = [cluster("b", StrictDns), cluster("c", Eds)];
+        let errors = r.apply_delta(
+            Kind::Cluster,
+            &next,
+            &v(&[("b", "b2"), ("c", "c1")]),
+            &["a".to_string()],
+            "s2",
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("Cluster b: "), "{errors:?}");
+        assert_eq!(r.known(Kind::Cluster), v(&[("b", "b1"), ("c", "c1")]));
+        assert_eq!(r.record().versions[type_url::CLUSTER], "s1");
+        assert_eq!(r.eds_names(), vec!["b".to_string(), "c".to_string()]);
+        // A body whose name is not its wrapper's is rejected.
+        let errors = r.apply_delta(
+            Kind::Cluster,
+            &[cluster("d", Eds)],
+            &v(&[("e", "1")]),
+            &[],
+            "s3",
+        );
+        assert_eq!(
+            errors,
+            vec!["Cluster d: name: does not match the name of its delta Resource".to_string()]
+        );
+        assert!(!r.known(Kind::Cluster).contains_key("d"));
     }
 }

@@ -1,4 +1,6 @@
 //! One ADS stream at a time: connect, (re)subscribe, then apply, ACK or NACK each response.
+//! The state-of-the-world protocol is here; `delta.rs` speaks the incremental one on the same
+//! `Client` state, and both share publishing and the ACK/NACK bookkeeping below.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -7,6 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use weft_proxy_config::model::bootstrap::AdsApiType;
 use weft_xds::pb::envoy::config::core::v3 as core;
 use weft_xds::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use weft_xds::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
@@ -20,15 +24,15 @@ use crate::Control;
 /// State that outlives a stream: accepted resources, ACKed versions and subscriptions.
 #[derive(Debug)]
 pub struct Client {
-    control: Control,
-    cfg: AdsConfig,
-    node: core::Node,
-    res: Resources,
-    acked: BTreeMap<Kind, String>,
-    eds: Vec<String>,
-    rds: Vec<String>,
+    pub(super) control: Control,
+    pub(super) cfg: AdsConfig,
+    pub(super) node: core::Node,
+    pub(super) res: Resources,
+    pub(super) acked: BTreeMap<Kind, String>,
+    pub(super) eds: Vec<String>,
+    pub(super) rds: Vec<String>,
     /// Types that have had at least one response (for readiness).
-    seen: BTreeSet<Kind>,
+    pub(super) seen: BTreeSet<Kind>,
 }
 
 /// Why a stream ended and whether it got anywhere (which resets the backoff).
@@ -47,7 +51,7 @@ struct Stream {
 }
 
 /// gRPC `INVALID_ARGUMENT`, the code Envoy puts in a NACK.
-const INVALID_ARGUMENT: i32 = 3;
+pub(super) const INVALID_ARGUMENT: i32 = 3;
 
 impl Client {
     pub fn new(control: Control, cfg: AdsConfig, node: core::Node, res: Resources) -> Self {
@@ -61,6 +65,10 @@ impl Client {
             rds: Vec::new(),
             seen: BTreeSet::new(),
         }
+    }
+
+    pub(super) fn status(&self, f: impl FnOnce(&mut AdsStatus)) {
+        f(&mut crate::lock(&self.control.shared().ads));
     }
 
     pub async fn session(&mut self, attempt: u64) -> SessionEnd {
@@ -77,10 +85,6 @@ impl Client {
 
     pub fn set_connected(&self, connected: bool) {
         self.status(|s| s.connected = connected);
-    }
-
-    fn status(&self, f: impl FnOnce(&mut AdsStatus)) {
-        f(&mut crate::lock(&self.control.shared().ads));
     }
 
     fn server(&self, attempt: u64) -> Result<SocketAddr, String> {
@@ -108,6 +112,28 @@ impl Client {
             .connect()
             .await
             .map_err(|e| format!("connect {addr}: {e}"))?;
+        match self.cfg.api {
+            AdsApiType::Grpc => self.sotw_stream(channel, addr, got).await,
+            AdsApiType::DeltaGrpc => self.delta_stream(channel, addr, got).await,
+        }
+    }
+
+    /// Marks the stream open in `/debug/ads`.
+    pub(super) fn opened(&self, addr: SocketAddr) {
+        self.status(|s| {
+            s.server = addr.to_string();
+            s.connected = true;
+            s.connects += 1;
+        });
+        tracing::info!(server = %addr, mode = self.cfg.api.mode(), "ADS stream open");
+    }
+
+    async fn sotw_stream(
+        &mut self,
+        channel: Channel,
+        addr: SocketAddr,
+        got: &mut bool,
+    ) -> Result<(), String> {
         let (tx, rx) = mpsc::channel(32);
         let mut st = Stream {
             tx,
@@ -125,12 +151,7 @@ impl Client {
             .await
             .map_err(|s| format!("{}: {}", s.code(), s.message()))?
             .into_inner();
-        self.status(|s| {
-            s.server = addr.to_string();
-            s.connected = true;
-            s.connects += 1;
-        });
-        tracing::info!(server = %addr, "ADS stream open");
+        self.opened(addr);
         while let Some(resp) = responses
             .message()
             .await
@@ -142,7 +163,7 @@ impl Client {
         Ok(())
     }
 
-    fn names(&self, kind: Kind) -> &[String] {
+    pub(super) fn names(&self, kind: Kind) -> &[String] {
         match kind {
             Kind::Endpoint => &self.eds,
             Kind::Route => &self.rds,
@@ -187,6 +208,20 @@ impl Client {
         st.nonces.insert(kind, resp.nonce.clone());
         let mut errors = self.res.apply(kind, &resp.resources, &resp.version_info);
         let (eds_changed, rds_changed) = self.update_subscriptions();
+        self.publish(kind, &mut errors);
+        if eds_changed {
+            self.request(st, Kind::Endpoint, None).await?;
+        }
+        if rds_changed {
+            self.request(st, Kind::Route, None).await?;
+        }
+        let error = self.settle(kind, &resp.version_info, &resp.nonce, errors, &[], &[]);
+        self.request(st, kind, error).await?;
+        Ok(())
+    }
+
+    /// Serves the resources as they are now; a listener that cannot bind is an LDS error.
+    pub(super) fn publish(&self, kind: Kind, errors: &mut Vec<String>) {
         let binds = self.control.apply(Arc::new(self.res.snapshot()));
         if kind == Kind::Listener {
             errors.extend(
@@ -195,25 +230,52 @@ impl Client {
                     .map(|e| format!("Listener {}: address: {e}", e.name)),
             );
         }
-        let shared = self.control.shared();
-        shared.records.store(Arc::new(self.res.record()));
-        if eds_changed {
-            self.request(st, Kind::Endpoint, None).await?;
-        }
-        if rds_changed {
-            self.request(st, Kind::Route, None).await?;
-        }
+        self.control
+            .shared()
+            .records
+            .store(Arc::new(self.res.record()));
+    }
+
+    /// After a response: records the ACK (or logs the NACK), updates `/debug/ads` and
+    /// readiness; returns the NACK's `error_detail` message.
+    pub(super) fn settle(
+        &mut self,
+        kind: Kind,
+        version: &str,
+        nonce: &str,
+        errors: Vec<String>,
+        carried: &[String],
+        removed: &[String],
+    ) -> Option<String> {
         let error = (!errors.is_empty()).then(|| errors.join("; "));
         match &error {
             None => {
-                self.acked.insert(kind, resp.version_info.clone());
+                self.acked.insert(kind, version.to_string());
             }
             Some(e) => {
-                tracing::warn!(type_url = %resp.type_url, version = %resp.version_info, error = %e, "ADS: NACK");
+                tracing::warn!(type_url = kind.type_url(), %version, error = %e, "ADS: NACK");
             }
         }
-        self.record_status(kind, &resp, error.clone());
-        self.request(st, kind, error).await?;
+        let acked = self.acked.get(&kind).cloned().unwrap_or_default();
+        let names = self.names(kind).to_vec();
+        let known = self.res.known(kind);
+        self.status(|s| {
+            let t: &mut TypeStatus = s.types.entry(kind.type_url().to_string()).or_default();
+            t.acked_version = acked;
+            t.nonce = nonce.to_string();
+            t.resource_names = names;
+            t.resources = known;
+            t.responses += 1;
+            t.last_resources = carried.to_vec();
+            t.last_removed = removed.to_vec();
+            if let Some(error) = &error {
+                t.last_nack = Some(Nack {
+                    version: version.to_string(),
+                    nonce: nonce.to_string(),
+                    error: error.clone(),
+                });
+            }
+        });
         self.seen.insert(kind);
         if self.seen.contains(&Kind::Cluster)
             && self.seen.contains(&Kind::Listener)
@@ -221,11 +283,11 @@ impl Client {
         {
             mark_ready(&self.control);
         }
-        Ok(())
+        error
     }
 
     /// Recomputes EDS and RDS names after a CDS or LDS change.
-    fn update_subscriptions(&mut self) -> (bool, bool) {
+    pub(super) fn update_subscriptions(&mut self) -> (bool, bool) {
         let eds = self.res.eds_names();
         let rds = self.res.rds_names();
         let changed = (eds != self.eds, rds != self.rds);
@@ -233,23 +295,5 @@ impl Client {
         self.rds = rds;
         self.res.retain_subscribed(&self.eds, &self.rds);
         changed
-    }
-
-    fn record_status(&self, kind: Kind, resp: &DiscoveryResponse, error: Option<String>) {
-        let acked = self.acked.get(&kind).cloned().unwrap_or_default();
-        let names = self.names(kind).to_vec();
-        self.status(|s| {
-            let t: &mut TypeStatus = s.types.entry(kind.type_url().to_string()).or_default();
-            t.acked_version = acked;
-            t.nonce = resp.nonce.clone();
-            t.resource_names = names;
-            if let Some(error) = error {
-                t.last_nack = Some(Nack {
-                    version: resp.version_info.clone(),
-                    nonce: resp.nonce.clone(),
-                    error,
-                });
-            }
-        });
     }
 }

@@ -1,5 +1,6 @@
-//! What `/debug/ads` shows: connection state and, per type, the last ACKed version, the last
-//! nonce, the subscribed names and the last NACK.
+//! What `/debug/ads` shows: the protocol, connection state and, per type, the last ACKed
+//! version, the last nonce, the subscribed names, the accepted resources with their versions,
+//! what the last response carried and the last NACK.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,8 @@ use serde::Serialize;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct AdsStatus {
+    /// `sotw` (`StreamAggregatedResources`) or `delta` (`DeltaAggregatedResources`).
+    pub mode: String,
     pub server: String,
     pub connected: bool,
     /// Streams opened so far (reconnects are `connects - 1`).
@@ -17,9 +20,19 @@ pub struct AdsStatus {
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct TypeStatus {
+    /// SotW: `version_info` of the last ACKed response; delta: its `system_version_info`.
     pub acked_version: String,
     pub nonce: String,
+    /// Subscribed names (EDS, RDS); empty for the wildcard types.
     pub resource_names: Vec<String>,
+    /// Accepted resources: name → version (SotW: the response version that brought it).
+    pub resources: BTreeMap<String, String>,
+    /// Responses received for this type, over all streams.
+    pub responses: u64,
+    /// Names the last delta response carried (empty in SotW).
+    pub last_resources: Vec<String>,
+    /// Names the last delta response removed (`removed_resources`).
+    pub last_removed: Vec<String>,
     pub last_nack: Option<Nack>,
 }
 

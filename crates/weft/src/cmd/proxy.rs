@@ -49,6 +49,20 @@ pub struct Generate {
     /// Admin API address.
     #[arg(long, default_value = weft_proxy::DEFAULT_ADMIN)]
     pub admin_address: SocketAddr,
+    /// Use incremental (delta) xDS (`api_type: DELTA_GRPC`) instead of state of the world;
+    /// also on when `ISTIO_DELTA_XDS=true`, as with Istio's pilot-agent.
+    #[arg(long)]
+    pub delta: bool,
+}
+
+/// `ads_config.api_type` for a generated bootstrap.
+fn api_type(g: &Generate) -> &'static str {
+    let from_env = env("ISTIO_DELTA_XDS", "false").eq_ignore_ascii_case("true");
+    if g.delta || from_env {
+        "DELTA_GRPC"
+    } else {
+        "GRPC"
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -202,7 +216,7 @@ fn generated(
         },
         "admin": {"address": {"socket_address": {"address": g.admin_address.ip().to_string(), "port_value": g.admin_address.port()}}},
         "dynamic_resources": {
-            "ads_config": {"api_type": "GRPC", "transport_api_version": "V3",
+            "ads_config": {"api_type": api_type(g), "transport_api_version": "V3",
                            "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}]},
             "cds_config": {"ads": {}, "resource_api_version": "V3"},
             "lds_config": {"ads": {}, "resource_api_version": "V3"}
@@ -218,4 +232,24 @@ fn generated(
     })
     .to_string();
     bootstrap::load_str("<generated bootstrap>", &text).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_proxy_config::model::bootstrap::AdsApiType;
+
+    use super::*;
+
+    #[test]
+    fn delta_flag_generates_a_delta_grpc_bootstrap() {
+        let g = Generate {
+            discovery_address: "127.0.0.1:15010".into(),
+            node_id: Some("sidecar~127.0.0.1~a.default~default.svc.cluster.local".into()),
+            admin_address: ([127, 0, 0, 1], 15000).into(),
+            delta: true,
+        };
+        let (b, _) = generated("sidecar", &g).expect("bootstrap");
+        let api = b.dynamic_resources.expect("dynamic").ads_api_type();
+        assert_eq!(api, Ok(Some(AdsApiType::DeltaGrpc)));
+    }
 }
