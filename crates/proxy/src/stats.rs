@@ -45,7 +45,6 @@ stat_block!(ClusterStats {
         upstream_rq_retry_success,
         upstream_rq_retry_overflow,
         upstream_rq_retry_limit_exceeded,
-        upstream_rq_pending_overflow,
         upstream_cx_total,
         upstream_cx_connect_fail,
         upstream_cx_connect_timeout,

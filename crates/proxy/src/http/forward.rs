@@ -56,7 +56,6 @@ pub async fn forward(
         return fail(503, "", "NC", "cluster_not_found");
     };
     let Ok(permit) = cluster.request_permit() else {
-        cluster.stats.upstream_rq_pending_overflow.inc();
         return fail(503, OVERFLOW, "UO", "upstream_overflow");
     };
     let hashed = request_hash(ctx, f, &req, &rec.path);
@@ -151,7 +150,6 @@ fn respond(
         host,
         h1,
         active,
-        replay,
         elapsed,
     } = answer;
     let (mut parts, body) = response.into_parts();
@@ -171,7 +169,6 @@ fn respond(
             host.pool.checkin(s);
         }
         drop(active);
-        drop(replay);
         // The circuit breaker counts the request until its response body is done.
         let _held_until_done = &permit;
     }));
@@ -207,6 +204,7 @@ fn failure_reply(e: &Failure, exhausted: bool) -> (u16, &'static str, &'static s
             "upstream_per_try_timeout",
         ),
         Failure::NoHost => (503, "no healthy upstream", "UH", "no_healthy_upstream"),
+        Failure::Overflow => (503, OVERFLOW, "UO", "upstream_overflow"),
         Failure::Body(_) => (503, CONNECTION_TERMINATION, "UC", "upstream_body_error"),
     }
 }

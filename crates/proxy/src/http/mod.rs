@@ -7,10 +7,10 @@ mod body;
 mod filters;
 mod forward;
 mod mirror;
-mod replay;
 mod reply;
 mod request_body;
 mod tee;
+mod upstream_body;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -29,6 +29,7 @@ use weft_proxy_config::runtime::Hcm;
 use weft_proxy_config::runtime::route::{Action, RequestView};
 
 pub use body::ProxyBody;
+pub use upstream_body::UpstreamBody;
 
 use crate::ConnMeta;
 use crate::state::{Live, Shared};
