@@ -15,7 +15,7 @@ use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTabl
 
 use super::attempt::{self, Answer, AttemptPlan, Attempts, Failure, RequestHead};
 use super::request_body;
-use super::{Ctx, Outcome, ProxyBody, mirror, reply};
+use super::{Ctx, Outcome, ProxyBody, mirror, reply, upgrade};
 use crate::state::Live;
 use crate::upstream::RequestPermit;
 
@@ -46,7 +46,7 @@ pub async fn forward(
     live: &Arc<Live>,
     routed: &Routed<'_>,
     f: &Forward,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     rec: &mut LogRecord,
 ) -> (Response<ProxyBody>, Outcome) {
     let (cluster_name, wc_ops) = choose_cluster(&f.clusters);
@@ -67,11 +67,18 @@ pub async fn forward(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    let (head, body) =
+    let upgrade = upgrade::prepare(ctx, f, cluster.cfg.protocol, &mut req);
+    let (mut head, body) =
         build_upstream_request(req, routed, f, wc_ops, cluster.cfg.protocol, &rec.authority);
+    if let Some(u) = &upgrade {
+        u.restore(&mut head.headers);
+    }
     let want_buffer = f.retry.is_some() || !f.mirrors.is_empty();
     let mut body = request_body::prepare(body, content_length, want_buffer);
-    if let Some(source) = body.mirror_source() {
+    // An upgrade is not mirrored: a shadow cannot share the spliced connection.
+    if upgrade.is_none()
+        && let Some(source) = body.mirror_source()
+    {
         mirror::spawn_mirrors(live, &f.mirrors, &head, &source, timeout);
     }
     let plan = AttemptPlan {
@@ -98,7 +105,7 @@ pub async fn forward(
         .vh
         .attempt_count_downstream
         .then_some(attempts.attempts);
-    let (mut resp, outcome) = respond(attempts, permit, downstream_version, wc_ops, rec);
+    let (mut resp, outcome) = respond(attempts, permit, upgrade, downstream_version, wc_ops, rec);
     decorate(resp.headers_mut(), count, hashed.set_cookie);
     (resp, outcome)
 }
@@ -133,6 +140,7 @@ fn decorate(h: &mut HeaderMap, attempt_count: Option<u32>, cookie: Option<NewCoo
 fn respond(
     attempts: Attempts,
     permit: RequestPermit,
+    upgrade: Option<upgrade::Requested>,
     downstream_version: Version,
     wc_ops: Option<&HeaderOps>,
     rec: &mut LogRecord,
@@ -146,16 +154,35 @@ fn respond(
         }
     };
     let Answer {
-        response,
+        mut response,
         host,
-        h1,
+        mut h1,
         active,
         elapsed,
     } = answer;
+    // The circuit breaker counts the request until its response body is done, or for an
+    // upgrade until the splice ends.
+    let mut held = Some((active, permit));
+    let mut switched = None;
+    if let Some(u) = upgrade
+        && let Some(h) = held.take()
+    {
+        match u.on_response(&mut response, h) {
+            Ok(token) => switched = Some(token),
+            Err(h) => held = Some(h),
+        }
+    }
+    if switched.is_some() {
+        // The connection now belongs to the splice.
+        h1 = None;
+    }
     let (mut parts, body) = response.into_parts();
     // Answer in the downstream's protocol, not the upstream's (an HTTP/1.0 upstream, say).
     parts.version = downstream_version;
     strip_hop_by_hop(&mut parts.headers);
+    if let Some(token) = switched {
+        upgrade::restore_response(&mut parts.headers, token);
+    }
     if let Ok(v) = HeaderValue::from_str(&elapsed.as_millis().to_string()) {
         parts
             .headers
@@ -168,9 +195,7 @@ fn respond(
         if let (true, Some(s)) = (complete, h1) {
             host.pool.checkin(s);
         }
-        drop(active);
-        // The circuit breaker counts the request until its response body is done.
-        let _held_until_done = &permit;
+        drop(held);
     }));
     let flags = if attempts.exhausted { "URX" } else { "-" };
     (

@@ -10,6 +10,7 @@ mod mirror;
 mod reply;
 mod request_body;
 mod tee;
+mod upgrade;
 mod upstream_body;
 
 use std::convert::Infallible;
@@ -73,7 +74,10 @@ pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: TcpStream, meta: 
         CodecType::Http1 => builder.http1_only(),
         CodecType::Http2 => builder.http2_only(),
     };
-    if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+    if let Err(e) = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+        .await
+    {
         tracing::debug!(error = %e, "downstream connection ended");
     }
     stats.downstream_cx_active.dec();
