@@ -69,7 +69,9 @@ stat_block!(HttpStats {
         no_cluster,
         rq_direct_response,
         rq_redirect,
-        downstream_rq_timeout
+        downstream_rq_timeout,
+        downstream_cx_protocol_error,
+        downstream_rq_header_timeout
     ],
     gauges: [downstream_cx_active, downstream_rq_active]
 });

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 fn log_path(port: u16) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("weft-limits-{port}.log"))
@@ -124,4 +126,102 @@ async fn overflow_answers_503_uo_without_retry_or_ejection() {
         200,
         "host not ejected"
     );
+}
+
+/// Sends `request` on a fresh connection and reads until the proxy closes it; panics when the
+/// connection is still open after 10 s.
+async fn exchange_raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    // The proxy may answer and close before it has read everything: a failed write is fine.
+    let _ = s.write_all(request).await;
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the proxy closes the connection");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn request_with(headers: &[(String, String)]) -> Vec<u8> {
+    let mut r = String::from("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    r.push_str("\r\n");
+    r.into_bytes()
+}
+
+async fn limited_proxy(extra: &str) -> (weft_proxy::Proxy, SocketAddr) {
+    let b = backend("b").await;
+    let port = free_port();
+    let p = proxy(&bootstrap(
+        &[hcm(port, "b", extra, "")],
+        &[cluster("b", &[b], "")],
+    ))
+    .await;
+    (p, ([127, 0, 0, 1], port).into())
+}
+
+#[tokio::test]
+async fn headers_over_the_size_limit_get_431_and_a_closed_connection() {
+    let (p, addr) = limited_proxy("          max_request_headers_kb: 16").await;
+    let small = request_with(&[("x-big".into(), "a".repeat(10 * 1024))]);
+    let ok = exchange_raw(addr, &small).await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let large = request_with(&[("x-big".into(), "a".repeat(20 * 1024))]);
+    let reply = exchange_raw(addr, &large).await;
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    assert_eq!(
+        stat(&p, "http.ingress.downstream_cx_protocol_error").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn too_many_headers_get_431() {
+    let (p, addr) =
+        limited_proxy("          common_http_protocol_options: { max_headers_count: 8 }").await;
+    let few: Vec<(String, String)> = (0..4).map(|i| (format!("x-h{i}"), "v".into())).collect();
+    let ok = exchange_raw(addr, &request_with(&few)).await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let many: Vec<(String, String)> = (0..20).map(|i| (format!("x-h{i}"), "v".into())).collect();
+    let reply = exchange_raw(addr, &request_with(&many)).await;
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    assert_eq!(
+        stat(&p, "http.ingress.downstream_cx_protocol_error").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400_and_are_counted() {
+    let (p, addr) = limited_proxy("").await;
+    let reply = exchange_raw(addr, b"GET / HTTP/1.1\r\nhost x\r\n\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    let reply = exchange_raw(addr, b"G\x01T / HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert_eq!(
+        stat(&p, "http.ingress.downstream_cx_protocol_error").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn request_headers_timeout_closes_a_slow_client() {
+    let (p, addr) = limited_proxy("          request_headers_timeout: 0.3s").await;
+    let started = std::time::Instant::now();
+    let reply = exchange_raw(addr, b"GET / HTTP/1.1\r\nhost: x\r\n").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "closed by the timeout"
+    );
+    // hyper closes the connection without an answer (Envoy may send 408 first).
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
+        "{reply}"
+    );
+    assert_eq!(
+        stat(&p, "http.ingress.downstream_rq_header_timeout").await,
+        1
+    );
+    let ok = exchange_raw(addr, &request_with(&[])).await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
 }
