@@ -63,10 +63,7 @@ pub async fn forward(
         .stream_duration
         .effective_timeout(f.timeout, req.headers());
     let downstream_version = req.version();
-    let content_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let content_length = content_length(req.headers());
     let upgrade = upgrade::prepare(ctx, f, cluster.cfg.protocol, &mut req);
     let (mut head, body) =
         build_upstream_request(req, routed, f, wc_ops, cluster.cfg.protocol, &rec.authority);
@@ -89,14 +86,7 @@ pub async fn forward(
         original_dst: Some(ctx.meta.local),
         attempt_count_header: routed.vh.attempt_count_upstream,
     };
-    let mut tried = Vec::new();
-    let run = attempt::run(&plan, &mut body, &mut tried);
-    let attempts = match timeout {
-        Some(t) => tokio::time::timeout(t, run).await.ok(),
-        None => Some(run.await),
-    };
-    rec.upstream_host = tried.last().copied();
-    let Some(attempts) = attempts else {
+    let Some(attempts) = run_within(&plan, &mut body, timeout, rec).await else {
         cluster.stats.upstream_rq_timeout.inc();
         rec.upstream_failure = Failure::Timeout.to_string();
         return fail(504, "upstream request timeout", "UT", "response_timeout");
@@ -108,6 +98,28 @@ pub async fn forward(
     let (mut resp, outcome) = respond(attempts, permit, upgrade, downstream_version, wc_ops, rec);
     decorate(resp.headers_mut(), count, hashed.set_cookie);
     (resp, outcome)
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+}
+
+/// The attempts within the route timeout (`None` when it fired); records the last host tried.
+async fn run_within(
+    plan: &AttemptPlan<'_>,
+    body: &mut request_body::RequestBody,
+    timeout: Option<std::time::Duration>,
+    rec: &mut LogRecord,
+) -> Option<Attempts> {
+    let mut tried = Vec::new();
+    let run = attempt::run(plan, body, &mut tried);
+    let attempts = match timeout {
+        Some(t) => tokio::time::timeout(t, run).await.ok(),
+        None => Some(run.await),
+    };
+    rec.upstream_host = tried.last().copied();
+    attempts
 }
 
 /// The route's hash policies over the request; a generated cookie value is random.
@@ -162,16 +174,7 @@ fn respond(
     } = answer;
     // The circuit breaker counts the request until its response body is done, or for an
     // upgrade until the splice ends.
-    let mut held = Some((active, permit));
-    let mut switched = None;
-    if let Some(u) = upgrade
-        && let Some(h) = held.take()
-    {
-        match u.on_response(&mut response, h) {
-            Ok(token) => switched = Some(token),
-            Err(h) => held = Some(h),
-        }
-    }
+    let (switched, held) = upgrade::switch(upgrade, &mut response, (active, permit));
     if switched.is_some() {
         // The connection now belongs to the splice.
         h1 = None;

@@ -86,6 +86,22 @@ impl Requested {
     }
 }
 
+/// Who holds `hold` (the request's counters): the splice after a 101 (the restored `upgrade`
+/// header is returned), else the caller (returned back).
+pub fn switch<H: Send + 'static>(
+    upgrade: Option<Requested>,
+    resp: &mut Response<Incoming>,
+    hold: H,
+) -> (Option<HeaderValue>, Option<H>) {
+    let Some(u) = upgrade else {
+        return (None, Some(hold));
+    };
+    match u.on_response(resp, hold) {
+        Ok(token) => (Some(token), None),
+        Err(hold) => (None, Some(hold)),
+    }
+}
+
 async fn splice<H>(downstream: OnUpgrade, upstream: OnUpgrade, hold: H) {
     let (d, u) = tokio::join!(downstream, upstream);
     match (d, u) {
