@@ -7,12 +7,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use weft_proxy_config::runtime::{Cluster, UpstreamProtocol};
 
+use crate::http::UpstreamBody;
 use crate::stats::ClusterStats;
 use crate::upstream::Host;
 
@@ -21,14 +21,14 @@ const MAX_IDLE_PER_HOST: usize = 64;
 
 #[derive(Debug, Default)]
 pub struct Pool {
-    idle: Mutex<Vec<(Instant, http1::SendRequest<Incoming>)>>,
-    h2: Mutex<Option<http2::SendRequest<Incoming>>>,
+    idle: Mutex<Vec<(Instant, http1::SendRequest<UpstreamBody>)>>,
+    h2: Mutex<Option<http2::SendRequest<UpstreamBody>>>,
 }
 
 #[derive(Debug)]
 pub enum Sender {
-    H1(http1::SendRequest<Incoming>),
-    H2(http2::SendRequest<Incoming>),
+    H1(http1::SendRequest<UpstreamBody>),
+    H2(http2::SendRequest<UpstreamBody>),
 }
 
 /// Why no upstream connection could be had.
@@ -56,42 +56,48 @@ impl Pool {
         cluster: &Cluster,
         stats: &Arc<ClusterStats>,
     ) -> Result<Sender, ConnectError> {
+        if let Some(s) = self.reuse(cluster).await {
+            return Ok(s);
+        }
+        let slot = match CxSlot::take(host, cluster, stats) {
+            Some(slot) => slot,
+            None => match self.wait_for_capacity(host, cluster, stats).await? {
+                Freed::Sender(s) => return Ok(s),
+                Freed::Slot(slot) => slot,
+            },
+        };
+        let io = connect(host, cluster, stats).await?;
         match cluster.protocol {
             UpstreamProtocol::Http2 => {
-                let shared = lock(&self.h2).clone().filter(|s| s.is_ready());
-                if let Some(s) = shared {
-                    return Ok(Sender::H2(s));
-                }
-                if !has_capacity(cluster, stats) {
-                    wait_for_capacity(host, cluster, stats, None).await?;
-                }
-                let io = connect(host, cluster, stats).await?;
                 let (send, conn) = http2::handshake(TokioExecutor::new(), io).await?;
-                spawn_conn(host.clone(), stats.clone(), conn);
+                spawn_conn(slot, conn);
                 *lock(&self.h2) = Some(send.clone());
                 Ok(Sender::H2(send))
             }
             UpstreamProtocol::Http1 => {
-                if let Some(s) = self.take_idle(cluster.idle_timeout).await {
-                    return Ok(Sender::H1(s));
-                }
-                if !has_capacity(cluster, stats)
-                    && let Some(s) = wait_for_capacity(host, cluster, stats, Some(self)).await?
-                {
-                    return Ok(Sender::H1(s));
-                }
-                let io = connect(host, cluster, stats).await?;
                 let (send, conn) = http1::handshake(io).await?;
-                spawn_conn(host.clone(), stats.clone(), conn);
+                // `with_upgrades`: a 101 answer hands the connection to the upgrade splice.
+                spawn_conn(slot, conn.with_upgrades());
                 Ok(Sender::H1(send))
             }
+        }
+    }
+
+    /// The shared HTTP/2 connection or an idle HTTP/1.1 one, when usable.
+    async fn reuse(&self, cluster: &Cluster) -> Option<Sender> {
+        match cluster.protocol {
+            UpstreamProtocol::Http2 => lock(&self.h2)
+                .clone()
+                .filter(|s| s.is_ready())
+                .map(Sender::H2),
+            UpstreamProtocol::Http1 => self.take_idle(cluster.idle_timeout).await.map(Sender::H1),
         }
     }
 
     async fn take_idle(
         &self,
         idle_timeout: Option<Duration>,
-    ) -> Option<http1::SendRequest<Incoming>> {
+    ) -> Option<http1::SendRequest<UpstreamBody>> {
         for _ in 0..MAX_IDLE_PER_HOST {
             let (since, mut s) = lock(&self.idle).pop()?;
             if s.is_closed() || idle_timeout.is_some_and(|t| since.elapsed() > t) {
@@ -105,7 +111,7 @@ impl Pool {
     }
 
     /// Puts an HTTP/1.1 connection back after its response was read to the end.
-    pub fn checkin(&self, s: http1::SendRequest<Incoming>) {
+    pub fn checkin(&self, s: http1::SendRequest<UpstreamBody>) {
         if s.is_closed() {
             return;
         }
@@ -114,40 +120,68 @@ impl Pool {
             idle.push((Instant::now(), s));
         }
     }
+
+    /// The request waits as pending (bounded by `max_pending_requests`) until a connection
+    /// slot frees or a connection can be reused. As in Envoy the wait itself is not bounded
+    /// here: the route timeout ends it.
+    async fn wait_for_capacity(
+        &self,
+        host: &Arc<Host>,
+        cluster: &Cluster,
+        stats: &Arc<ClusterStats>,
+    ) -> Result<Freed, ConnectError> {
+        host.limits.stats.upstream_cx_overflow.inc();
+        let _pending = host
+            .limits
+            .pend(&cluster.breakers)
+            .map_err(|_| ConnectError::Overflow)?;
+        loop {
+            tokio::time::sleep(CAPACITY_POLL).await;
+            if let Some(s) = self.reuse(cluster).await {
+                return Ok(Freed::Sender(s));
+            }
+            if let Some(slot) = CxSlot::take(host, cluster, stats) {
+                return Ok(Freed::Slot(slot));
+            }
+        }
+    }
 }
 
-/// Whether the cluster is below `max_connections` (upstream connections of all its hosts).
-fn has_capacity(cluster: &Cluster, stats: &ClusterStats) -> bool {
-    cluster
-        .breakers
-        .max_connections
-        .is_none_or(|max| u64::try_from(stats.upstream_cx_active.get()).unwrap_or(0) < max)
+/// What a pending request got once capacity freed.
+enum Freed {
+    Sender(Sender),
+    Slot(CxSlot),
 }
 
-/// The request waits as pending (bounded by `max_pending_requests`) until a connection slot
-/// frees or, for HTTP/1.1, an idle connection comes back. As in Envoy the wait itself is not
-/// bounded here: the route timeout ends it. Returns the idle connection when one was found.
-async fn wait_for_capacity(
-    host: &Host,
-    cluster: &Cluster,
-    stats: &ClusterStats,
-    idle: Option<&Pool>,
-) -> Result<Option<http1::SendRequest<Incoming>>, ConnectError> {
-    host.limits.stats.upstream_cx_overflow.inc();
-    let _pending = host
-        .limits
-        .pend(&cluster.breakers)
-        .map_err(|_| ConnectError::Overflow)?;
-    loop {
-        tokio::time::sleep(CAPACITY_POLL).await;
-        if let Some(pool) = idle
-            && let Some(s) = pool.take_idle(cluster.idle_timeout).await
+/// One upstream connection counted in the connection gauges (and so against
+/// `max_connections`) from before it connects until it closes: taking the slot first is what
+/// keeps concurrent requests from all connecting past the limit.
+struct CxSlot {
+    host: Arc<Host>,
+    stats: Arc<ClusterStats>,
+}
+
+impl CxSlot {
+    fn take(host: &Arc<Host>, cluster: &Cluster, stats: &Arc<ClusterStats>) -> Option<Self> {
+        let before = stats.upstream_cx_active.inc();
+        if let Some(max) = cluster.breakers.max_connections
+            && u64::try_from(before).unwrap_or(0) >= max
         {
-            return Ok(Some(s));
+            stats.upstream_cx_active.dec();
+            return None;
         }
-        if has_capacity(cluster, stats) {
-            return Ok(None);
-        }
+        host.cx_active.fetch_add(1, Ordering::Relaxed);
+        Some(Self {
+            host: host.clone(),
+            stats: stats.clone(),
+        })
+    }
+}
+
+impl Drop for CxSlot {
+    fn drop(&mut self) {
+        self.host.cx_active.fetch_sub(1, Ordering::Relaxed);
+        self.stats.upstream_cx_active.dec();
     }
 }
 
@@ -181,20 +215,17 @@ async fn connect(
     Ok(TokioIo::new(stream))
 }
 
-/// Drives a client connection and keeps the connection gauges right.
-fn spawn_conn<F>(host: Arc<Host>, stats: Arc<ClusterStats>, conn: F)
+/// Drives a client connection; its slot keeps the connection gauges right until it ends.
+fn spawn_conn<F>(slot: CxSlot, conn: F)
 where
     F: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
 {
-    host.cx_active.fetch_add(1, Ordering::Relaxed);
-    stats.upstream_cx_active.inc();
     tokio::spawn(async move {
         if let Err(e) = conn.await {
-            tracing::debug!(upstream = %host.addr, error = %e, "upstream connection ended");
+            tracing::debug!(upstream = %slot.host.addr, error = %e, "upstream connection ended");
         }
-        host.cx_active.fetch_sub(1, Ordering::Relaxed);
-        stats.upstream_cx_active.dec();
-        stats.upstream_cx_destroy.inc();
+        slot.stats.upstream_cx_destroy.inc();
+        drop(slot);
     });
 }
 

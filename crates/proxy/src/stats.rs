@@ -45,7 +45,6 @@ stat_block!(ClusterStats {
         upstream_rq_retry_success,
         upstream_rq_retry_overflow,
         upstream_rq_retry_limit_exceeded,
-        upstream_rq_pending_overflow,
         upstream_cx_total,
         upstream_cx_connect_fail,
         upstream_cx_connect_timeout,
@@ -70,7 +69,9 @@ stat_block!(HttpStats {
         no_cluster,
         rq_direct_response,
         rq_redirect,
-        downstream_rq_timeout
+        downstream_rq_timeout,
+        downstream_cx_protocol_error,
+        downstream_rq_header_timeout
     ],
     gauges: [downstream_cx_active, downstream_rq_active]
 });

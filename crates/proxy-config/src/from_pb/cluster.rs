@@ -154,6 +154,7 @@ fn http_options(at: &At<'_>, h: &up::HttpProtocolOptions) -> Result<m::HttpProto
                     &cat.field("max_connection_duration"),
                     o.max_connection_duration.as_ref(),
                 )?,
+                max_headers_count: None,
             })
         }
     };

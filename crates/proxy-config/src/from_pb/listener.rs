@@ -248,9 +248,27 @@ fn connection_manager(
             h.stream_idle_timeout.as_ref(),
         )?,
         request_timeout: dur(&at.field("request_timeout"), h.request_timeout.as_ref())?,
-        common_http_protocol_options: None,
+        common_http_protocol_options: h
+            .common_http_protocol_options
+            .as_ref()
+            .map(|o| common_options(&at.field("common_http_protocol_options"), o))
+            .transpose()?,
         http_protocol_options: None,
         http2_protocol_options: None,
+        upgrade_configs: h
+            .upgrade_configs
+            .iter()
+            .map(|u| mh::UpgradeConfig {
+                upgrade_type: u.upgrade_type.clone(),
+                filters: u.filters.iter().map(|_| json!({})).collect(),
+                enabled: u.enabled.map(|b| b.value),
+            })
+            .collect(),
+        max_request_headers_kb: h.max_request_headers_kb.map(|v| v.value),
+        request_headers_timeout: dur(
+            &at.field("request_headers_timeout"),
+            h.request_headers_timeout.as_ref(),
+        )?,
     })
 }
 
@@ -270,7 +288,31 @@ fn hcm_rest(h: &hcm::HttpConnectionManager) -> hcm::HttpConnectionManager {
     left.server_name.clear();
     left.stream_idle_timeout = None;
     left.request_timeout = None;
+    left.common_http_protocol_options = None;
+    left.upgrade_configs.clear();
+    left.max_request_headers_kb = None;
+    left.request_headers_timeout = None;
     left
+}
+
+/// `idle_timeout`, `max_connection_duration` and `max_headers_count`; the rest is rejected.
+fn common_options(
+    at: &At<'_>,
+    o: &weft_xds::pb::envoy::config::core::v3::HttpProtocolOptions,
+) -> Result<mh::CommonHttpProtocolOptions> {
+    let mut left = *o;
+    left.idle_timeout = None;
+    left.max_connection_duration = None;
+    left.max_headers_count = None;
+    rest(at, &left)?;
+    Ok(mh::CommonHttpProtocolOptions {
+        idle_timeout: dur(&at.field("idle_timeout"), o.idle_timeout.as_ref())?,
+        max_connection_duration: dur(
+            &at.field("max_connection_duration"),
+            o.max_connection_duration.as_ref(),
+        )?,
+        max_headers_count: o.max_headers_count.map(|v| v.value),
+    })
 }
 
 fn http_filters(at: &At<'_>, filters: &[hcm::HttpFilter]) -> Result<Vec<mh::HttpFilter>> {

@@ -297,6 +297,7 @@ fn route_action(at: &At<'_>, a: &pb::RouteAction) -> Result<m::RouteAction> {
     left.hash_policy.clear();
     left.request_mirror_policies.clear();
     left.max_stream_duration = None;
+    left.upgrade_configs.clear();
     rest(at, &left)?;
     let (cluster, weighted_clusters) = match &a.cluster_specifier {
         Some(C::Cluster(c)) => (Some(c.clone()), None),
@@ -343,6 +344,15 @@ fn route_action(at: &At<'_>, a: &pb::RouteAction) -> Result<m::RouteAction> {
             .as_ref()
             .map(|d| policy::max_stream_duration(&at.field("max_stream_duration"), d))
             .transpose()?,
+        upgrade_configs: a
+            .upgrade_configs
+            .iter()
+            .map(|u| m::RouteUpgradeConfig {
+                upgrade_type: u.upgrade_type.clone(),
+                enabled: u.enabled.map(|b| b.value),
+                connect_config: u.connect_config.as_ref().map(|_| serde_json::json!({})),
+            })
+            .collect(),
     })
 }
 

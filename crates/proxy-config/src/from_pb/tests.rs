@@ -26,8 +26,8 @@ fn addr(ip: &str, port: u32) -> core::Address {
     }
 }
 
-fn hcm_listener(typed_filter: Any) -> li::Listener {
-    let manager = hcm::HttpConnectionManager {
+fn rds_manager(typed_filter: Any) -> hcm::HttpConnectionManager {
+    hcm::HttpConnectionManager {
         stat_prefix: "in".into(),
         route_specifier: Some(hcm::http_connection_manager::RouteSpecifier::Rds(
             hcm::Rds {
@@ -41,19 +41,69 @@ fn hcm_listener(typed_filter: Any) -> li::Listener {
             ..Default::default()
         }],
         ..Default::default()
-    };
+    }
+}
+
+fn listener_of(manager: &hcm::HttpConnectionManager) -> li::Listener {
     li::Listener {
         name: "l1".into(),
         address: Some(addr("127.0.0.1", 10000)),
         filter_chains: vec![li::FilterChain {
             filters: vec![li::Filter {
                 name: "envoy.filters.network.http_connection_manager".into(),
-                config_type: Some(li::filter::ConfigType::TypedConfig(pack(&manager))),
+                config_type: Some(li::filter::ConfigType::TypedConfig(pack(manager))),
             }],
             ..Default::default()
         }],
         ..Default::default()
     }
+}
+
+fn hcm_listener(typed_filter: Any) -> li::Listener {
+    listener_of(&rds_manager(typed_filter))
+}
+
+#[test]
+fn manager_upgrades_and_header_limits_convert() {
+    use weft_xds::pb::google::protobuf::{BoolValue, UInt32Value};
+    let mut m = rds_manager(pack(&Router::default()));
+    m.upgrade_configs = vec![hcm::http_connection_manager::UpgradeConfig {
+        upgrade_type: "websocket".into(),
+        enabled: Some(BoolValue { value: true }),
+        ..Default::default()
+    }];
+    m.max_request_headers_kb = Some(UInt32Value { value: 96 });
+    m.common_http_protocol_options = Some(core::HttpProtocolOptions {
+        max_headers_count: Some(UInt32Value { value: 50 }),
+        ..Default::default()
+    });
+    m.request_headers_timeout = Some(Duration {
+        seconds: 2,
+        nanos: 0,
+    });
+    let built = build_listener(&listener(&listener_of(&m)).unwrap()).unwrap();
+    let NetworkKind::Http(h) = &built.chains[0].kind else {
+        panic!("not an HCM");
+    };
+    assert!(crate::runtime::upgrade::upgrade_allowed(
+        &h.upgrades,
+        &Default::default(),
+        "websocket"
+    ));
+    assert_eq!(
+        (h.max_request_headers_bytes, h.max_headers_count),
+        (96 * 1024, 50)
+    );
+    assert_eq!(
+        h.request_headers_timeout,
+        Some(std::time::Duration::from_secs(2))
+    );
+    m.upgrade_configs[0].upgrade_type = "CONNECT".into();
+    let err = build_listener(&listener(&listener_of(&m)).unwrap()).unwrap_err();
+    assert!(
+        err.to_string().contains("upgrade_configs[0].upgrade_type"),
+        "{err}"
+    );
 }
 
 #[test]

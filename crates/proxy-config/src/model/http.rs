@@ -36,6 +36,19 @@ pub struct HttpConnectionManager {
     pub common_http_protocol_options: Option<CommonHttpProtocolOptions>,
     pub http_protocol_options: Option<serde_json::Value>,
     pub http2_protocol_options: Option<serde_json::Value>,
+    pub upgrade_configs: Vec<UpgradeConfig>,
+    pub max_request_headers_kb: Option<u32>,
+    pub request_headers_timeout: Option<Dur>,
+}
+
+/// An `Upgrade` token the connection manager lets through (`websocket` …).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpgradeConfig {
+    pub upgrade_type: String,
+    /// Upgrade-specific filter chains are not supported: only an empty list is accepted.
+    pub filters: Vec<serde_json::Value>,
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,6 +63,7 @@ pub struct Rds {
 pub struct CommonHttpProtocolOptions {
     pub idle_timeout: Option<Dur>,
     pub max_connection_duration: Option<Dur>,
+    pub max_headers_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

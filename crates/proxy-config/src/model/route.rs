@@ -115,6 +115,17 @@ pub struct RouteAction {
     pub hash_policy: Vec<HashPolicy>,
     pub request_mirror_policies: Vec<RequestMirrorPolicy>,
     pub max_stream_duration: Option<MaxStreamDuration>,
+    pub upgrade_configs: Vec<RouteUpgradeConfig>,
+}
+
+/// A route's override of a connection manager upgrade (`enabled`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouteUpgradeConfig {
+    pub upgrade_type: String,
+    pub enabled: Option<bool>,
+    /// CONNECT termination is not supported: only absence is accepted.
+    pub connect_config: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ use super::chain_match::{ChainMatch, build_chain_match};
 use super::cluster::socket_addr;
 use super::fault::{Fault, compile_fault};
 use super::route::{ClusterChoice, RouteTable, WeightedCluster, build_route_table_at};
+use super::upgrade::{Upgrades, compile_hcm_upgrades};
 use crate::access_log::Format;
 use crate::error::{At, Result};
 use crate::model::http::{self as m_http, CodecType, HttpConnectionManager, HttpFilterConfig};
@@ -79,6 +80,14 @@ pub struct Hcm {
     pub idle_timeout: Option<Duration>,
     /// The HTTP filters before the router, in order.
     pub http_filters: Vec<HttpFilter>,
+    /// `upgrade_configs`: the `Upgrade` tokens let through.
+    pub upgrades: Upgrades,
+    /// `max_request_headers_kb` in bytes (default 60 KiB).
+    pub max_request_headers_bytes: usize,
+    /// `common_http_protocol_options.max_headers_count` (default 100).
+    pub max_headers_count: usize,
+    /// `request_headers_timeout`; `None` when unset or `0s`.
+    pub request_headers_timeout: Option<Duration>,
     /// Requests currently delayed or aborted by this manager's fault filters
     /// (`max_active_faults`).
     pub active_faults: AtomicU64,
@@ -268,6 +277,7 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
     };
     let http_filters = build_http_filters(&at.field("http_filters"), &h.http_filters)?;
     let ms = |d: Option<crate::model::core::Dur>| d.filter(|d| !d.0.is_zero()).map(|d| d.0);
+    let limits = header_limits(at, h)?;
     Ok(Hcm {
         stat_prefix: h.stat_prefix.clone(),
         codec: h.codec_type,
@@ -291,8 +301,34 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
             .and_then(|o| o.idle_timeout))
         .or(Some(Duration::from_secs(3600))),
         http_filters,
+        upgrades: compile_hcm_upgrades(&at.field("upgrade_configs"), &h.upgrade_configs)?,
+        max_request_headers_bytes: limits.0,
+        max_headers_count: limits.1,
+        request_headers_timeout: ms(h.request_headers_timeout),
         active_faults: AtomicU64::new(0),
     })
+}
+
+/// `max_request_headers_kb` (1–8192, default 60) in bytes and
+/// `common_http_protocol_options.max_headers_count` (at least 1, default 100), as in Envoy.
+fn header_limits(at: &At<'_>, h: &HttpConnectionManager) -> Result<(usize, usize)> {
+    let kb = h.max_request_headers_kb.unwrap_or(60);
+    if !(1..=8192).contains(&kb) {
+        return Err(at
+            .field("max_request_headers_kb")
+            .err("must be between 1 and 8192"));
+    }
+    let count = h
+        .common_http_protocol_options
+        .as_ref()
+        .and_then(|o| o.max_headers_count)
+        .unwrap_or(100);
+    if count == 0 {
+        return Err(at
+            .field("common_http_protocol_options.max_headers_count")
+            .err("must be at least 1"));
+    }
+    Ok((kb as usize * 1024, count as usize))
 }
 
 /// The filters before the router; the router must be present and last.

@@ -12,6 +12,7 @@ pub mod matcher;
 pub mod retry;
 pub mod route;
 pub mod route_policy;
+pub mod upgrade;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

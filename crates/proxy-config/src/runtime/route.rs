@@ -91,6 +91,8 @@ pub struct Forward {
     pub hash_policies: Vec<HashPolicy>,
     pub mirrors: Vec<Mirror>,
     pub stream_duration: StreamDuration,
+    /// The route's `upgrade_configs` (overrides of the connection manager's).
+    pub upgrades: super::upgrade::Upgrades,
 }
 
 #[derive(Debug)]
@@ -453,6 +455,10 @@ fn build_forward(at: &At<'_>, a: &m::RouteAction, inherited: &Inherited) -> Resu
             .enumerate()
             .map(|(i, p)| compile_mirror(&at.field("request_mirror_policies").index(i), p))
             .collect::<Result<_>>()?,
+        upgrades: super::upgrade::compile_route_upgrades(
+            &at.field("upgrade_configs"),
+            &a.upgrade_configs,
+        )?,
         stream_duration: a
             .max_stream_duration
             .as_ref()

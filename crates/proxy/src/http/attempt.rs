@@ -11,8 +11,8 @@ use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use weft_proxy_config::runtime::retry::{AttemptResult, RetryPolicy};
 
-use super::replay::ReplayGuard;
 use super::request_body::RequestBody;
+use super::upstream_body::UpstreamBody;
 use crate::pool::{ConnectError, Sender};
 use crate::upstream::{ActiveRequest, AttemptOutcome, Host, PickContext, UpstreamCluster};
 
@@ -28,7 +28,7 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
-    pub fn with_body(&self, body: Incoming) -> Request<Incoming> {
+    pub fn with_body(&self, body: UpstreamBody) -> Request<UpstreamBody> {
         let mut req = Request::new(body);
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
@@ -48,6 +48,10 @@ pub enum Failure {
     Timeout,
     #[error("no healthy upstream")]
     NoHost,
+    /// The cluster's connection and pending-request limits are both reached (flag UO): the
+    /// host is not at fault, so this is neither an outlier event nor a retriable failure.
+    #[error("upstream overflow")]
+    Overflow,
     #[error("{0}")]
     Body(String),
 }
@@ -58,7 +62,7 @@ impl Failure {
             Failure::Connect(_) => Some(AttemptOutcome::ConnectFailure),
             Failure::Reset(_) => Some(AttemptOutcome::Reset),
             Failure::Timeout => Some(AttemptOutcome::Timeout),
-            Failure::NoHost | Failure::Body(_) => None,
+            Failure::NoHost | Failure::Overflow | Failure::Body(_) => None,
         }
     }
 
@@ -74,7 +78,7 @@ impl Failure {
                 })
             }
             Failure::Timeout => Some(AttemptResult::Timeout),
-            Failure::NoHost | Failure::Body(_) => None,
+            Failure::NoHost | Failure::Overflow | Failure::Body(_) => None,
         }
     }
 }
@@ -84,9 +88,8 @@ impl Failure {
 pub struct Answer {
     pub response: Response<Incoming>,
     pub host: Arc<Host>,
-    pub h1: Option<hyper::client::conn::http1::SendRequest<Incoming>>,
+    pub h1: Option<hyper::client::conn::http1::SendRequest<UpstreamBody>>,
     pub active: ActiveRequest,
-    pub replay: Option<ReplayGuard>,
     /// Time to response headers of this attempt.
     pub elapsed: Duration,
 }
@@ -146,11 +149,11 @@ fn pick_host(plan: &AttemptPlan<'_>, tried: &[SocketAddr]) -> Option<Arc<Host>> 
 async fn exchange(
     plan: &AttemptPlan<'_>,
     host: &Arc<Host>,
-    req: Request<Incoming>,
+    req: Request<UpstreamBody>,
 ) -> Result<
     (
         Response<Incoming>,
-        Option<hyper::client::conn::http1::SendRequest<Incoming>>,
+        Option<hyper::client::conn::http1::SendRequest<UpstreamBody>>,
     ),
     Failure,
 > {
@@ -159,7 +162,10 @@ async fn exchange(
         .pool
         .checkout(host, &cluster.cfg, &cluster.stats)
         .await
-        .map_err(Failure::Connect)?;
+        .map_err(|e| match e {
+            ConnectError::Overflow => Failure::Overflow,
+            e => Failure::Connect(e),
+        })?;
     match sender {
         Sender::H1(mut s) => {
             let resp = s.send_request(req).await.map_err(Failure::Reset)?;
@@ -173,8 +179,7 @@ async fn exchange(
 async fn attempt_once(
     plan: &AttemptPlan<'_>,
     host: Arc<Host>,
-    body: Incoming,
-    replay: Option<ReplayGuard>,
+    body: UpstreamBody,
     number: u32,
 ) -> Result<Answer, Failure> {
     let mut req = plan.head.with_body(body);
@@ -203,10 +208,11 @@ async fn attempt_once(
                 host,
                 h1,
                 active,
-                replay,
                 elapsed: started.elapsed(),
             })
         }
+        // Counted as `upstream_rq_pending_overflow` by the breaker that refused it.
+        Err(Failure::Overflow) => Err(Failure::Overflow),
         Err(e) => {
             host.rq_error
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -248,16 +254,15 @@ pub async fn run(
     let mut _retry_permit = None;
     loop {
         number += 1;
-        let result = match (pick_host(plan, tried), body.next().await) {
+        let result = match (pick_host(plan, tried), body.next()) {
             (None, _) => {
                 stats.upstream_cx_none_healthy.inc();
                 Err(Failure::NoHost)
             }
             (_, None) => Err(Failure::Body("request body already sent".into())),
-            (_, Some(Err(e))) => Err(Failure::Body(e.to_string())),
-            (Some(host), Some(Ok((b, guard)))) => {
+            (Some(host), Some(b)) => {
                 tried.push(host.addr);
-                attempt_once(plan, host, b, guard, number).await
+                attempt_once(plan, host, b, number).await
             }
         };
         let done = |result, exhausted| Attempts {

@@ -15,7 +15,7 @@ use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTabl
 
 use super::attempt::{self, Answer, AttemptPlan, Attempts, Failure, RequestHead};
 use super::request_body;
-use super::{Ctx, Outcome, ProxyBody, mirror, reply};
+use super::{Ctx, Outcome, ProxyBody, mirror, reply, upgrade};
 use crate::state::Live;
 use crate::upstream::RequestPermit;
 
@@ -46,7 +46,7 @@ pub async fn forward(
     live: &Arc<Live>,
     routed: &Routed<'_>,
     f: &Forward,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     rec: &mut LogRecord,
 ) -> (Response<ProxyBody>, Outcome) {
     let (cluster_name, wc_ops) = choose_cluster(&f.clusters);
@@ -56,7 +56,6 @@ pub async fn forward(
         return fail(503, "", "NC", "cluster_not_found");
     };
     let Ok(permit) = cluster.request_permit() else {
-        cluster.stats.upstream_rq_pending_overflow.inc();
         return fail(503, OVERFLOW, "UO", "upstream_overflow");
     };
     let hashed = request_hash(ctx, f, &req, &rec.path);
@@ -64,15 +63,19 @@ pub async fn forward(
         .stream_duration
         .effective_timeout(f.timeout, req.headers());
     let downstream_version = req.version();
-    let content_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    let (head, body) =
+    let content_length = content_length(req.headers());
+    let upgrade = upgrade::prepare(ctx, f, cluster.cfg.protocol, &mut req);
+    let (mut head, body) =
         build_upstream_request(req, routed, f, wc_ops, cluster.cfg.protocol, &rec.authority);
+    if let Some(u) = &upgrade {
+        u.restore(&mut head.headers);
+    }
     let want_buffer = f.retry.is_some() || !f.mirrors.is_empty();
     let mut body = request_body::prepare(body, content_length, want_buffer);
-    if let Some(source) = body.mirror_source() {
+    // An upgrade is not mirrored: a shadow cannot share the spliced connection.
+    if upgrade.is_none()
+        && let Some(source) = body.mirror_source()
+    {
         mirror::spawn_mirrors(live, &f.mirrors, &head, &source, timeout);
     }
     let plan = AttemptPlan {
@@ -83,14 +86,7 @@ pub async fn forward(
         original_dst: Some(ctx.meta.local),
         attempt_count_header: routed.vh.attempt_count_upstream,
     };
-    let mut tried = Vec::new();
-    let run = attempt::run(&plan, &mut body, &mut tried);
-    let attempts = match timeout {
-        Some(t) => tokio::time::timeout(t, run).await.ok(),
-        None => Some(run.await),
-    };
-    rec.upstream_host = tried.last().copied();
-    let Some(attempts) = attempts else {
+    let Some(attempts) = run_within(&plan, &mut body, timeout, rec).await else {
         cluster.stats.upstream_rq_timeout.inc();
         rec.upstream_failure = Failure::Timeout.to_string();
         return fail(504, "upstream request timeout", "UT", "response_timeout");
@@ -99,9 +95,31 @@ pub async fn forward(
         .vh
         .attempt_count_downstream
         .then_some(attempts.attempts);
-    let (mut resp, outcome) = respond(attempts, permit, downstream_version, wc_ops, rec);
+    let (mut resp, outcome) = respond(attempts, permit, upgrade, downstream_version, wc_ops, rec);
     decorate(resp.headers_mut(), count, hashed.set_cookie);
     (resp, outcome)
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+}
+
+/// The attempts within the route timeout (`None` when it fired); records the last host tried.
+async fn run_within(
+    plan: &AttemptPlan<'_>,
+    body: &mut request_body::RequestBody,
+    timeout: Option<std::time::Duration>,
+    rec: &mut LogRecord,
+) -> Option<Attempts> {
+    let mut tried = Vec::new();
+    let run = attempt::run(plan, body, &mut tried);
+    let attempts = match timeout {
+        Some(t) => tokio::time::timeout(t, run).await.ok(),
+        None => Some(run.await),
+    };
+    rec.upstream_host = tried.last().copied();
+    attempts
 }
 
 /// The route's hash policies over the request; a generated cookie value is random.
@@ -134,6 +152,7 @@ fn decorate(h: &mut HeaderMap, attempt_count: Option<u32>, cookie: Option<NewCoo
 fn respond(
     attempts: Attempts,
     permit: RequestPermit,
+    upgrade: Option<upgrade::Requested>,
     downstream_version: Version,
     wc_ops: Option<&HeaderOps>,
     rec: &mut LogRecord,
@@ -147,17 +166,26 @@ fn respond(
         }
     };
     let Answer {
-        response,
+        mut response,
         host,
-        h1,
+        mut h1,
         active,
-        replay,
         elapsed,
     } = answer;
+    // The circuit breaker counts the request until its response body is done, or for an
+    // upgrade until the splice ends.
+    let (switched, held) = upgrade::switch(upgrade, &mut response, (active, permit));
+    if switched.is_some() {
+        // The connection now belongs to the splice.
+        h1 = None;
+    }
     let (mut parts, body) = response.into_parts();
     // Answer in the downstream's protocol, not the upstream's (an HTTP/1.0 upstream, say).
     parts.version = downstream_version;
     strip_hop_by_hop(&mut parts.headers);
+    if let Some(token) = switched {
+        upgrade::restore_response(&mut parts.headers, token);
+    }
     if let Ok(v) = HeaderValue::from_str(&elapsed.as_millis().to_string()) {
         parts
             .headers
@@ -170,10 +198,7 @@ fn respond(
         if let (true, Some(s)) = (complete, h1) {
             host.pool.checkin(s);
         }
-        drop(active);
-        drop(replay);
-        // The circuit breaker counts the request until its response body is done.
-        let _held_until_done = &permit;
+        drop(held);
     }));
     let flags = if attempts.exhausted { "URX" } else { "-" };
     (
@@ -207,6 +232,7 @@ fn failure_reply(e: &Failure, exhausted: bool) -> (u16, &'static str, &'static s
             "upstream_per_try_timeout",
         ),
         Failure::NoHost => (503, "no healthy upstream", "UH", "no_healthy_upstream"),
+        Failure::Overflow => (503, OVERFLOW, "UO", "upstream_overflow"),
         Failure::Body(_) => (503, CONNECTION_TERMINATION, "UC", "upstream_body_error"),
     }
 }

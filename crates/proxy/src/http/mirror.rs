@@ -10,7 +10,8 @@ use http::header::{self, HeaderValue};
 use weft_proxy_config::runtime::route_policy::Mirror;
 
 use super::attempt::RequestHead;
-use super::request_body::{MirrorSource, replay_bytes};
+use super::request_body::MirrorSource;
+use super::upstream_body::UpstreamBody;
 use crate::pool::Sender;
 use crate::state::Live;
 use crate::upstream::{ActiveRequest, AttemptOutcome, PickContext, UpstreamCluster};
@@ -86,14 +87,10 @@ async fn send_mirror(
         return;
     };
     let Ok(_permit) = cluster.request_permit() else {
-        cluster.stats.upstream_rq_pending_overflow.inc();
         return;
     };
     let Some(host) = cluster.pick(&PickContext::default()) else {
         cluster.stats.upstream_cx_none_healthy.inc();
-        return;
-    };
-    let Ok((incoming, _guard)) = replay_bytes(body).await else {
         return;
     };
     let _active = ActiveRequest::new(host.clone(), cluster.stats.clone());
@@ -104,7 +101,7 @@ async fn send_mirror(
             .checkout(&host, &cluster.cfg, &cluster.stats)
             .await
             .ok()?;
-        let req = head.with_body(incoming);
+        let req = head.with_body(UpstreamBody::full(body));
         let resp = match sender {
             Sender::H1(mut s) => s.send_request(req).await.ok()?,
             Sender::H2(mut s) => s.send_request(req).await.ok()?,

@@ -7,10 +7,11 @@ mod body;
 mod filters;
 mod forward;
 mod mirror;
-mod replay;
 mod reply;
 mod request_body;
 mod tee;
+mod upgrade;
+mod upstream_body;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use weft_proxy_config::runtime::Hcm;
 use weft_proxy_config::runtime::route::{Action, RequestView};
 
 pub use body::ProxyBody;
+pub use upstream_body::UpstreamBody;
 
 use crate::ConnMeta;
 use crate::state::{Live, Shared};
@@ -64,18 +66,51 @@ pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: TcpStream, meta: 
         stats: stats.clone(),
     });
     let svc = service_fn(move |req| handle(ctx.clone(), req));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    let builder = match hcm.codec {
-        CodecType::Auto => builder,
-        CodecType::Http1 => builder.http1_only(),
-        CodecType::Http2 => builder.http2_only(),
-    };
-    if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+    let builder = codec_builder(&hcm);
+    if let Err(e) = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+        .await
+    {
+        count_connection_error(&stats, e.as_ref());
         tracing::debug!(error = %e, "downstream connection ended");
     }
     stats.downstream_cx_active.dec();
+}
+
+/// hyper's codec with the manager's limits. hyper answers a request over the header limits
+/// 431 and a malformed one 400, then closes the connection.
+fn codec_builder(hcm: &Hcm) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        // hyper's read buffer cannot be under 8 KiB; it bounds the request line and headers.
+        .max_buf_size(hcm.max_request_headers_bytes.max(8192))
+        .max_headers(hcm.max_headers_count)
+        .header_read_timeout(hcm.request_headers_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(hcm.max_request_headers_bytes).unwrap_or(u32::MAX));
+    match hcm.codec {
+        CodecType::Auto => builder,
+        CodecType::Http1 => builder.http1_only(),
+        CodecType::Http2 => builder.http2_only(),
+    }
+}
+
+/// Envoy's names: a codec error (malformed request, headers over the limits) is
+/// `downstream_cx_protocol_error`, headers not received in time `downstream_rq_header_timeout`.
+fn count_connection_error(stats: &HttpStats, e: &(dyn std::error::Error + 'static)) {
+    let Some(e) = e.downcast_ref::<hyper::Error>() else {
+        return;
+    };
+    if e.is_parse() || e.is_parse_too_large() {
+        stats.downstream_cx_protocol_error.inc();
+    } else if e.is_timeout() {
+        stats.downstream_rq_header_timeout.inc();
+    }
 }
 
 async fn handle(

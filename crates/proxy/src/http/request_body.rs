@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{Empty, Full};
 use hyper::body::Incoming;
 
-use super::replay::{self, ReplayError, ReplayGuard};
 use super::tee::{MAX_BUFFERED_BODY, Tee};
+use super::upstream_body::UpstreamBody;
 
 #[derive(Debug)]
 pub enum RequestBody {
@@ -18,8 +17,6 @@ pub enum RequestBody {
     /// Sent as is, once (no retry policy or mirror, or announced larger than the limit).
     Untouched(Option<Incoming>),
 }
-
-pub type AttemptBody = (Incoming, Option<ReplayGuard>);
 
 impl RequestBody {
     /// Whether one more attempt could carry the whole body.
@@ -32,18 +29,15 @@ impl RequestBody {
     }
 
     /// The body for the next attempt, or `None` once a one-shot body has been used.
-    pub async fn next(&mut self) -> Option<Result<AttemptBody, ReplayError>> {
+    pub fn next(&mut self) -> Option<UpstreamBody> {
         match self {
-            RequestBody::Empty(original) => match original.take() {
-                Some(b) => Some(Ok((b, None))),
-                None => Some(replay_bytes(Bytes::new()).await),
-            },
-            RequestBody::Teed(t) => {
-                let body = t.attempt_body();
-                let replayed = replay::incoming(body, t.content_length).await;
-                Some(replayed.map(|(b, g)| (b, Some(g))))
-            }
-            RequestBody::Untouched(b) => b.take().map(|b| Ok((b, None))),
+            RequestBody::Empty(original) => Some(
+                original
+                    .take()
+                    .map_or_else(UpstreamBody::empty, UpstreamBody::Streamed),
+            ),
+            RequestBody::Teed(t) => Some(UpstreamBody::Teed(t.attempt_body())),
+            RequestBody::Untouched(b) => b.take().map(UpstreamBody::Streamed),
         }
     }
 
@@ -71,17 +65,6 @@ impl MirrorSource {
             MirrorSource::Teed(t) => t.complete(limit).await,
         }
     }
-}
-
-/// A replayed copy of complete bytes.
-pub async fn replay_bytes(data: Bytes) -> Result<AttemptBody, ReplayError> {
-    let len = data.len() as u64;
-    let res = if data.is_empty() {
-        replay::incoming(Empty::<Bytes>::new(), Some(0)).await
-    } else {
-        replay::incoming(Full::new(data), Some(len)).await
-    };
-    res.map(|(b, g)| (b, Some(g)))
 }
 
 /// Decides how the body travels: teed when it may be sent again (`want_copy`) and is not

@@ -13,15 +13,19 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
 use tokio::sync::Notify;
 
 /// Requests whose body goes beyond this are not retried or mirrored.
 pub const MAX_BUFFERED_BODY: usize = 64 * 1024;
 
+/// The downstream body being teed (boxed so that tests can tee a body of their own).
+type Source = UnsyncBoxBody<Bytes, hyper::Error>;
+
 #[derive(Debug)]
 struct State {
-    source: Incoming,
+    source: Source,
     chunks: Vec<Bytes>,
     total: usize,
     /// More than `MAX_BUFFERED_BODY` went by: the copy is incomplete.
@@ -51,9 +55,12 @@ pub struct TeeBody {
 pub struct DownstreamBodyError;
 
 impl Tee {
-    pub fn new(source: Incoming, content_length: Option<u64>) -> Self {
+    pub fn new<B>(source: B, content_length: Option<u64>) -> Self
+    where
+        B: Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
+    {
         let state = State {
-            source,
+            source: source.boxed_unsync(),
             chunks: Vec::new(),
             total: 0,
             overflow: false,
@@ -198,15 +205,18 @@ impl Body for TeeBody {
 
 #[cfg(test)]
 mod tests {
-    use http_body_util::{BodyExt, Full};
+    use std::convert::Infallible;
 
     use super::*;
-    use crate::http::replay;
 
-    async fn incoming(data: Vec<u8>) -> (Incoming, replay::ReplayGuard) {
-        replay::incoming(Full::new(Bytes::from(data)), None)
-            .await
-            .expect("replay")
+    /// A downstream body sent in chunks of at most 16 KiB, as a connection would deliver it.
+    fn source(data: Vec<u8>) -> impl Body<Data = Bytes, Error = hyper::Error> + Send + 'static {
+        let frames: Vec<Result<Frame<Bytes>, Infallible>> = Bytes::from(data)
+            .chunks(16 * 1024)
+            .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+            .collect();
+        http_body_util::StreamBody::new(futures_util::stream::iter(frames))
+            .map_err(|e: Infallible| match e {})
     }
 
     async fn next_data(b: &mut TeeBody) -> Option<Bytes> {
@@ -218,8 +228,7 @@ mod tests {
     #[tokio::test]
     async fn a_new_attempt_replays_then_streams_and_ends_the_old_one() {
         let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
-        let (src, _guard) = incoming(data.clone()).await;
-        let tee = Tee::new(src, None);
+        let tee = Tee::new(source(data.clone()), None);
         let mut first = tee.attempt_body();
         let got = next_data(&mut first).await.expect("some data");
         assert!(!got.is_empty());
@@ -240,8 +249,7 @@ mod tests {
     #[tokio::test]
     async fn large_bodies_stream_but_are_not_kept() {
         let data = vec![1u8; MAX_BUFFERED_BODY + 10];
-        let (src, _guard) = incoming(data.clone()).await;
-        let tee = Tee::new(src, None);
+        let tee = Tee::new(source(data.clone()), None);
         let all = tee
             .attempt_body()
             .collect()
