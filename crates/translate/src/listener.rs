@@ -13,6 +13,7 @@ use weft_xds::pb::envoy::extensions::filters::listener::original_dst::v3::Origin
 use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, HttpFilter, Rds, http_connection_manager, http_filter,
 };
+use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::UpgradeConfig;
 use weft_xds::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 
 use crate::names;
@@ -50,6 +51,11 @@ pub fn http_connection_manager(stat_prefix: &str, routes: Routes, edge: bool) ->
             http_filter("envoy.filters.http.router", any(&Router::default())),
         ],
         use_remote_address: Some(boolv(edge)),
+        // Istio allows WebSocket upgrades on every HTTP connection manager.
+        upgrade_configs: vec![UpgradeConfig {
+            upgrade_type: "websocket".into(),
+            ..Default::default()
+        }],
         ..Default::default()
     };
     Filter {
