@@ -78,7 +78,7 @@ pub fn up(dir: &Path, options: &UpOptions) -> anyhow::Result<ExitCode> {
             options.capture
         );
     }
-    init_tracing();
+    crate::cmd::init_tracing("warn");
     let plan = load_plan(dir)?;
     let runtime_dir = RuntimeDir::create()?;
     std::fs::write(
@@ -140,10 +140,10 @@ async fn serve(
         Some(d) => {
             tokio::select! {
                 _ = tokio::time::sleep(d) => {}
-                _ = shutdown_signal() => {}
+                _ = crate::cmd::shutdown_signal() => {}
             }
         }
-        None => shutdown_signal().await,
+        None => crate::cmd::shutdown_signal().await,
     }
     println!("weft up: stopping");
     supervisor.shutdown().await;
@@ -188,29 +188,4 @@ impl Drop for RuntimeDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
