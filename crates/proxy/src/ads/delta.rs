@@ -8,6 +8,7 @@
 //! its own version) and drops its `removed_resources`; rejected resources keep their previous
 //! version. Each response is answered with its nonce, and on rejection an `error_detail`.
 
+use super::session::status_text;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
@@ -74,14 +75,10 @@ impl Client {
         let mut responses = client
             .delta_aggregated_resources(ReceiverStream::new(rx))
             .await
-            .map_err(|s| format!("{}: {}", s.code(), s.message()))?
+            .map_err(status_text)?
             .into_inner();
         self.opened(addr);
-        while let Some(resp) = responses
-            .message()
-            .await
-            .map_err(|s| format!("{}: {}", s.code(), s.message()))?
-        {
+        while let Some(resp) = responses.message().await.map_err(status_text)? {
             *got = true;
             self.on_delta_response(&mut st, resp).await?;
         }

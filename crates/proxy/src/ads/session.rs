@@ -149,14 +149,10 @@ impl Client {
         let mut responses = client
             .stream_aggregated_resources(ReceiverStream::new(rx))
             .await
-            .map_err(|s| format!("{}: {}", s.code(), s.message()))?
+            .map_err(status_text)?
             .into_inner();
         self.opened(addr);
-        while let Some(resp) = responses
-            .message()
-            .await
-            .map_err(|s| format!("{}: {}", s.code(), s.message()))?
-        {
+        while let Some(resp) = responses.message().await.map_err(status_text)? {
             *got = true;
             self.on_response(&mut st, resp).await?;
         }
@@ -296,4 +292,9 @@ impl Client {
         self.res.retain_subscribed(&self.eds, &self.rds);
         changed
     }
+}
+
+/// A gRPC status as one line for logs and `/debug/ads`: `code: message`.
+pub(super) fn status_text(s: tonic::Status) -> String {
+    format!("{}: {}", s.code(), s.message())
 }
