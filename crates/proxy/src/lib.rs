@@ -16,6 +16,7 @@ mod inspect;
 mod listener;
 mod orig_dst;
 mod pool;
+pub mod secrets;
 mod state;
 pub mod stats;
 mod tcp;
@@ -39,6 +40,23 @@ pub struct ConnMeta {
     /// The (original) destination.
     pub local: SocketAddr,
     pub server_name: String,
+    /// Set when the connection's TLS was terminated here.
+    pub tls: Option<Arc<PeerTls>>,
+}
+
+/// What a terminated TLS handshake says about the downstream peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerTls {
+    /// The peer certificate's first `spiffe://` URI SAN without the scheme
+    /// (`cluster.local/ns/default/sa/bookinfo-productpage`): Istio's source principal.
+    pub principal: Option<String>,
+    /// All URI SANs of the peer certificate (empty when the peer sent none).
+    pub uri_sans: Vec<String>,
+    pub dns_sans: Vec<String>,
+    /// SNI the client asked for.
+    pub sni: Option<String>,
+    /// Negotiated ALPN protocol.
+    pub alpn: Option<String>,
 }
 
 /// Why the proxy could not start.

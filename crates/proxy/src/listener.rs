@@ -169,6 +169,7 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
         peer,
         local: destination,
         server_name: inspected.server_name.clone().unwrap_or_default(),
+        tls: None,
     };
     match &chain.kind {
         NetworkKind::Tcp(t) => crate::tcp::proxy(shared.clone(), t.clone(), stream, ctx).await,

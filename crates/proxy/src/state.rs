@@ -48,6 +48,8 @@ pub struct Shared {
     pub quit: tokio::sync::Notify,
     /// ADS stream state for `/debug/ads` (admin only; never locked on the data path).
     pub ads: std::sync::Mutex<crate::ads::AdsStatus>,
+    /// SDS secrets by name (static, from ADS, or set in-process by the identity agent).
+    pub secrets: Arc<crate::secrets::SecretStore>,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             ready: AtomicBool::new(false),
             quit: tokio::sync::Notify::new(),
             ads: Default::default(),
+            secrets: Default::default(),
         }
     }
 

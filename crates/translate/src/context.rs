@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use weft_config::model::mesh::MeshConfig;
 use weft_config::model::networking::{DestinationRule, Gateway, Sidecar, VirtualService};
+use weft_config::model::security::{
+    AuthorizationPolicy, PeerAuthentication, RequestAuthentication,
+};
 use weft_config::{Body, Object};
 use weft_registry::{ExportTo, Registry, host_matches, resolve_short_name};
 
@@ -30,6 +33,10 @@ pub struct Context {
     destination_rules: Vec<Config<DestinationRule>>,
     gateways: Vec<Config<Gateway>>,
     sidecars: Vec<Config<Sidecar>>,
+    /// Security policies, oldest first (`crate::security` applies Istio's precedence).
+    pub peer_authentications: Vec<Config<PeerAuthentication>>,
+    pub request_authentications: Vec<Config<RequestAuthentication>>,
+    pub authorization_policies: Vec<Config<AuthorizationPolicy>>,
 }
 
 fn labels_match(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
@@ -78,6 +85,9 @@ impl Context {
             destination_rules: Vec::new(),
             gateways: Vec::new(),
             sidecars: Vec::new(),
+            peer_authentications: Vec::new(),
+            request_authentications: Vec::new(),
+            authorization_policies: Vec::new(),
             mesh,
         };
         for obj in objects {
@@ -106,6 +116,18 @@ impl Context {
                 }
                 Body::Gateway(b) => ctx.gateways.push(config(obj, &b.spec, &[], &[])),
                 Body::Sidecar(b) => ctx.sidecars.push(config(obj, &b.spec, &[], &[])),
+                Body::PeerAuthentication(b) => {
+                    ctx.peer_authentications
+                        .push(config(obj, &b.spec, &[], &[]))
+                }
+                Body::RequestAuthentication(b) => {
+                    ctx.request_authentications
+                        .push(config(obj, &b.spec, &[], &[]))
+                }
+                Body::AuthorizationPolicy(b) => {
+                    ctx.authorization_policies
+                        .push(config(obj, &b.spec, &[], &[]))
+                }
                 _ => {}
             }
         }
@@ -113,6 +135,9 @@ impl Context {
         sort_oldest_first(&mut ctx.destination_rules);
         sort_oldest_first(&mut ctx.gateways);
         sort_oldest_first(&mut ctx.sidecars);
+        sort_oldest_first(&mut ctx.peer_authentications);
+        sort_oldest_first(&mut ctx.request_authentications);
+        sort_oldest_first(&mut ctx.authorization_policies);
         ctx
     }
 

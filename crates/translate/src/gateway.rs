@@ -62,7 +62,12 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
         let name = names::listener(names::WILDCARD, port);
         out.listeners.push(listener::gateway(
             port,
-            listener::http_connection_manager(&name, Routes::Rds(rds.clone()), true),
+            listener::http_connection_manager(
+                &name,
+                Routes::Rds(rds.clone()),
+                true,
+                crate::security::http_filters(ctx, view, Some(port)),
+            ),
         ));
         out.routes
             .push(route_config(ctx, view, port, rds, &servers));

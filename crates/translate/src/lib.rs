@@ -18,6 +18,7 @@ mod no_capture;
 mod pbutil;
 mod policy;
 pub mod proxy;
+mod security;
 mod sidecar;
 mod tcp_route;
 pub mod view;

@@ -26,7 +26,7 @@ pub enum Routes {
     Inline(RouteConfiguration),
 }
 
-fn http_filter(name: &str, config: weft_xds::pb::google::protobuf::Any) -> HttpFilter {
+pub fn http_filter(name: &str, config: weft_xds::pb::google::protobuf::Any) -> HttpFilter {
     HttpFilter {
         name: name.into(),
         config_type: Some(http_filter::ConfigType::TypedConfig(config)),
@@ -34,7 +34,14 @@ fn http_filter(name: &str, config: weft_xds::pb::google::protobuf::Any) -> HttpF
     }
 }
 
-pub fn http_connection_manager(stat_prefix: &str, routes: Routes, edge: bool) -> Filter {
+/// An HTTP connection manager; `security` (jwt_authn, RBAC) runs before fault, cors and
+/// the router, as in Istio.
+pub fn http_connection_manager(
+    stat_prefix: &str,
+    routes: Routes,
+    edge: bool,
+    security: Vec<HttpFilter>,
+) -> Filter {
     let route_specifier = match routes {
         Routes::Rds(name) => http_connection_manager::RouteSpecifier::Rds(Rds {
             config_source: Some(ads()),
@@ -45,11 +52,14 @@ pub fn http_connection_manager(stat_prefix: &str, routes: Routes, edge: bool) ->
     let hcm = HttpConnectionManager {
         stat_prefix: stat_prefix.into(),
         route_specifier: Some(route_specifier),
-        http_filters: vec![
-            http_filter("envoy.filters.http.fault", any(&HttpFault::default())),
-            http_filter("envoy.filters.http.cors", any(&Cors::default())),
-            http_filter("envoy.filters.http.router", any(&Router::default())),
-        ],
+        http_filters: security
+            .into_iter()
+            .chain([
+                http_filter("envoy.filters.http.fault", any(&HttpFault::default())),
+                http_filter("envoy.filters.http.cors", any(&Cors::default())),
+                http_filter("envoy.filters.http.router", any(&Router::default())),
+            ])
+            .collect(),
         use_remote_address: Some(boolv(edge)),
         // Istio allows WebSocket upgrades on every HTTP connection manager.
         upgrade_configs: vec![UpgradeConfig {
@@ -127,15 +137,16 @@ pub fn outbound(address: &str, port: u32, filter: Filter) -> Listener {
     l
 }
 
-/// One inbound filter chain: traffic for `port` to `inbound|port||`.
-pub fn inbound_chain(port: u32, filter: Filter) -> FilterChain {
+/// One inbound filter chain: traffic for `port` through `filters` (network RBAC, then
+/// tcp_proxy or the connection manager) to `inbound|port||`.
+pub fn inbound_chain(port: u32, filters: Vec<Filter>) -> FilterChain {
     FilterChain {
         name: names::listener(names::WILDCARD, port),
         filter_chain_match: Some(FilterChainMatch {
             destination_port: Some(u32v(port)),
             ..Default::default()
         }),
-        filters: vec![filter],
+        filters,
         ..Default::default()
     }
 }
@@ -181,10 +192,10 @@ pub fn gateway(port: u32, filter: Filter) -> Listener {
 }
 
 /// A listener bound on `ip:port` itself (no capture listener hands connections to it).
-pub fn bound(ip: &str, port: u32, direction: TrafficDirection, filter: Filter) -> Listener {
+pub fn bound(ip: &str, port: u32, direction: TrafficDirection, filters: Vec<Filter>) -> Listener {
     let mut l = listener(names::listener(ip, port), ip, port, direction);
     l.filter_chains = vec![FilterChain {
-        filters: vec![filter],
+        filters,
         ..Default::default()
     }];
     l

@@ -22,7 +22,7 @@ use crate::context::Context;
 use crate::listener::{self, Routes};
 use crate::pbutil::boolv;
 use crate::sidecar::{
-    catch_all, inbound_cluster_for, inbound_filter, inbound_ports, virtual_hosts,
+    catch_all, inbound_cluster_for, inbound_filters, inbound_ports, virtual_hosts,
 };
 use crate::view::ProxyView;
 use crate::{Resources, names};
@@ -48,7 +48,7 @@ pub fn listeners(
             &ip,
             inst.port,
             TrafficDirection::Inbound,
-            inbound_filter(inst),
+            inbound_filters(ctx, view, inst),
         ));
         out.clusters.push(inbound_cluster_for(ctx, view, inst));
     }
@@ -69,18 +69,22 @@ pub fn listeners(
                 &ip,
                 p.port,
                 TrafficDirection::Outbound,
-                filter,
+                vec![filter],
             ));
         }
     }
     let name = names::listener(&ip, http_port);
-    let filter =
-        listener::http_connection_manager(&name, Routes::Rds(HTTP_PROXY_ROUTE.into()), false);
+    let filter = listener::http_connection_manager(
+        &name,
+        Routes::Rds(HTTP_PROXY_ROUTE.into()),
+        false,
+        vec![],
+    );
     out.listeners.push(listener::bound(
         &ip,
         http_port,
         TrafficDirection::Outbound,
-        filter,
+        vec![filter],
     ));
     out.routes.push(http_proxy_routes(ctx, view, services));
 }

@@ -17,6 +17,7 @@ use crate::endpoint::load_assignment;
 use crate::http_route::{RouteScope, default_route, routes};
 use crate::listener::{self, Routes};
 use crate::pbutil::{boolv, duration};
+use crate::security;
 use crate::view::{Capture, InboundPort, ProxyView};
 use crate::{Resources, names};
 use weft_xds::pb::envoy::config::listener::v3::Filter;
@@ -141,7 +142,8 @@ fn outbound_listeners(
         if !taken.insert(name.clone()) {
             continue;
         }
-        let filter = listener::http_connection_manager(&name, Routes::Rds(port.to_string()), false);
+        let filter =
+            listener::http_connection_manager(&name, Routes::Rds(port.to_string()), false, vec![]);
         out.listeners
             .push(listener::outbound(names::WILDCARD, port, filter));
         out.routes
@@ -238,8 +240,10 @@ pub(crate) fn catch_all(fallback: &str) -> VirtualHost {
 fn inbound(ctx: &Context, view: &ProxyView, out: &mut Resources) {
     let mut chains = Vec::new();
     for inst in inbound_ports(view) {
-        let filter = inbound_filter(inst);
-        chains.push(listener::inbound_chain(inst.port, filter));
+        chains.push(listener::inbound_chain(
+            inst.port,
+            inbound_filters(ctx, view, inst),
+        ));
         out.clusters.push(inbound_cluster_for(ctx, view, inst));
     }
     out.listeners.push(listener::virtual_inbound(chains));
@@ -263,11 +267,14 @@ pub(crate) fn inbound_cluster_for(
     inbound_cluster(ctx, view.capture.app_ip(), inst.port, h2)
 }
 
-/// HTTP connection manager or tcp_proxy to `inbound|PORT||`.
-pub(crate) fn inbound_filter(inst: &InboundPort) -> Filter {
+/// The network filters of an inbound port: network RBAC and tcp_proxy, or an HTTP connection
+/// manager (with jwt_authn and RBAC), to `inbound|PORT||`.
+pub(crate) fn inbound_filters(ctx: &Context, view: &ProxyView, inst: &InboundPort) -> Vec<Filter> {
     let cluster = names::inbound_cluster(inst.port);
     if !inst.protocol.is_http() {
-        return listener::tcp_proxy_filter(&cluster, &cluster);
+        let mut filters = security::network_filters(ctx, view, inst.port);
+        filters.push(listener::tcp_proxy_filter(&cluster, &cluster));
+        return filters;
     }
     let rc = RouteConfiguration {
         name: cluster.clone(),
@@ -291,5 +298,11 @@ pub(crate) fn inbound_filter(inst: &InboundPort) -> Filter {
         validate_clusters: Some(boolv(false)),
         ..Default::default()
     };
-    listener::http_connection_manager(&cluster, Routes::Inline(rc), false)
+    let security = security::http_filters(ctx, view, Some(inst.port));
+    vec![listener::http_connection_manager(
+        &cluster,
+        Routes::Inline(rc),
+        false,
+        security,
+    )]
 }

@@ -1,6 +1,7 @@
 //! Compiled clusters and endpoint lists.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{At, Result};
@@ -59,6 +60,8 @@ pub struct Cluster {
     pub panic_threshold: f64,
     /// `common_lb_config.locality_weighted_lb_config`: localities are chosen by weight first.
     pub locality_weighted: bool,
+    /// `transport_socket`: TLS originated to this cluster's hosts.
+    pub tls: Option<Arc<super::tls::UpstreamTls>>,
 }
 
 /// Envoy's default overprovisioning factor (percent).
@@ -157,6 +160,7 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
         outlier: policy::outlier(&at, c.outlier_detection.as_ref())?,
         panic_threshold,
         locality_weighted,
+        tls: None,
     })
 }
 

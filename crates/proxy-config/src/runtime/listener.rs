@@ -40,6 +40,10 @@ pub struct Listener {
 pub struct FilterChain {
     pub name: String,
     pub matcher: ChainMatch,
+    /// `transport_socket`: TLS terminated on this chain.
+    pub tls: Option<Arc<super::tls::DownstreamTls>>,
+    /// A network RBAC filter before the terminal filter.
+    pub rbac: Option<Arc<super::rbac::Rbac>>,
     pub kind: NetworkKind,
 }
 
@@ -106,6 +110,10 @@ pub enum HttpFilterKind {
     Fault(Arc<Fault>),
     /// Acts only where a route or virtual host has a `CorsPolicy`.
     Cors,
+    /// `envoy.filters.http.rbac`.
+    Rbac(Arc<super::rbac::Rbac>),
+    /// `envoy.filters.http.jwt_authn`.
+    JwtAuthn(Arc<super::jwt::JwtAuthn>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -223,6 +231,8 @@ fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
     Ok(FilterChain {
         name: c.name.clone(),
         matcher,
+        tls: None,
+        rbac: None,
         kind,
     })
 }

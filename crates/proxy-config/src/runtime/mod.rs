@@ -7,11 +7,15 @@ pub mod cors;
 pub mod fault;
 pub mod hash;
 pub mod headers;
+pub mod jwt;
 pub mod listener;
 pub mod matcher;
+pub mod rbac;
 pub mod retry;
 pub mod route;
 pub mod route_policy;
+pub mod secret;
+pub mod tls;
 pub mod upgrade;
 
 use std::collections::BTreeMap;

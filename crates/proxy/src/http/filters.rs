@@ -27,6 +27,12 @@ pub struct Filtered {
     pub cors: Option<HeaderMap>,
     /// A fault delay was injected (response flag DI).
     pub delayed: bool,
+    /// Dynamic metadata by filter namespace, as Envoy's: `jwt_authn` writes the verified
+    /// payloads (`envoy.filters.http.jwt_authn`) and Istio's request identity (`istio_authn`:
+    /// `request.auth.principal`, `request.auth.audiences`, `request.auth.presenter`,
+    /// `request.auth.claims`); RBAC reads them.
+    #[allow(dead_code)] // Written and read by jwt_authn and RBAC, which are being added.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
     _fault: Option<ActiveFault>,
 }
 
@@ -46,7 +52,7 @@ type LocalReply = (Response<ProxyBody>, Outcome);
 pub async fn run(
     ctx: &Ctx,
     route: &Route,
-    req: &Request<Incoming>,
+    req: &mut Request<Incoming>,
 ) -> Result<Filtered, LocalReply> {
     let mut out = Filtered::default();
     for f in &ctx.hcm.http_filters {
@@ -74,6 +80,8 @@ pub async fn run(
                     return Err(abort_reply(abort));
                 }
             }
+            // Never built yet: `from_pb` rejects both until they are implemented.
+            HttpFilterKind::JwtAuthn(_) | HttpFilterKind::Rbac(_) => {}
             HttpFilterKind::Cors => {
                 let Some(policy) = route.filters.cors(&f.name) else {
                     continue;

@@ -246,7 +246,7 @@ fn log_record(ctx: &Ctx, req: &Request<Incoming>) -> LogRecord {
 async fn dispatch(
     ctx: &Ctx,
     live: &Arc<Live>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     rec: &mut LogRecord,
 ) -> (Response<ProxyBody>, Outcome) {
     let no_route = || {
@@ -280,7 +280,7 @@ async fn dispatch(
     if let Some(reply) = filters::require_tls(ctx, vh, &rec.authority, &path) {
         return reply;
     }
-    let filtered = match filters::run(ctx, route, &req).await {
+    let filtered = match filters::run(ctx, route, &mut req).await {
         Ok(f) => f,
         Err(reply) => return reply,
     };
