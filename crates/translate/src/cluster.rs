@@ -15,11 +15,12 @@ use weft_xds::pb::envoy::extensions::upstreams::http::v3::http_protocol_options:
     ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
 };
 
-use crate::context::Context;
+use crate::context::{Context, labels_subset};
 use crate::endpoint::load_assignment;
 use crate::names;
 use crate::pbutil::{ads, any, duration_of};
 use crate::policy::EffectivePolicy;
+use crate::security::client_tls;
 
 fn base(ctx: &Context, name: String, kind: DiscoveryType) -> Cluster {
     Cluster {
@@ -75,6 +76,16 @@ pub fn outbound_clusters(
             policy.apply_to(&mut cluster);
             if service.resolution == Resolution::Passthrough {
                 cluster.lb_policy = LbPolicy::ClusterProvided as i32;
+            } else {
+                let eps = subset_endpoints(endpoints.get(&port.port), &labels);
+                cluster.transport_socket = client_tls::cluster_transport_socket(
+                    ctx,
+                    service,
+                    port.port,
+                    &subset,
+                    policy.tls.as_ref(),
+                    &eps,
+                );
             }
             let common = policy.common_http_options();
             if port.protocol.is_http2() || common.is_some() {
@@ -93,6 +104,20 @@ pub fn outbound_clusters(
         }
     }
     out
+}
+
+fn subset_endpoints<'a>(
+    endpoints: Option<&Vec<&'a Endpoint>>,
+    subset: &BTreeMap<String, String>,
+) -> Vec<&'a Endpoint> {
+    endpoints
+        .map(|eps| {
+            eps.iter()
+                .copied()
+                .filter(|e| labels_subset(subset, &e.labels))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn outbound_cluster(

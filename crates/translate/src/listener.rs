@@ -3,13 +3,14 @@
 
 use weft_xds::pb::envoy::config::core::v3::TrafficDirection;
 use weft_xds::pb::envoy::config::listener::v3::{
-    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, filter, listener_filter,
+    Filter, FilterChain, Listener, ListenerFilter, filter, listener_filter,
 };
 use weft_xds::pb::envoy::config::route::v3::RouteConfiguration;
 use weft_xds::pb::envoy::extensions::filters::http::cors::v3::Cors;
 use weft_xds::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use weft_xds::pb::envoy::extensions::filters::http::router::v3::Router;
 use weft_xds::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
+use weft_xds::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
 use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, HttpFilter, Rds, http_connection_manager, http_filter,
 };
@@ -17,7 +18,7 @@ use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::
 use weft_xds::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 
 use crate::names;
-use crate::pbutil::{ads, any, boolv, socket_address, u32v};
+use crate::pbutil::{ads, any, boolv, socket_address};
 
 /// How an HTTP connection manager finds its routes.
 #[derive(Debug)]
@@ -137,18 +138,25 @@ pub fn outbound(address: &str, port: u32, filter: Filter) -> Listener {
     l
 }
 
-/// One inbound filter chain: traffic for `port` through `filters` (network RBAC, then
-/// tcp_proxy or the connection manager) to `inbound|port||`.
-pub fn inbound_chain(port: u32, filters: Vec<Filter>) -> FilterChain {
-    FilterChain {
-        name: names::listener(names::WILDCARD, port),
-        filter_chain_match: Some(FilterChainMatch {
-            destination_port: Some(u32v(port)),
-            ..Default::default()
-        }),
-        filters,
-        ..Default::default()
+/// Chains that match on TLS or ALPN need `tls_inspector`; a connection that sends nothing
+/// (a server-first protocol) continues as plaintext when the inspection times out.
+pub fn add_tls_inspector_if_needed(l: &mut Listener, chains: &[FilterChain]) {
+    let needs = chains.iter().any(|c| {
+        c.filter_chain_match.as_ref().is_some_and(|m| {
+            !m.transport_protocol.is_empty() || !m.application_protocols.is_empty()
+        })
+    });
+    if !needs {
+        return;
     }
+    l.listener_filters.push(ListenerFilter {
+        name: "envoy.filters.listener.tls_inspector".into(),
+        config_type: Some(listener_filter::ConfigType::TypedConfig(any(
+            &TlsInspector::default(),
+        ))),
+        ..Default::default()
+    });
+    l.continue_on_listener_filters_timeout = true;
 }
 
 /// `virtualInbound`: chains per served port, the rest to InboundPassthroughCluster.
@@ -166,6 +174,7 @@ pub fn virtual_inbound(mut chains: Vec<FilterChain>) -> Listener {
         ))),
         ..Default::default()
     }];
+    add_tls_inspector_if_needed(&mut l, &chains);
     let pass = names::INBOUND_PASSTHROUGH_CLUSTER;
     chains.push(FilterChain {
         name: names::VIRTUAL_INBOUND.into(),
@@ -188,6 +197,19 @@ pub fn gateway(port: u32, filter: Filter) -> Listener {
         filters: vec![filter],
         ..Default::default()
     }];
+    l
+}
+
+/// A listener bound on `ip:port` with the given chains (an inbound port with its mTLS chains).
+pub fn bound_with_chains(
+    ip: &str,
+    port: u32,
+    direction: TrafficDirection,
+    chains: Vec<FilterChain>,
+) -> Listener {
+    let mut l = listener(names::listener(ip, port), ip, port, direction);
+    add_tls_inspector_if_needed(&mut l, &chains);
+    l.filter_chains = chains;
     l
 }
 

@@ -21,6 +21,7 @@ use weft_xds::pb::envoy::config::route::v3::RouteConfiguration;
 use crate::context::Context;
 use crate::listener::{self, Routes};
 use crate::pbutil::boolv;
+use crate::security::mtls;
 use crate::sidecar::{
     catch_all, inbound_cluster_for, inbound_filters, inbound_ports, virtual_hosts,
 };
@@ -44,11 +45,13 @@ pub fn listeners(
     let mut taken = BTreeSet::new();
     for inst in inbound_ports(view) {
         taken.insert(inst.port);
-        out.listeners.push(listener::bound(
+        let mode = mtls::peer_mode(ctx, &view.namespace, &view.labels, inst.port);
+        let chains = mtls::inbound_chains(mode, inst.port, inbound_filters(ctx, view, inst));
+        out.listeners.push(listener::bound_with_chains(
             &ip,
             inst.port,
             TrafficDirection::Inbound,
-            inbound_filters(ctx, view, inst),
+            chains,
         ));
         out.clusters.push(inbound_cluster_for(ctx, view, inst));
     }

@@ -1,5 +1,5 @@
 //! DestinationRule traffic policy → cluster settings: load balancing, connection pool (circuit
-//! breakers), outlier detection, and the seam where client TLS will go.
+//! breakers), and outlier detection. Client TLS is resolved here (`tls`) and built in `security::client_tls`.
 
 use weft_config::model::networking::{
     ClientTlsSettings, ConnectionPoolSettings, LoadBalancerSettings,
@@ -10,7 +10,7 @@ use weft_xds::pb::envoy::config::cluster::v3::cluster::{
     CommonLbConfig, LbConfig, LbPolicy, MaglevLbConfig, RingHashLbConfig,
 };
 use weft_xds::pb::envoy::config::cluster::v3::{CircuitBreakers, Cluster, OutlierDetection};
-use weft_xds::pb::envoy::config::core::v3::{HttpProtocolOptions, TransportSocket};
+use weft_xds::pb::envoy::config::core::v3::HttpProtocolOptions;
 use weft_xds::pb::envoy::r#type::v3::Percent;
 
 use crate::pbutil::{duration_of, u32v};
@@ -113,7 +113,6 @@ impl EffectivePolicy {
                 });
             }
         }
-        cluster.transport_socket = transport_socket(self.tls.as_ref());
     }
 }
 
@@ -213,10 +212,4 @@ fn outlier_detection(o: &IstioOutlier) -> OutlierDetection {
         out.enforcing_consecutive_local_origin_failure = Some(u32v(100));
     }
     out
-}
-
-/// Client TLS for a cluster. Not generated yet: weft has no SDS server or certificates, so
-/// `tls` (and Istio's auto mTLS) is accepted and left out; this is where it will be built.
-fn transport_socket(_tls: Option<&ClientTlsSettings>) -> Option<TransportSocket> {
-    None
 }

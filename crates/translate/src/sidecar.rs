@@ -17,7 +17,7 @@ use crate::endpoint::load_assignment;
 use crate::http_route::{RouteScope, default_route, routes};
 use crate::listener::{self, Routes};
 use crate::pbutil::{boolv, duration};
-use crate::security;
+use crate::security::{self, mtls};
 use crate::view::{Capture, InboundPort, ProxyView};
 use crate::{Resources, names};
 use weft_xds::pb::envoy::config::listener::v3::Filter;
@@ -240,10 +240,9 @@ pub(crate) fn catch_all(fallback: &str) -> VirtualHost {
 fn inbound(ctx: &Context, view: &ProxyView, out: &mut Resources) {
     let mut chains = Vec::new();
     for inst in inbound_ports(view) {
-        chains.push(listener::inbound_chain(
-            inst.port,
-            inbound_filters(ctx, view, inst),
-        ));
+        let mode = mtls::peer_mode(ctx, &view.namespace, &view.labels, inst.port);
+        let filters = inbound_filters(ctx, view, inst);
+        chains.extend(mtls::inbound_chains(mode, inst.port, filters));
         out.clusters.push(inbound_cluster_for(ctx, view, inst));
     }
     out.listeners.push(listener::virtual_inbound(chains));

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use weft_config::model::kube::{Container, Deployment};
 use weft_config::{Body, Object, Problem};
 
-pub use pods::pods_yaml;
+pub use pods::{TLS_MODE_LABEL, pods_yaml};
 
 use crate::supervise::ProcessSpec;
 

@@ -5,6 +5,9 @@ use std::fmt::Write;
 
 use super::{Instance, Plan};
 
+/// Istio's label for workloads with a sidecar (auto mTLS sends mesh TLS to them).
+pub const TLS_MODE_LABEL: &str = "security.istio.io/tlsMode";
+
 /// One v1 Pod per instance, as a multi-document YAML stream (empty for an empty plan).
 /// Every string is double-quoted so that no name or label value can change the structure.
 pub fn pods_yaml(plan: &Plan) -> String {
@@ -19,9 +22,16 @@ fn write_pod(out: &mut String, instance: &Instance) {
     out.push_str("---\napiVersion: v1\nkind: Pod\nmetadata:\n");
     line(out, 2, "name", &quote(&instance.name));
     line(out, 2, "namespace", &quote(&instance.namespace));
-    if !instance.labels.is_empty() {
+    let mut labels = instance.labels.clone();
+    if !instance.is_external() {
+        // As Istio's injector labels a pod that gets a sidecar: clients use mTLS to it.
+        labels
+            .entry(TLS_MODE_LABEL.to_string())
+            .or_insert_with(|| "istio".to_string());
+    }
+    if !labels.is_empty() {
         out.push_str("  labels:\n");
-        for (key, value) in &instance.labels {
+        for (key, value) in &labels {
             line(out, 4, &quote(key), &quote(value));
         }
     }

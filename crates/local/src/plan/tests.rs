@@ -395,7 +395,11 @@ fn pods_yaml_loads_back_as_the_same_pods() {
         assert_eq!(object.api_version, "v1");
         assert_eq!(object.name(), instance.name);
         assert_eq!(object.namespace(), instance.namespace);
-        assert_eq!(object.metadata.labels, instance.labels);
+        let mut labels = instance.labels.clone();
+        if !instance.is_external() {
+            labels.insert(TLS_MODE_LABEL.into(), "istio".into());
+        }
+        assert_eq!(object.metadata.labels, labels);
         assert_eq!(
             pod.spec.service_account_name.as_deref(),
             Some(instance.service_account.as_str())

@@ -1,10 +1,14 @@
-//! Istio's security policies as Envoy config: PeerAuthentication (`mtls`: inbound TLS modes,
-//! auto mTLS on clusters), RequestAuthentication (`authn`: the jwt_authn filter) and
-//! AuthorizationPolicy (`authz`: RBAC filters). Each module picks the policies that apply to a
-//! proxy with Istio's precedence and emits standard Envoy v3 filters.
+//! Istio's security policies as Envoy config: PeerAuthentication (`mtls`: inbound TLS
+//! modes), DestinationRule TLS and auto mTLS (`client_tls`; `tls_context` builds the sockets),
+//! RequestAuthentication (`authn`: the jwt_authn filter) and AuthorizationPolicy (`authz`: RBAC
+//! filters). Each module picks the policies that apply to a proxy with Istio's precedence and
+//! emits standard Envoy v3 config.
 
 mod authn;
 mod authz;
+pub(crate) mod client_tls;
+pub(crate) mod mtls;
+pub(crate) mod tls_context;
 
 use weft_xds::pb::envoy::config::listener::v3::Filter;
 use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter;
