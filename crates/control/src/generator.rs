@@ -79,6 +79,8 @@ impl MeshGenerator {
             .iter()
             .map(|e| self.intern(&e.cluster_name, e, None));
         put(t::CLUSTER_LOAD_ASSIGNMENT, endpoints.collect());
+        let secrets = r.secrets.iter().map(|s| self.intern(&s.name, s, None));
+        put(t::SECRET, secrets.collect());
         out
     }
 }

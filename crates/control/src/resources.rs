@@ -9,12 +9,14 @@ use weft_xds::pb::google::protobuf::Any;
 use weft_xds::type_url;
 
 /// The order in which types are pushed: clusters before their endpoints, listeners before
-/// their routes (Envoy's ADS ordering, so nothing is referenced before it exists).
-pub const PUSH_ORDER: [&str; 4] = [
+/// their routes (Envoy's ADS ordering, so nothing is referenced before it exists), then the
+/// secrets listeners asked for.
+pub const PUSH_ORDER: [&str; 5] = [
     type_url::CLUSTER,
     type_url::CLUSTER_LOAD_ASSIGNMENT,
     type_url::LISTENER,
     type_url::ROUTE_CONFIGURATION,
+    type_url::SECRET,
 ];
 
 /// The short name Istio uses for a type in metrics and debug output.

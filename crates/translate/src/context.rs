@@ -37,6 +37,8 @@ pub struct Context {
     pub peer_authentications: Vec<Config<PeerAuthentication>>,
     pub request_authentications: Vec<Config<RequestAuthentication>>,
     pub authorization_policies: Vec<Config<AuthorizationPolicy>>,
+    /// Kubernetes Secrets, for gateway `credentialName`s (read only in the gateway's namespace).
+    pub secrets: Vec<Config<weft_config::model::kube::Secret>>,
 }
 
 fn labels_match(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
@@ -88,6 +90,7 @@ impl Context {
             peer_authentications: Vec::new(),
             request_authentications: Vec::new(),
             authorization_policies: Vec::new(),
+            secrets: Vec::new(),
             mesh,
         };
         for obj in objects {
@@ -116,6 +119,7 @@ impl Context {
                 }
                 Body::Gateway(b) => ctx.gateways.push(config(obj, &b.spec, &[], &[])),
                 Body::Sidecar(b) => ctx.sidecars.push(config(obj, &b.spec, &[], &[])),
+                Body::Secret(b) => ctx.secrets.push(config(obj, b, &[], &[])),
                 Body::PeerAuthentication(b) => {
                     ctx.peer_authentications
                         .push(config(obj, &b.spec, &[], &[]))

@@ -12,6 +12,7 @@ use weft_xds::pb::envoy::config::route::v3::{
 };
 
 use crate::context::Context;
+use crate::gateway_tls;
 use crate::http_route::{RouteScope, routes};
 use crate::listener::{self, Routes};
 use crate::pbutil::boolv;
@@ -44,6 +45,7 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     clusters_and_endpoints(ctx, &services, &view.namespace, &mut out);
     // Port → (gateway `ns/name`, server) for the HTTP servers of the selecting Gateways.
     let mut ports: BTreeMap<u32, Vec<(String, &Server)>> = BTreeMap::new();
+    let mut tls_ports: BTreeMap<u32, Vec<(String, &Server)>> = BTreeMap::new();
     for gw in ctx.gateways_for(&view.labels) {
         let key = format!("{}/{}", gw.namespace, gw.name);
         for server in &gw.spec.servers {
@@ -51,12 +53,20 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
                 continue;
             };
             let protocol = Protocol::parse(port.protocol.as_deref().unwrap_or(""));
-            // HTTPS/TLS servers need certificates (SDS), which weft does not serve yet.
-            if let (Some(number), true) = (port.number, protocol.is_http()) {
+            let Some(number) = port.number else { continue };
+            if gateway_tls::is_tls_server(server) {
+                tls_ports
+                    .entry(number)
+                    .or_default()
+                    .push((key.clone(), server));
+            } else if protocol.is_http() {
                 ports.entry(number).or_default().push((key.clone(), server));
             }
         }
     }
+    // A port is served either as plain HTTP or as TLS; plain HTTP servers win a conflict.
+    tls_ports.retain(|port, _| !ports.contains_key(port));
+    gateway_tls::generate(ctx, view, &tls_ports, &mut out);
     for (port, servers) in ports {
         let rds = names::gateway_route(port);
         let name = names::listener(names::WILDCARD, port);
@@ -75,7 +85,7 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     out
 }
 
-fn route_config(
+pub(crate) fn route_config(
     ctx: &Context,
     view: &ProxyView,
     port: u32,

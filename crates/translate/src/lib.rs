@@ -10,6 +10,7 @@ pub mod context;
 mod endpoint;
 mod filters;
 mod gateway;
+mod gateway_tls;
 mod http_route;
 mod listener;
 mod matching;
@@ -27,6 +28,7 @@ use weft_xds::pb::envoy::config::cluster::v3::Cluster;
 use weft_xds::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use weft_xds::pb::envoy::config::listener::v3::Listener;
 use weft_xds::pb::envoy::config::route::v3::RouteConfiguration;
+use weft_xds::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
 
 pub use context::Context;
 pub use proxy::{Interception, NodeError, NodeMetadata, Proxy, ProxyKind};
@@ -39,6 +41,8 @@ pub struct Resources {
     pub routes: Vec<RouteConfiguration>,
     pub clusters: Vec<Cluster>,
     pub endpoints: Vec<ClusterLoadAssignment>,
+    /// SDS secrets served by the control plane (gateway `credentialName`s).
+    pub secrets: Vec<Secret>,
 }
 
 /// Everything `view` is sent.
@@ -55,6 +59,8 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
         .sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
     r.endpoints
         .dedup_by(|a, b| a.cluster_name == b.cluster_name);
+    r.secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    r.secrets.dedup_by(|a, b| a.name == b.name);
     r
 }
 

@@ -138,12 +138,14 @@ pub fn outbound(address: &str, port: u32, filter: Filter) -> Listener {
     l
 }
 
-/// Chains that match on TLS or ALPN need `tls_inspector`; a connection that sends nothing
+/// Chains that match on TLS, SNI or ALPN need `tls_inspector`; a connection that sends nothing
 /// (a server-first protocol) continues as plaintext when the inspection times out.
 pub fn add_tls_inspector_if_needed(l: &mut Listener, chains: &[FilterChain]) {
     let needs = chains.iter().any(|c| {
         c.filter_chain_match.as_ref().is_some_and(|m| {
-            !m.transport_protocol.is_empty() || !m.application_protocols.is_empty()
+            !m.transport_protocol.is_empty()
+                || !m.application_protocols.is_empty()
+                || !m.server_names.is_empty()
         })
     });
     if !needs {

@@ -105,12 +105,16 @@ pub fn resources(input: &Path) -> (weft_translate::Resources, Vec<String>) {
 
 fn translate(input: &Path) -> Value {
     let (r, show) = resources(input);
-    let all = json!({
+    let mut all = json!({
         "listeners": packed(&r.listeners),
         "routes": packed(&r.routes),
         "clusters": packed(&r.clusters),
         "endpoints": packed(&r.endpoints),
     });
+    // Only gateways with credentials have secrets; other cases stay as they were.
+    if !r.secrets.is_empty() {
+        all["secrets"] = packed(&r.secrets).into();
+    }
     if show.is_empty() {
         return all;
     }

@@ -7,6 +7,7 @@
 mod authn;
 mod authz;
 pub(crate) mod client_tls;
+pub(crate) mod credentials;
 pub(crate) mod mtls;
 pub(crate) mod tls_context;
 
