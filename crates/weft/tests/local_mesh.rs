@@ -4,7 +4,9 @@
 //! them, through a workload's sidecar HTTP proxy listener; assertions are on what comes back
 //! (which reviews version answered, status codes, timing). The mesh is started once; the
 //! scenarios of examples/traffic are applied one after another by adding files to its config
-//! directory, which the control plane watches. At the end SIGTERM must stop every process.
+//! directory, which the control plane watches. Then the security scenarios: auto mTLS between
+//! sidecars, STRICT refusing plaintext, and an AuthorizationPolicy on the caller's identity.
+//! At the end SIGTERM must stop every process.
 
 mod mesh;
 
@@ -18,6 +20,9 @@ const PRODUCTPAGE_PROXY: &str = "127.10.0.2:15080";
 /// reviews-v2-0's sidecar.
 const REVIEWS_V2_PROXY: &str = "127.10.0.5:15080";
 const GATEWAY: &str = "127.0.0.1:8080";
+/// reviews-v2-0's inbound port (its sidecar, bound on the pod IP) and admin API.
+const REVIEWS_V2_INBOUND: &str = "127.10.0.5:9080";
+const REVIEWS_V2_ADMIN: &str = "127.10.0.5:15000";
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address")
@@ -215,6 +220,55 @@ fn egress_scenario(mesh: &Mesh) {
     assert_eq!(r.status, 502, "an unregistered host is refused: {}", r.body);
 }
 
+/// The sum of every counter of a sidecar's `/stats` whose name ends with `suffix`.
+fn stat_sum(admin: &str, suffix: &str) -> u64 {
+    let r = get(addr(admin), None, "/stats", &[]).expect("admin /stats");
+    r.body
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(name, _)| name.ends_with(suffix))
+        .filter_map(|(_, v)| v.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// Auto mTLS between sidecars by default; STRICT refuses plaintext from outside the mesh
+/// while mesh traffic keeps working; AuthorizationPolicy on the caller's mTLS identity.
+fn security_scenarios(mesh: &Mesh) {
+    // PERMISSIVE (the default): a plaintext client outside the mesh still gets an answer...
+    let direct = get(addr(REVIEWS_V2_INBOUND), None, "/reviews/0", &[]).expect("plaintext");
+    assert_eq!(direct.status, 200, "{}", direct.body);
+    // ...and sidecars talk mTLS to each other (auto mTLS): reviews-v2's sidecar terminated
+    // TLS handshakes from its callers.
+    for _ in 0..5 {
+        let _ = via(PRODUCTPAGE_PROXY, "reviews:9080", "/reviews/0", &[]);
+    }
+    let handshakes = stat_sum(REVIEWS_V2_ADMIN, "ssl.handshake");
+    assert!(handshakes > 0, "no TLS handshakes on reviews-v2's sidecar");
+
+    mesh.apply_scenarios(&["mtls-strict"]);
+    eventually("STRICT refuses plaintext", || {
+        get(addr(REVIEWS_V2_INBOUND), None, "/reviews/0", &[]).is_none()
+    });
+    product_page(mesh);
+
+    mesh.apply_scenarios(&["mtls-strict", "ratings-allow-reviews-only"]);
+    eventually("productpage's identity is denied by ratings", || {
+        via(PRODUCTPAGE_PROXY, "ratings:9080", "/ratings/0", &[]).is_some_and(|r| r.status == 403)
+    });
+    let denied = via(PRODUCTPAGE_PROXY, "ratings:9080", "/ratings/0", &[]).expect("403");
+    assert!(
+        denied.body.contains("RBAC: access denied"),
+        "{}",
+        denied.body
+    );
+    let allowed = via(REVIEWS_V2_PROXY, "ratings:9080", "/ratings/0", &[]).expect("ratings");
+    assert_eq!(
+        allowed.status, 200,
+        "reviews may call ratings: {}",
+        allowed.body
+    );
+}
+
 #[test]
 fn bookinfo_scenarios_in_a_local_mesh() {
     let mesh = Mesh::start("scenarios");
@@ -223,6 +277,7 @@ fn bookinfo_scenarios_in_a_local_mesh() {
     canary_scenarios(&mesh);
     fault_scenarios(&mesh);
     egress_scenario(&mesh);
+    security_scenarios(&mesh);
     mesh.apply_scenarios(&[]);
     product_page(&mesh);
     mesh.stop();
