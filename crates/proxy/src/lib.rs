@@ -20,6 +20,7 @@ pub mod secrets;
 mod state;
 pub mod stats;
 mod tcp;
+mod tls;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -93,6 +94,11 @@ impl Proxy {
         let admin_addr = admin_address(&bootstrap)?;
         let stats = Arc::new(stats::Stats::default());
         let shared = Arc::new(Shared::new(bootstrap, stats));
+        for s in &shared.bootstrap.static_resources.secrets {
+            let secret = weft_proxy_config::runtime::tls::build_secret(s)
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            shared.secrets.set(&s.name, secret);
+        }
         let listeners = Arc::new(Mutex::new(listener::ListenerManager::default()));
         let control = Control {
             shared: shared.clone(),

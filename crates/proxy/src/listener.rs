@@ -15,6 +15,7 @@ use weft_proxy_config::runtime::{Listener, NetworkKind};
 use crate::inspect::{self, Inspected};
 use crate::orig_dst;
 use crate::state::Shared;
+use crate::tls::{self, Stream};
 
 #[derive(Debug)]
 struct Running {
@@ -165,11 +166,30 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
         tracing::debug!(listener = %listener.name, %destination, "no filter chain matched");
         return;
     };
-    let ctx = crate::ConnMeta {
+    let mut ctx = crate::ConnMeta {
         peer,
         local: destination,
         server_name: inspected.server_name.clone().unwrap_or_default(),
         tls: None,
+    };
+    let stream = match &chain.tls {
+        None => Stream::Plain(stream),
+        Some(tls) => {
+            let ssl = shared.stats.listener_ssl(&listener.stat_prefix);
+            match tls::server::accept(tls, &shared.secrets, stream, listener.inspect_timeout).await
+            {
+                Ok((s, peer_tls)) => {
+                    ssl.handshake.inc();
+                    ctx.tls = Some(Arc::new(peer_tls));
+                    Stream::Server(Box::new(s))
+                }
+                Err(e) => {
+                    e.failure().count(&ssl);
+                    tracing::debug!(listener = %listener.name, chain = %chain.name, %peer, error = %e, "downstream TLS handshake failed");
+                    return;
+                }
+            }
+        }
     };
     match &chain.kind {
         NetworkKind::Tcp(t) => crate::tcp::proxy(shared.clone(), t.clone(), stream, ctx).await,
