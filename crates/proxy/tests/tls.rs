@@ -30,7 +30,12 @@ fn curl_https(port: u16, files: &Files, client: Option<&str>) -> (bool, String) 
     let resolve = format!("localhost:{port}:127.0.0.1");
     let ca = files.path("ca.crt");
     let (crt, key) = client
-        .map(|c| (files.path(&format!("{c}.crt")), files.path(&format!("{c}.key"))))
+        .map(|c| {
+            (
+                files.path(&format!("{c}.crt")),
+                files.path(&format!("{c}.key")),
+            )
+        })
         .unzip();
     let mut args = vec![
         "-sS".to_string(),
@@ -86,7 +91,12 @@ async fn mtls_listener(tag: &str, sans: Vec<serde_json::Value>) -> MtlsSetup {
         )],
         false,
     );
-    let proxy = start(bootstrap(vec![l], vec![cluster("app", backend, None)], vec![])).await;
+    let proxy = start(bootstrap(
+        vec![l],
+        vec![cluster("app", backend, None)],
+        vec![],
+    ))
+    .await;
     MtlsSetup {
         proxy,
         port,
@@ -120,9 +130,16 @@ async fn curl_and_openssl_get_through_mtls_and_the_peer_principal_is_logged() {
     ]
     .map(str::to_string);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (_, out) = run("openssl", &refs, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let (_, out) = run(
+        "openssl",
+        &refs,
+        "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n",
+    );
     assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
-    assert!(out.contains("HTTP/1.0 200") || out.contains("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.contains("HTTP/1.0 200") || out.contains("HTTP/1.1 200"),
+        "{out}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = std::fs::read_to_string(s.files.path("access.log")).unwrap();
     assert!(
@@ -139,36 +156,55 @@ async fn curl_and_openssl_get_through_mtls_and_the_peer_principal_is_logged() {
 async fn refuses_plaintext_missing_foreign_expired_and_future_client_certificates() {
     let s = mtls_listener("refuse", vec![]).await;
     // Plaintext to a TLS-only chain: no HTTP answer, the connection is closed.
-    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.unwrap();
-    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", s.port))
+        .await
+        .unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), raw.read_to_end(&mut buf)).await;
-    assert!(!String::from_utf8_lossy(&buf).contains("HTTP/1.1"), "{buf:?}");
+    assert!(
+        !String::from_utf8_lossy(&buf).contains("HTTP/1.1"),
+        "{buf:?}"
+    );
     // No client certificate.
     let (ok, out) = curl_https(s.port, &s.files, None);
     assert!(!ok && !out.contains("status=200"), "{out}");
     // From another CA.
-    Ca::new("other CA").leaf("productpage", 2).write(&s.files, "foreign");
+    Ca::new("other CA")
+        .leaf("productpage", 2)
+        .write(&s.files, "foreign");
     let (ok, out) = curl_https(s.port, &s.files, Some("foreign"));
     assert!(!ok && !out.contains("status=200"), "{out}");
     // Expired, then not yet valid.
     let uri = "spiffe://cluster.local/ns/default/sa/productpage";
-    s.ca.leaf_with(uri, 3, Some((2020, 2021))).write(&s.files, "expired");
+    s.ca.leaf_with(uri, 3, Some((2020, 2021)))
+        .write(&s.files, "expired");
     let (ok, out) = curl_https(s.port, &s.files, Some("expired"));
     assert!(!ok && !out.contains("status=200"), "{out}");
-    s.ca.leaf_with(uri, 4, Some((2090, 2091))).write(&s.files, "future");
+    s.ca.leaf_with(uri, 4, Some((2090, 2091)))
+        .write(&s.files, "future");
     let (ok, out) = curl_https(s.port, &s.files, Some("future"));
     assert!(!ok && !out.contains("status=200"), "{out}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(stat(&s.proxy, "listener.mtls.ssl.no_certificate").await, 1);
-    assert_eq!(stat(&s.proxy, "listener.mtls.ssl.fail_verify_error").await, 3);
-    assert_eq!(stat(&s.proxy, "listener.mtls.ssl.connection_error").await, 5);
+    assert_eq!(
+        stat(&s.proxy, "listener.mtls.ssl.fail_verify_error").await,
+        3
+    );
+    assert_eq!(
+        stat(&s.proxy, "listener.mtls.ssl.connection_error").await,
+        5
+    );
     assert_eq!(stat(&s.proxy, "listener.mtls.ssl.handshake").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_certificate_without_a_matching_san_is_refused() {
-    let sans = vec![json!({"san_type": "URI", "matcher": {"prefix": "spiffe://cluster.local/ns/default/sa/product"}})];
+    let sans = vec![
+        json!({"san_type": "URI", "matcher": {"prefix": "spiffe://cluster.local/ns/default/sa/product"}}),
+    ];
     let s = mtls_listener("san", sans).await;
     s.ca.leaf("productpage", 5).write(&s.files, "good");
     s.ca.leaf("ratings", 6).write(&s.files, "bad");

@@ -12,7 +12,10 @@ use crate::error::{At, Result};
 use crate::model::core as mc;
 use crate::model::tls as m;
 
-pub(crate) fn transport_socket(at: &At<'_>, ts: &core::TransportSocket) -> Result<m::TransportSocket> {
+pub(crate) fn transport_socket(
+    at: &At<'_>,
+    ts: &core::TransportSocket,
+) -> Result<m::TransportSocket> {
     let tat = at.field("typed_config");
     let Some(core::transport_socket::ConfigType::TypedConfig(any)) = &ts.config_type else {
         return Err(tat.err("is required"));
@@ -206,23 +209,33 @@ fn validation_context(
     #[allow(deprecated)]
     left.match_subject_alt_names.clear();
     rest(at, &left)?;
-    let typed = list(at, "match_typed_subject_alt_names", &v.match_typed_subject_alt_names, |at, s| {
-        let san_type = SanType::try_from(s.san_type)
-            .map_err(|_| at.field("san_type").err("unknown SAN type"))?;
-        if !s.oid.is_empty() {
-            return Err(at.field("oid").err("is not supported"));
-        }
-        Ok(m::SubjectAltNameMatcher {
-            san_type: san_type.as_str_name().to_string(),
-            matcher: s
-                .matcher
-                .as_ref()
-                .map(|mm| string_matcher(&at.field("matcher"), mm))
-                .transpose()?,
-        })
-    })?;
+    let typed = list(
+        at,
+        "match_typed_subject_alt_names",
+        &v.match_typed_subject_alt_names,
+        |at, s| {
+            let san_type = SanType::try_from(s.san_type)
+                .map_err(|_| at.field("san_type").err("unknown SAN type"))?;
+            if !s.oid.is_empty() {
+                return Err(at.field("oid").err("is not supported"));
+            }
+            Ok(m::SubjectAltNameMatcher {
+                san_type: san_type.as_str_name().to_string(),
+                matcher: s
+                    .matcher
+                    .as_ref()
+                    .map(|mm| string_matcher(&at.field("matcher"), mm))
+                    .transpose()?,
+            })
+        },
+    )?;
     #[allow(deprecated)]
-    let legacy = list(at, "match_subject_alt_names", &v.match_subject_alt_names, string_matcher)?;
+    let legacy = list(
+        at,
+        "match_subject_alt_names",
+        &v.match_subject_alt_names,
+        string_matcher,
+    )?;
     Ok(m::CertificateValidationContext {
         trusted_ca: v
             .trusted_ca
@@ -262,16 +275,16 @@ fn config_source(at: &At<'_>, c: &core::ConfigSource) -> Result<mc::ConfigSource
             let aat = at.field("api_config_source");
             let api_type = core::api_config_source::ApiType::try_from(a.api_type)
                 .map_err(|_| aat.field("api_type").err("unknown"))?;
-            let services = list(&aat, "grpc_services", &a.grpc_services, |gat, g| match &g
-                .target_specifier
-            {
-                Some(T::EnvoyGrpc(e)) => Ok(mc::GrpcService {
-                    envoy_grpc: Some(mc::EnvoyGrpc {
-                        cluster_name: e.cluster_name.clone(),
+            let services = list(&aat, "grpc_services", &a.grpc_services, |gat, g| {
+                match &g.target_specifier {
+                    Some(T::EnvoyGrpc(e)) => Ok(mc::GrpcService {
+                        envoy_grpc: Some(mc::EnvoyGrpc {
+                            cluster_name: e.cluster_name.clone(),
+                        }),
+                        timeout: None,
                     }),
-                    timeout: None,
-                }),
-                _ => Err(gat.field("envoy_grpc").err("is required")),
+                    _ => Err(gat.field("envoy_grpc").err("is required")),
+                }
             })?;
             out.api_config_source = Some(mc::ApiConfigSource {
                 api_type: Some(api_type.as_str_name().to_string()),
@@ -318,8 +331,7 @@ pub fn secret(s: &pb::Secret) -> Result<m::Secret> {
             out.tls_certificate = Some(tls_certificate(&at.field("tls_certificate"), c)?);
         }
         Some(Type::ValidationContext(v)) => {
-            out.validation_context =
-                Some(validation_context(&at.field("validation_context"), v)?);
+            out.validation_context = Some(validation_context(&at.field("validation_context"), v)?);
         }
         Some(Type::SessionTicketKeys(_)) => {
             return Err(at.field("session_ticket_keys").err("is not supported"));

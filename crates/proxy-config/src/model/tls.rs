@@ -36,7 +36,9 @@ pub enum TransportSocketConfig {
     )]
     Upstream(UpstreamTlsContext),
     /// Plaintext, as if no transport socket were set.
-    #[serde(rename = "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer")]
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"
+    )]
     RawBuffer {},
 }
 
@@ -128,7 +130,11 @@ impl Secret {
     /// A copy whose private key (if any) reads `[redacted]`.
     pub fn redacted(&self) -> Secret {
         let mut s = self.clone();
-        if let Some(key) = s.tls_certificate.as_mut().and_then(|c| c.private_key.as_mut()) {
+        if let Some(key) = s
+            .tls_certificate
+            .as_mut()
+            .and_then(|c| c.private_key.as_mut())
+        {
             *key = DataSource {
                 inline_string: Some(REDACTED.into()),
                 ..Default::default()
@@ -147,7 +153,10 @@ impl TransportSocket {
             Some(TransportSocketConfig::Upstream(u)) => u.common_tls_context.as_mut(),
             _ => None,
         };
-        for cert in common.into_iter().flat_map(|c| c.tls_certificates.iter_mut()) {
+        for cert in common
+            .into_iter()
+            .flat_map(|c| c.tls_certificates.iter_mut())
+        {
             if let Some(key) = cert.private_key.as_mut().filter(|k| k.filename.is_none()) {
                 *key = DataSource {
                     inline_string: Some(REDACTED.into()),

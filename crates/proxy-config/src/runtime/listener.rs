@@ -199,10 +199,8 @@ pub fn stat_addr(addr: SocketAddr) -> String {
 }
 
 fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
-    let tls = super::tls::build_downstream(
-        &at.field("transport_socket"),
-        c.transport_socket.as_ref(),
-    )?;
+    let tls =
+        super::tls::build_downstream(&at.field("transport_socket"), c.transport_socket.as_ref())?;
     let matcher = build_chain_match(
         &at.field("filter_chain_match"),
         c.filter_chain_match.as_ref(),

@@ -174,9 +174,9 @@ pub fn build_downstream(
             }))
         }
         Some(m::TransportSocketConfig::RawBuffer {}) => Ok(None),
-        Some(m::TransportSocketConfig::Upstream(_)) => Err(tat.err(
-            "a filter chain needs a DownstreamTlsContext, not an UpstreamTlsContext",
-        )),
+        Some(m::TransportSocketConfig::Upstream(_)) => {
+            Err(tat.err("a filter chain needs a DownstreamTlsContext, not an UpstreamTlsContext"))
+        }
         None => Err(tat.err("is required")),
     }
 }
@@ -198,9 +198,9 @@ pub fn build_upstream(at: &At<'_>, ts: Option<&m::TransportSocket>) -> Result<Op
             }))
         }
         Some(m::TransportSocketConfig::RawBuffer {}) => Ok(None),
-        Some(m::TransportSocketConfig::Downstream(_)) => Err(tat.err(
-            "a cluster needs an UpstreamTlsContext, not a DownstreamTlsContext",
-        )),
+        Some(m::TransportSocketConfig::Downstream(_)) => {
+            Err(tat.err("a cluster needs an UpstreamTlsContext, not a DownstreamTlsContext"))
+        }
         None => Err(tat.err("is required")),
     }
 }
@@ -219,7 +219,10 @@ fn build_common(at: &At<'_>, c: Option<&m::CommonTlsContext>) -> Result<CommonTl
 }
 
 fn certificate(at: &At<'_>, c: &m::CommonTlsContext) -> Result<Option<CertSource>> {
-    match (&c.tls_certificates[..], &c.tls_certificate_sds_secret_configs[..]) {
+    match (
+        &c.tls_certificates[..],
+        &c.tls_certificate_sds_secret_configs[..],
+    ) {
         ([], []) => Ok(None),
         ([cert], []) => Ok(Some(CertSource::Inline(tls_certificate(
             &at.field("tls_certificates").index(0),
@@ -229,9 +232,8 @@ fn certificate(at: &At<'_>, c: &m::CommonTlsContext) -> Result<Option<CertSource
             &at.field("tls_certificate_sds_secret_configs").index(0),
             sds,
         )?))),
-        ([_, ..], [_, ..]) => Err(at.err(
-            "only one of tls_certificates and tls_certificate_sds_secret_configs may be set",
-        )),
+        ([_, ..], [_, ..]) => Err(at
+            .err("only one of tls_certificates and tls_certificate_sds_secret_configs may be set")),
         ([_, _, ..], _) => Err(at
             .field("tls_certificates")
             .err("only one certificate is supported")),
@@ -360,7 +362,8 @@ fn versions(at: &At<'_>, p: Option<&m::TlsParameters>) -> Result<(TlsVersion, Tl
     let Some(p) = p else {
         return Ok((TlsVersion::Tls12, TlsVersion::Tls13));
     };
-    let parse = |field: &str, v: Option<&str>, default: TlsVersion| match v {
+    let parse = |field: &str, v: Option<&str>, default: TlsVersion| {
+        match v {
         None | Some("TLS_AUTO") => Ok(default),
         // rustls speaks TLS 1.2 and 1.3 only: a lower minimum is raised to 1.2.
         Some("TLSv1_0" | "TLSv1_1" | "TLSv1_2") if field.starts_with("tls_minimum") => {
@@ -371,6 +374,7 @@ fn versions(at: &At<'_>, p: Option<&m::TlsParameters>) -> Result<(TlsVersion, Tl
         Some(other) => Err(at.field(field).err(format!(
             "{other:?} is not supported (TLS_AUTO, TLSv1_2 or TLSv1_3; TLS 1.0 and 1.1 only as a minimum)"
         ))),
+    }
     };
     let min = parse(
         "tls_minimum_protocol_version",

@@ -413,6 +413,7 @@ impl Resources {
             routes: versioned(&self.routes),
             endpoints: versioned(&self.endpoints),
             versions: self.versions.clone(),
+            secret_versions: Default::default(),
         }
     }
 }

@@ -180,7 +180,11 @@ fn prepare_request(ctx: &Ctx, req: &mut Request<Incoming>) -> Option<HeaderValue
         }
     }
     if hcm.use_remote_address || !h.contains_key(&X_FORWARDED_PROTO) {
-        let proto = if ctx.meta.tls.is_some() { "https" } else { "http" };
+        let proto = if ctx.meta.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     }
     let keep = h.contains_key(&X_REQUEST_ID)

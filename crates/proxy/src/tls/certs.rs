@@ -8,9 +8,9 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
 use weft_proxy_config::access_log::format_time;
+use weft_proxy_config::runtime::Snapshot;
 use weft_proxy_config::runtime::secret::Secret;
 use weft_proxy_config::runtime::tls::{CaSource, CertSource, CommonTls};
-use weft_proxy_config::runtime::Snapshot;
 
 use crate::secrets::SecretStore;
 
@@ -43,12 +43,21 @@ fn one(path: &str, der: &[u8]) -> Option<Value> {
         .map_or(0, |d| d.as_secs() / 86_400);
     Some(json!({
         "path": path,
-        "serial_number": cert.tbs_certificate.raw_serial().iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "serial_number": serial_hex(cert.tbs_certificate.raw_serial()),
         "subject_alt_names": sans,
         "days_until_expiration": days_left.to_string(),
         "valid_from": format_time(not_before),
         "expiration_time": format_time(not_after),
     }))
+}
+
+/// Lowercase hex without leading zero bytes, as Envoy prints serials.
+fn serial_hex(raw: &[u8]) -> String {
+    let start = raw
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(raw.len().saturating_sub(1));
+    raw[start..].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The `/certs` document.

@@ -41,7 +41,12 @@ pub enum TlsConnectError {
 impl ClientTls {
     fn config(&self) -> Result<Arc<ClientConfig>, MaterialError> {
         let version = self.secrets.version();
-        if let Some(b) = self.cfg.built.get::<Built>().filter(|b| b.version == version) {
+        if let Some(b) = self
+            .cfg
+            .built
+            .get::<Built>()
+            .filter(|b| b.version == version)
+        {
             return Ok(b.config.clone());
         }
         let config = Arc::new(build(&self.cfg, &self.secrets)?);

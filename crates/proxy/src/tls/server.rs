@@ -112,7 +112,9 @@ pub async fn accept(
             .alpn()
             .map(|it| it.map(<[u8]>::to_vec).collect())
             .unwrap_or_default();
-        let overlap = offered.iter().any(|p| built.config.alpn_protocols.contains(p));
+        let overlap = offered
+            .iter()
+            .any(|p| built.config.alpn_protocols.contains(p));
         let config = if overlap || offered.is_empty() {
             built.config.clone()
         } else {

@@ -8,9 +8,7 @@ use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
-use weft_proxy_config::runtime::secret::{
-    PrivateKey, Secret, TlsCertificate, ValidationContext,
-};
+use weft_proxy_config::runtime::secret::{PrivateKey, Secret, TlsCertificate, ValidationContext};
 
 pub struct Ca {
     pub cert: Certificate,
@@ -264,8 +262,10 @@ pub fn tcp_to(cluster: &str) -> Value {
 
 pub fn listener(name: &str, port: u16, chains: Vec<Value>, tls_inspector: bool) -> Value {
     let filters: Vec<Value> = if tls_inspector {
-        vec![json!({"name": "envoy.filters.listener.tls_inspector", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"}})]
+        vec![
+            json!({"name": "envoy.filters.listener.tls_inspector", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"}}),
+        ]
     } else {
         Vec::new()
     };
@@ -303,7 +303,11 @@ pub fn bootstrap(listeners: Vec<Value>, clusters: Vec<Value>, secrets: Vec<Value
 }
 
 /// A TLS client for `localhost` trusting `ca`, optionally presenting `leaf`.
-pub fn client_config(ca: &Ca, leaf: Option<&Leaf>, alpn: &[&str]) -> std::sync::Arc<rustls::ClientConfig> {
+pub fn client_config(
+    ca: &Ca,
+    leaf: Option<&Leaf>,
+    alpn: &[&str],
+) -> std::sync::Arc<rustls::ClientConfig> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
