@@ -343,3 +343,7 @@ pub fn secret(s: &pb::Secret) -> Result<m::Secret> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "tls_tests.rs"]
+mod tests;
