@@ -15,7 +15,7 @@ use weft_proxy_config::runtime::{Cluster, UpstreamProtocol};
 use crate::http::UpstreamBody;
 use crate::stats::ClusterStats;
 use crate::tls::Stream;
-use crate::tls::client::{ClientTls, TlsConnectError};
+use crate::tls::client::{AlpnFallback, ClientTls, TlsConnectError};
 use crate::upstream::Host;
 
 /// Bound on idle HTTP/1.1 connections kept per host.
@@ -72,7 +72,11 @@ impl Pool {
                 Freed::Slot(slot) => slot,
             },
         };
-        let io = TokioIo::new(connect(host, cluster, stats, tls).await?);
+        let fallback = match cluster.protocol {
+            UpstreamProtocol::Http2 => AlpnFallback::H2,
+            UpstreamProtocol::Http1 => AlpnFallback::Http11,
+        };
+        let io = TokioIo::new(connect(host, cluster, stats, tls, fallback).await?);
         match cluster.protocol {
             UpstreamProtocol::Http2 => {
                 let (send, conn) = http2::handshake(TokioExecutor::new(), io).await?;
@@ -202,6 +206,7 @@ async fn connect(
     cluster: &Cluster,
     stats: &ClusterStats,
     tls: Option<&ClientTls>,
+    fallback: AlpnFallback,
 ) -> Result<Stream, ConnectError> {
     stats.upstream_cx_total.inc();
     host.cx_total.fetch_add(1, Ordering::Relaxed);
@@ -229,7 +234,7 @@ async fn connect(
         stats.upstream_cx_connect_fail.inc();
         host.cx_connect_fail.fetch_add(1, Ordering::Relaxed);
     };
-    match tokio::time::timeout_at(deadline, tls.connect(stream, host.addr)).await {
+    match tokio::time::timeout_at(deadline, tls.connect(stream, host.addr, fallback)).await {
         Ok(Ok(s)) => Ok(Stream::Client(Box::new(s))),
         Ok(Err(e)) => {
             fail();
@@ -264,5 +269,5 @@ pub async fn connect_tcp(
     stats: &ClusterStats,
     tls: Option<&ClientTls>,
 ) -> Result<Stream, ConnectError> {
-    connect(host, cluster, stats, tls).await
+    connect(host, cluster, stats, tls, AlpnFallback::None).await
 }

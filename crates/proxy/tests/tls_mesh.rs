@@ -385,3 +385,35 @@ async fn certs_show_chains_and_dumps_never_show_keys() {
         "{dump}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_cluster_without_alpn_offers_h2_and_the_peer_serves_h2() {
+    let (ca, files) = (Ca::new("h2 CA"), Files::new("h2"));
+    let server_ports = (common::free_port(), common::free_port());
+    let server = server_proxy(&ca, &files, server_ports.0, server_ports.1).await;
+    let port = common::free_port();
+    let mut c = cluster(
+        "to_h2",
+        SocketAddr::from(([127, 0, 0, 1], server_ports.0)),
+        Some(upstream(istio_common(&[SERVER_ID], &[]), "")),
+    );
+    c["http2_protocol_options"] = json!({});
+    let l = listener(
+        "out",
+        port,
+        vec![chain(hcm_to("to_h2", json!([])), None, "")],
+        false,
+    );
+    let client = common::proxy(&bootstrap(vec![l], vec![c], vec![])).await;
+    client
+        .shared()
+        .secrets
+        .set("default", ca.leaf("client", 30).secret());
+    client.shared().secrets.set("ROOTCA", ca.root_secret());
+    let r = common::get(SocketAddr::from(([127, 0, 0, 1], port)), "s", "/", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        stat(&server, "http.ingress.downstream_rq_http2_total").await,
+        1
+    );
+}

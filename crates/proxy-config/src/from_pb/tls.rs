@@ -159,6 +159,7 @@ fn tls_params(at: &At<'_>, p: &pb::TlsParameters) -> Result<m::TlsParameters> {
     let mut left = p.clone();
     left.tls_minimum_protocol_version = 0;
     left.tls_maximum_protocol_version = 0;
+    left.cipher_suites.clear();
     rest(at, &left)?;
     let name = |field: &str, v: i32| -> Result<Option<String>> {
         match TlsProtocol::try_from(v) {
@@ -176,6 +177,7 @@ fn tls_params(at: &At<'_>, p: &pb::TlsParameters) -> Result<m::TlsParameters> {
             "tls_maximum_protocol_version",
             p.tls_maximum_protocol_version,
         )?,
+        cipher_suites: p.cipher_suites.clone(),
     })
 }
 

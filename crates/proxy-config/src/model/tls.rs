@@ -74,6 +74,8 @@ pub struct TlsParameters {
     /// `TLS_AUTO`, `TLSv1_0` … `TLSv1_3`.
     pub tls_minimum_protocol_version: Option<String>,
     pub tls_maximum_protocol_version: Option<String>,
+    /// TLS 1.2 cipher suites by OpenSSL name (TLS 1.3 suites are not configurable, as in Envoy).
+    pub cipher_suites: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -98,6 +98,8 @@ pub struct CommonTls {
     pub alpn: Vec<String>,
     pub min_version: TlsVersion,
     pub max_version: TlsVersion,
+    /// TLS 1.2 suites allowed (OpenSSL names rustls implements); empty means rustls' defaults.
+    pub cipher_suites: Vec<String>,
 }
 
 /// Downstream (server-side) TLS of a filter chain.
@@ -209,13 +211,67 @@ fn build_common(at: &At<'_>, c: Option<&m::CommonTlsContext>) -> Result<CommonTl
     let default = m::CommonTlsContext::default();
     let c = c.unwrap_or(&default);
     let (min_version, max_version) = versions(&at.field("tls_params"), c.tls_params.as_ref())?;
+    let cipher_suites = match &c.tls_params {
+        Some(p) if !p.cipher_suites.is_empty() => cipher_suites(
+            &at.field("tls_params").field("cipher_suites"),
+            &p.cipher_suites,
+            min_version,
+        )?,
+        _ => Vec::new(),
+    };
     Ok(CommonTls {
         certificate: certificate(at, c)?,
         validation: validation(at, c)?,
         alpn: c.alpn_protocols.clone(),
         min_version,
         max_version,
+        cipher_suites,
     })
+}
+
+/// TLS 1.2 suites rustls implements (OpenSSL names).
+pub const RUSTLS_TLS12_SUITES: [&str; 6] = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+];
+
+/// Suites Envoy accepts that rustls does not implement (RSA key exchange, CBC): allowed in
+/// the list, never negotiated.
+const UNAVAILABLE_TLS12_SUITES: [&str; 8] = [
+    "AES128-GCM-SHA256",
+    "AES256-GCM-SHA384",
+    "AES128-SHA",
+    "AES256-SHA",
+    "ECDHE-ECDSA-AES128-SHA",
+    "ECDHE-RSA-AES128-SHA",
+    "ECDHE-ECDSA-AES256-SHA",
+    "ECDHE-RSA-AES256-SHA",
+];
+
+/// The usable suites of `cipher_suites` (BoringSSL's `[A|B]` groups are flattened).
+fn cipher_suites(at: &At<'_>, names: &[String], min: TlsVersion) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, entry) in names.iter().enumerate() {
+        let group = entry.trim_start_matches('[').trim_end_matches(']');
+        for name in group.split('|') {
+            if RUSTLS_TLS12_SUITES.contains(&name) {
+                out.push(name.to_string());
+            } else if !UNAVAILABLE_TLS12_SUITES.contains(&name) {
+                return Err(at.index(i).err(format!("unknown cipher suite {name:?}")));
+            }
+        }
+    }
+    if out.is_empty() && min == TlsVersion::Tls12 {
+        return Err(at.err(format!(
+            "none of these TLS 1.2 suites is available (rustls implements {})",
+            RUSTLS_TLS12_SUITES.join(", ")
+        )));
+    }
+    Ok(out)
 }
 
 fn certificate(at: &At<'_>, c: &m::CommonTlsContext) -> Result<Option<CertSource>> {

@@ -319,3 +319,50 @@ fn compiled_contexts_and_model_dumps_never_show_the_key() {
     let shown = serde_json::to_string(&secret.redacted()).unwrap();
     assert!(!shown.contains("SECRETKEYBYTES"), "{shown}");
 }
+
+#[test]
+fn cipher_suites_keep_what_rustls_has_and_reject_unknown_names() {
+    let ctx = |suites: Value, min: &str| {
+        json!({"common_tls_context": {"tls_certificates": [cert()], "tls_params": {
+            "tls_minimum_protocol_version": min, "cipher_suites": suites}}})
+    };
+    // Istio's inbound defaults: RSA key exchange suites are accepted but never negotiated.
+    let istio = json!([
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]",
+        "AES256-GCM-SHA384"
+    ]);
+    let d = build_downstream(
+        &At::new("Listener l"),
+        Some(&socket(DOWN, ctx(istio, "TLSv1_2"))),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        d.common.cipher_suites,
+        [
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            "ECDHE-ECDSA-CHACHA20-POLY1305"
+        ]
+    );
+    let p = "Listener l: typed_config.common_tls_context.tls_params.cipher_suites";
+    assert_eq!(
+        down_err(ctx(json!(["RC4-MD5"]), "TLSv1_2")),
+        format!("{p}[0]: unknown cipher suite \"RC4-MD5\"")
+    );
+    assert!(
+        down_err(ctx(json!(["AES128-SHA"]), "TLSv1_2"))
+            .starts_with(&format!("{p}: none of these TLS 1.2 suites is available"))
+    );
+    // With TLS 1.3 only, the TLS 1.2 list does not matter.
+    assert!(
+        build_downstream(
+            &At::new("Listener l"),
+            Some(&socket(DOWN, ctx(json!(["AES128-SHA"]), "TLSv1_3")))
+        )
+        .is_ok()
+    );
+}

@@ -12,14 +12,26 @@ use weft_proxy_config::runtime::tls::UpstreamTls;
 
 use super::material::{self, MaterialError};
 use super::verify::ServerVerifier;
-use super::{Failure, provider, versions};
+use super::{Failure, provider, provider_for, versions};
 use crate::secrets::SecretStore;
 use crate::stats::SslStats;
 
+/// The configs of one context at one secrets version: as configured, and with the ALPN
+/// fallbacks HTTP pools use when the context names no protocols (as Envoy's pools do).
 #[derive(Debug)]
 struct Built {
     version: u64,
     config: Arc<ClientConfig>,
+    h2: Arc<ClientConfig>,
+    http11: Arc<ClientConfig>,
+}
+
+/// Which application protocol a connection is for, when the context sets no ALPN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlpnFallback {
+    None,
+    H2,
+    Http11,
 }
 
 /// A cluster's TLS: its context, the store its SDS names resolve in, its `ssl.*` stats.
@@ -39,22 +51,39 @@ pub enum TlsConnectError {
 }
 
 impl ClientTls {
-    fn config(&self) -> Result<Arc<ClientConfig>, MaterialError> {
+    fn config(&self, fallback: AlpnFallback) -> Result<Arc<ClientConfig>, MaterialError> {
         let version = self.secrets.version();
-        if let Some(b) = self
+        let built = match self
             .cfg
             .built
             .get::<Built>()
             .filter(|b| b.version == version)
         {
-            return Ok(b.config.clone());
-        }
-        let config = Arc::new(build(&self.cfg, &self.secrets)?);
-        self.cfg.built.set(Arc::new(Built {
-            version,
-            config: config.clone(),
-        }));
-        Ok(config)
+            Some(b) => b,
+            None => {
+                let config = build(&self.cfg, &self.secrets)?;
+                let with = |alpn: &[u8]| {
+                    let mut c = config.clone();
+                    if c.alpn_protocols.is_empty() {
+                        c.alpn_protocols = vec![alpn.to_vec()];
+                    }
+                    Arc::new(c)
+                };
+                let b = Arc::new(Built {
+                    version,
+                    h2: with(b"h2"),
+                    http11: with(b"http/1.1"),
+                    config: Arc::new(config),
+                });
+                self.cfg.built.set(b.clone());
+                b
+            }
+        };
+        Ok(match fallback {
+            AlpnFallback::None => built.config.clone(),
+            AlpnFallback::H2 => built.h2.clone(),
+            AlpnFallback::Http11 => built.http11.clone(),
+        })
     }
 
     /// Runs the handshake on a connected socket (the caller bounds it with its connect
@@ -63,8 +92,9 @@ impl ClientTls {
         &self,
         tcp: TcpStream,
         addr: SocketAddr,
+        fallback: AlpnFallback,
     ) -> Result<TlsStream<TcpStream>, TlsConnectError> {
-        let res = self.handshake(tcp, addr).await;
+        let res = self.handshake(tcp, addr, fallback).await;
         match &res {
             Ok(_) => {
                 self.stats.handshake.inc();
@@ -82,8 +112,9 @@ impl ClientTls {
         &self,
         tcp: TcpStream,
         addr: SocketAddr,
+        fallback: AlpnFallback,
     ) -> Result<TlsStream<TcpStream>, TlsConnectError> {
-        let config = self.config()?;
+        let config = self.config(fallback)?;
         // Without `sni` no SNI is sent (an IP address as server name suppresses it).
         let name = match &self.cfg.sni {
             Some(sni) => ServerName::try_from(sni.clone()).map_err(|_| MaterialError::Bad {
@@ -112,7 +143,7 @@ fn build(tls: &UpstreamTls, store: &SecretStore) -> Result<ClientConfig, Materia
         sans: common.validation.sans.clone(),
         provider: provider(),
     });
-    let builder = ClientConfig::builder_with_provider(provider())
+    let builder = ClientConfig::builder_with_provider(provider_for(common))
         .with_protocol_versions(&versions(common.min_version, common.max_version))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);

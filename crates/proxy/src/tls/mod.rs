@@ -33,6 +33,57 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
+/// The provider for a context: the shared one, or one limited to `cipher_suites` (TLS 1.2
+/// names; the TLS 1.3 suites always stay).
+pub(crate) fn provider_for(
+    common: &weft_proxy_config::runtime::tls::CommonTls,
+) -> Arc<CryptoProvider> {
+    use rustls::crypto::ring::cipher_suite as cs;
+    if common.cipher_suites.is_empty() {
+        return provider();
+    }
+    let by_name = [
+        (
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ),
+        (
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ),
+        (
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "ECDHE-RSA-CHACHA20-POLY1305",
+            cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+    ];
+    let mut suites = vec![
+        cs::TLS13_AES_128_GCM_SHA256,
+        cs::TLS13_AES_256_GCM_SHA384,
+        cs::TLS13_CHACHA20_POLY1305_SHA256,
+    ];
+    for name in &common.cipher_suites {
+        if let Some((_, s)) = by_name.iter().find(|(n, _)| n == name) {
+            suites.push(*s);
+        }
+    }
+    Arc::new(CryptoProvider {
+        cipher_suites: suites,
+        ..rustls::crypto::ring::default_provider()
+    })
+}
+
 pub(crate) fn versions(
     min: TlsVersion,
     max: TlsVersion,

@@ -13,7 +13,7 @@ use weft_proxy_config::runtime::tls::DownstreamTls;
 
 use super::material::{self, MaterialError};
 use super::verify::{ClientVerifier, sans_of};
-use super::{Failure, provider, versions};
+use super::{Failure, provider, provider_for, versions};
 use crate::PeerTls;
 use crate::secrets::SecretStore;
 
@@ -64,7 +64,7 @@ fn build(tls: &DownstreamTls, store: &SecretStore, version: u64) -> Result<Built
         .as_ref()
         .ok_or_else(|| MaterialError::Missing("server certificate".into()))?;
     let ck = material::cert_key(cert, store)?;
-    let builder = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(provider_for(common))
         .with_protocol_versions(&versions(common.min_version, common.max_version))?;
     let builder = match &common.validation.ca {
         Some(ca) => {
