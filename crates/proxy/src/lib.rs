@@ -1,6 +1,7 @@
-//! weft's data plane: binds listeners, proxies TCP and HTTP/1.1 + h2 (hyper 1.x), keeps
-//! upstream connection pools, serves the admin API, counts Envoy-style stats, writes access
-//! logs and follows an ADS server.
+//! weft's data plane: binds listeners, terminates and originates TLS (rustls, `tls`), proxies
+//! TCP and HTTP/1.1 + h2 (hyper 1.x), keeps upstream connection pools, serves the admin API,
+//! counts Envoy-style stats, writes access logs and follows an ADS server (SDS secrets
+//! included, kept in `secrets::SecretStore`).
 //!
 //! Config arrives as `weft-proxy-config` snapshots and is published through one `ArcSwap`
 //! (`state::Shared::live`): the request path loads it without locks. This crate owns all
