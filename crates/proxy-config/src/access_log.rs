@@ -34,6 +34,8 @@ pub struct LogRecord {
     pub downstream_remote: Option<SocketAddr>,
     pub server_name: String,
     pub route_name: String,
+    /// URI SANs of the downstream TLS peer's certificate, comma-separated.
+    pub downstream_peer_uri_san: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,7 @@ enum Op {
     DownstreamRemoteAddressWithoutPort,
     RequestedServerName,
     RouteName,
+    DownstreamPeerUriSan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +171,7 @@ fn parse_op(spec: &str) -> Result<(Op, Option<usize>), String> {
         "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT" => Op::DownstreamRemoteAddressWithoutPort,
         "REQUESTED_SERVER_NAME" => Op::RequestedServerName,
         "ROUTE_NAME" => Op::RouteName,
+        "DOWNSTREAM_PEER_URI_SAN" => Op::DownstreamPeerUriSan,
         other => return Err(format!("unsupported command operator %{other}%")),
     };
     Ok((op, max))
@@ -215,6 +219,7 @@ fn value(op: &Op, r: &LogRecord) -> String {
             .unwrap_or_default(),
         Op::RequestedServerName => r.server_name.clone(),
         Op::RouteName => r.route_name.clone(),
+        Op::DownstreamPeerUriSan => r.downstream_peer_uri_san.clone(),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::model::Bootstrap;
 use crate::runtime::Snapshot;
 use crate::runtime::cluster::build_cluster;
 use crate::runtime::listener::build_listener;
+use crate::runtime::tls::build_secret;
 
 /// A bootstrap problem at a position in its file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,6 +130,14 @@ pub fn compile(b: &Bootstrap) -> Result<Snapshot, (String, ConfigError)> {
         let built = build_cluster(c).map_err(|e| (prefix.clone(), e))?;
         if snap.clusters.insert(c.name.clone(), built.into()).is_some() {
             return Err((prefix, dup("Cluster", &c.name)));
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, s) in b.static_resources.secrets.iter().enumerate() {
+        let prefix = format!("static_resources.secrets[{i}]");
+        build_secret(s).map_err(|e| (prefix.clone(), e))?;
+        if !names.insert(s.name.as_str()) {
+            return Err((prefix, dup("Secret", &s.name)));
         }
     }
     Ok(snap)

@@ -9,8 +9,9 @@
 //! it. xDS protobufs are converted into the same model (`from_pb`), so there is exactly one
 //! model→runtime conversion, and `/config_dump` serialises the model back out.
 //!
-//! This crate does no I/O besides reading a bootstrap file and never touches sockets; it must
-//! not depend on the control-plane crates.
+//! This crate does no I/O besides reading a bootstrap file and the PEM files that TLS contexts
+//! and secrets name by `filename`, and never touches sockets or builds TLS state; it must not
+//! depend on the control-plane crates.
 
 pub mod access_log;
 pub mod bootstrap;

@@ -141,3 +141,26 @@ fn ads_api_type_selects_sotw_or_delta_and_rejects_others() {
         )
     );
 }
+
+#[test]
+fn static_secrets_and_transport_sockets_have_positioned_errors() {
+    let secrets = "static_resources:\n  secrets:\n  - name: default\n    tls_certificate:\n      certificate_chain: { inline_string: nope }\n      private_key: { inline_string: nope }\n";
+    let err = load_str("b.yaml", secrets).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "b.yaml:5: Secret default: static_resources.secrets[0].tls_certificate.certificate_chain: no PEM CERTIFICATE block found"
+    );
+    let dup = "static_resources:\n  secrets:\n  - name: ROOTCA\n    validation_context: { trusted_ca: { inline_string: \"-----BEGIN CERTIFICATE-----\\nA\\n-----END CERTIFICATE-----\" } }\n  - name: ROOTCA\n    validation_context: { trusted_ca: { inline_string: \"-----BEGIN CERTIFICATE-----\\nA\\n-----END CERTIFICATE-----\" } }\n";
+    let err = load_str("b.yaml", dup).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "b.yaml:5: Secret ROOTCA: static_resources.secrets[1].name: duplicate Secret name \"ROOTCA\""
+    );
+    let unknown = GOOD.replace(
+        "    filter_chains:\n    - filters:",
+        "    filter_chains:\n    - transport_socket:\n        name: tls\n        typed_config:\n          \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n          require_sni: true\n      filters:",
+    );
+    let err = load_str("b.yaml", &unknown).unwrap_err().to_string();
+    assert!(err.starts_with("b.yaml:14: static_resources.listeners[0].filter_chains[0].transport_socket.typed_config"), "{err}");
+    assert!(err.contains("unknown field `require_sni`"), "{err}");
+}

@@ -28,6 +28,7 @@ pub fn set_log_handler(f: LogHandler) {
 
 const HELP: &[(&str, &str)] = &[
     ("/clusters", "upstream cluster status"),
+    ("/certs", "print certs on machine"),
     ("/config_dump", "dump current Envoy configs"),
     (
         "/debug/ads",
@@ -125,6 +126,10 @@ fn route(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         "/clusters" => text(StatusCode::OK, clusters(shared)),
         "/listeners" => listeners(shared, query_param(req, "format") == Some("json")),
         "/config_dump" => json(&crate::dump::config_dump(shared)),
+        "/certs" => json(&crate::tls::certs::certs_json(
+            &shared.secrets,
+            &shared.live.load().snap,
+        )),
         "/debug/ads" => json(&serde_json::to_value(&*crate::lock(&shared.ads)).unwrap_or_default()),
         "/quitquitquit" if post => {
             shared.quit.notify_one();

@@ -29,6 +29,8 @@ pub struct ConfigRecord {
     pub endpoints: BTreeMap<String, Versioned<ClusterLoadAssignment>>,
     /// Type URL → last accepted version.
     pub versions: BTreeMap<String, String>,
+    /// Secret name → version of the ADS response that last set it.
+    pub secret_versions: BTreeMap<String, String>,
 }
 
 const ADMIN: &str = "type.googleapis.com/envoy.admin.v3.";
@@ -45,9 +47,10 @@ pub fn redact(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
+                // Exact names: `*_sds_secret_config*` fields only name secrets and stay.
                 if ["private_key", "password", "secret", "token", "inline_bytes"]
                     .iter()
-                    .any(|s| k.contains(s))
+                    .any(|s| k == s || k.ends_with(&format!("_{s}")))
                 {
                     *child = Value::String("[redacted]".into());
                 } else {
@@ -100,5 +103,36 @@ pub fn config_dump(shared: &Shared) -> Value {
          "dynamic_route_configs": dynamic(&rec.routes, "route_config")},
         {"@type": format!("{ADMIN}EndpointsConfigDump"),
          "dynamic_endpoint_configs": dynamic(&rec.endpoints, "endpoint_config")},
+        secrets_dump(shared),
     ]})
+}
+
+/// Envoy's `SecretsConfigDump`: bootstrap secrets as `static_secrets`, the others (from ADS or
+/// the identity agent) as `dynamic_active_secrets`; private keys always `[redacted]`.
+fn secrets_dump(shared: &Shared) -> Value {
+    use weft_proxy_config::runtime::secret::Secret;
+    let statics = &shared.bootstrap.static_resources.secrets;
+    let static_secrets: Vec<Value> = statics
+        .iter()
+        .map(|s| json!({"name": s.name, "secret": to_value(&s.redacted())}))
+        .collect();
+    let dynamic: Vec<Value> = shared
+        .secrets
+        .all()
+        .into_iter()
+        .filter(|(name, _)| !statics.iter().any(|s| &s.name == name))
+        .map(|(name, s)| {
+            let secret = match &*s {
+                Secret::Certificate(c) => json!({"name": name, "tls_certificate": {
+                    "certificate_chain": {"inline_string": c.chain_pem},
+                    "private_key": {"inline_string": "[redacted]"}}}),
+                Secret::Validation(v) => json!({"name": name, "validation_context": {
+                    "trusted_ca": {"inline_string": v.trusted_ca_pem}}}),
+            };
+            json!({"name": name, "version_info": shared.records.load().secret_versions.get(&name).cloned().unwrap_or_default(), "secret": secret})
+        })
+        .collect();
+    json!({"@type": format!("{ADMIN}SecretsConfigDump"),
+        "static_secrets": static_secrets,
+        "dynamic_active_secrets": dynamic})
 }

@@ -1,6 +1,7 @@
-//! weft's data plane: binds listeners, proxies TCP and HTTP/1.1 + h2 (hyper 1.x), keeps
-//! upstream connection pools, serves the admin API, counts Envoy-style stats, writes access
-//! logs and follows an ADS server.
+//! weft's data plane: binds listeners, terminates and originates TLS (rustls, `tls`), proxies
+//! TCP and HTTP/1.1 + h2 (hyper 1.x), keeps upstream connection pools, serves the admin API,
+//! counts Envoy-style stats, writes access logs and follows an ADS server (SDS secrets
+//! included, kept in `secrets::SecretStore`).
 //!
 //! Config arrives as `weft-proxy-config` snapshots and is published through one `ArcSwap`
 //! (`state::Shared::live`): the request path loads it without locks. This crate owns all
@@ -20,6 +21,7 @@ pub mod secrets;
 mod state;
 pub mod stats;
 mod tcp;
+mod tls;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -93,6 +95,11 @@ impl Proxy {
         let admin_addr = admin_address(&bootstrap)?;
         let stats = Arc::new(stats::Stats::default());
         let shared = Arc::new(Shared::new(bootstrap, stats));
+        for s in &shared.bootstrap.static_resources.secrets {
+            let secret = weft_proxy_config::runtime::tls::build_secret(s)
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            shared.secrets.set(&s.name, secret);
+        }
         let listeners = Arc::new(Mutex::new(listener::ListenerManager::default()));
         let control = Control {
             shared: shared.clone(),

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use weft_proxy_config::runtime::chain_match::{ConnInfo, select};
+use weft_proxy_config::runtime::listener::FilterChain;
 use weft_proxy_config::runtime::{Listener, NetworkKind};
 
 use crate::inspect::{self, Inspected};
 use crate::orig_dst;
 use crate::state::Shared;
+use crate::tls::{self, Stream};
 
 #[derive(Debug)]
 struct Running {
@@ -165,15 +167,45 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
         tracing::debug!(listener = %listener.name, %destination, "no filter chain matched");
         return;
     };
-    let ctx = crate::ConnMeta {
+    let mut ctx = crate::ConnMeta {
         peer,
         local: destination,
         server_name: inspected.server_name.clone().unwrap_or_default(),
         tls: None,
     };
+    let Some(stream) = terminate_tls(&shared, &listener, chain, stream, &mut ctx).await else {
+        return;
+    };
     match &chain.kind {
         NetworkKind::Tcp(t) => crate::tcp::proxy(shared.clone(), t.clone(), stream, ctx).await,
         NetworkKind::Http(h) => crate::http::serve(shared.clone(), h.clone(), stream, ctx).await,
+    }
+}
+
+/// Terminates TLS when the chain has it (filling `ctx.tls`); `None` when the handshake
+/// failed, which is counted in `listener.<prefix>.ssl.*`.
+async fn terminate_tls(
+    shared: &Shared,
+    listener: &Listener,
+    chain: &FilterChain,
+    stream: TcpStream,
+    ctx: &mut crate::ConnMeta,
+) -> Option<Stream> {
+    let Some(tls) = &chain.tls else {
+        return Some(Stream::Plain(stream));
+    };
+    let ssl = shared.stats.listener_ssl(&listener.stat_prefix);
+    match tls::server::accept(tls, &shared.secrets, stream, listener.inspect_timeout).await {
+        Ok((s, peer_tls)) => {
+            ssl.handshake.inc();
+            ctx.tls = Some(Arc::new(peer_tls));
+            Some(Stream::Server(Box::new(s)))
+        }
+        Err(e) => {
+            e.failure().count(&ssl);
+            tracing::debug!(listener = %listener.name, chain = %chain.name, peer = %ctx.peer, error = %e, "downstream TLS handshake failed");
+            None
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use weft_proxy_config::runtime::{Cluster, UpstreamProtocol};
 
 use crate::http::UpstreamBody;
 use crate::stats::ClusterStats;
+use crate::tls::Stream;
+use crate::tls::client::{AlpnFallback, ClientTls, TlsConnectError};
 use crate::upstream::Host;
 
 /// Bound on idle HTTP/1.1 connections kept per host.
@@ -40,6 +42,9 @@ pub enum ConnectError {
     Io(#[from] io::Error),
     #[error("protocol error: {0}")]
     Handshake(#[from] hyper::Error),
+    /// The TLS handshake (or its config) failed; the connection counts as a connect failure.
+    #[error("TLS error: {0}")]
+    Tls(#[from] TlsConnectError),
     /// `max_connections` was reached and `max_pending_requests` too (response flag UO).
     #[error("upstream overflow: circuit breaker threshold reached")]
     Overflow,
@@ -55,6 +60,7 @@ impl Pool {
         host: &Arc<Host>,
         cluster: &Cluster,
         stats: &Arc<ClusterStats>,
+        tls: Option<&ClientTls>,
     ) -> Result<Sender, ConnectError> {
         if let Some(s) = self.reuse(cluster).await {
             return Ok(s);
@@ -66,7 +72,11 @@ impl Pool {
                 Freed::Slot(slot) => slot,
             },
         };
-        let io = connect(host, cluster, stats).await?;
+        let fallback = match cluster.protocol {
+            UpstreamProtocol::Http2 => AlpnFallback::H2,
+            UpstreamProtocol::Http1 => AlpnFallback::Http11,
+        };
+        let io = TokioIo::new(connect(host, cluster, stats, tls, fallback).await?);
         match cluster.protocol {
             UpstreamProtocol::Http2 => {
                 let (send, conn) = http2::handshake(TokioExecutor::new(), io).await?;
@@ -189,14 +199,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A TCP connection to `host`, then the TLS handshake when the cluster has TLS, both within
+/// the connect timeout.
 async fn connect(
     host: &Host,
     cluster: &Cluster,
     stats: &ClusterStats,
-) -> Result<TokioIo<TcpStream>, ConnectError> {
+    tls: Option<&ClientTls>,
+    fallback: AlpnFallback,
+) -> Result<Stream, ConnectError> {
     stats.upstream_cx_total.inc();
     host.cx_total.fetch_add(1, Ordering::Relaxed);
-    let res = tokio::time::timeout(cluster.connect_timeout, TcpStream::connect(host.addr)).await;
+    let deadline = tokio::time::Instant::now() + cluster.connect_timeout;
+    let res = tokio::time::timeout_at(deadline, TcpStream::connect(host.addr)).await;
     let stream = match res {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -212,7 +227,25 @@ async fn connect(
         }
     };
     let _ = stream.set_nodelay(true);
-    Ok(TokioIo::new(stream))
+    let Some(tls) = tls else {
+        return Ok(Stream::Plain(stream));
+    };
+    let fail = || {
+        stats.upstream_cx_connect_fail.inc();
+        host.cx_connect_fail.fetch_add(1, Ordering::Relaxed);
+    };
+    match tokio::time::timeout_at(deadline, tls.connect(stream, host.addr, fallback)).await {
+        Ok(Ok(s)) => Ok(Stream::Client(Box::new(s))),
+        Ok(Err(e)) => {
+            fail();
+            Err(ConnectError::Tls(e))
+        }
+        Err(_) => {
+            fail();
+            stats.upstream_cx_connect_timeout.inc();
+            Err(ConnectError::Timeout)
+        }
+    }
 }
 
 /// Drives a client connection; its slot keeps the connection gauges right until it ends.
@@ -229,12 +262,12 @@ where
     });
 }
 
-/// Connects a raw TCP stream for the TCP proxy.
+/// Connects a stream (TLS when the cluster has it) for the TCP proxy.
 pub async fn connect_tcp(
     host: &Host,
     cluster: &Cluster,
     stats: &ClusterStats,
-) -> Result<TcpStream, ConnectError> {
-    let io = connect(host, cluster, stats).await?;
-    Ok(io.into_inner())
+    tls: Option<&ClientTls>,
+) -> Result<Stream, ConnectError> {
+    connect(host, cluster, stats, tls, AlpnFallback::None).await
 }

@@ -55,6 +55,11 @@ impl SecretStore {
         map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
+    /// The current version (what [`SecretStore::changed`] last sent).
+    pub fn version(&self) -> u64 {
+        *self.version.borrow()
+    }
+
     /// Moves on every change.
     pub fn changed(&self) -> watch::Receiver<u64> {
         self.version.subscribe()

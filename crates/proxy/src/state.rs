@@ -70,7 +70,7 @@ impl Shared {
     /// Publishes a new snapshot, carrying over hosts, pools and log writers.
     pub fn publish(&self, snap: Arc<Snapshot>) {
         let prev = self.live.load_full();
-        let clusters = build_clusters(&snap, Some(&prev.clusters), &self.stats);
+        let clusters = build_clusters(&snap, Some(&prev.clusters), &self.stats, &self.secrets);
         let mut logs = HashMap::new();
         for target in log_targets(&snap) {
             let w = prev

@@ -143,6 +143,17 @@ named_stat_block!(ClusterLimitStats {
 
 // --- end of cluster limits ------------------------------------------------------------------
 
+named_stat_block!(SslStats {
+    counters: [
+        handshake = "ssl.handshake",
+        connection_error = "ssl.connection_error",
+        fail_verify_error = "ssl.fail_verify_error",
+        fail_verify_san = "ssl.fail_verify_san",
+        no_certificate = "ssl.no_certificate"
+    ],
+    gauges: []
+});
+
 impl ClusterStats {
     pub fn count_status(&self, status: u16) {
         class_counter(
@@ -187,6 +198,8 @@ struct Blocks {
     http: BTreeMap<String, Arc<HttpStats>>,
     tcp: BTreeMap<String, Arc<TcpStats>>,
     listener: BTreeMap<String, Arc<ListenerStats>>,
+    listener_ssl: BTreeMap<String, Arc<SslStats>>,
+    cluster_ssl: BTreeMap<String, Arc<SslStats>>,
 }
 
 /// The proxy's stat store.
@@ -234,6 +247,14 @@ impl Stats {
     pub fn listener(&self, name: &str) -> Arc<ListenerStats> {
         get_or_add(&mut self.lock().listener, name)
     }
+    /// `listener.<stat_prefix>.ssl.*` of listeners that terminate TLS.
+    pub fn listener_ssl(&self, name: &str) -> Arc<SslStats> {
+        get_or_add(&mut self.lock().listener_ssl, name)
+    }
+    /// `cluster.<name>.ssl.*` of clusters that originate TLS.
+    pub fn cluster_ssl(&self, name: &str) -> Arc<SslStats> {
+        get_or_add(&mut self.lock().cluster_ssl, name)
+    }
 
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
@@ -260,6 +281,12 @@ impl Stats {
         b.listener
             .iter()
             .for_each(|(n, s)| push("listener", n, s.values()));
+        b.listener_ssl
+            .iter()
+            .for_each(|(n, s)| push("listener", n, s.values()));
+        b.cluster_ssl
+            .iter()
+            .for_each(|(n, s)| push("cluster", n, s.values()));
         rows
     }
 

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::lb::pick_weighted;
 use weft_proxy_config::runtime::TcpProxy;
@@ -14,9 +13,10 @@ use weft_proxy_config::runtime::route::ClusterChoice;
 use crate::ConnMeta;
 use crate::pool::{ConnectError, connect_tcp};
 use crate::state::Shared;
+use crate::tls::Stream;
 use crate::upstream::{ActiveRequest, AttemptOutcome};
 
-pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: TcpStream, meta: ConnMeta) {
+pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: Stream, meta: ConnMeta) {
     let started = Instant::now();
     let live = shared.live.load_full();
     let stats = shared.stats.tcp(&cfg.stat_prefix);
@@ -36,6 +36,7 @@ pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: TcpStrea
         downstream_local: Some(meta.local),
         downstream_remote: Some(meta.peer),
         server_name: meta.server_name.clone(),
+        downstream_peer_uri_san: crate::http::peer_uri_sans(&meta),
         ..Default::default()
     };
     match connect(&live, cluster_name, &mut rec).await {
@@ -60,7 +61,7 @@ pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: TcpStrea
 
 /// An upstream connection with the guards that keep its gauges right while it lives.
 struct Upstream {
-    stream: TcpStream,
+    stream: Stream,
     _active: ActiveRequest,
     _cx: CxGuard,
 }
@@ -90,7 +91,7 @@ async fn connect(
         return Err("UO");
     }
     let active = ActiveRequest::new(host.clone(), cluster.stats.clone());
-    match connect_tcp(&host, &cluster.cfg, &cluster.stats).await {
+    match connect_tcp(&host, &cluster.cfg, &cluster.stats, cluster.tls.as_deref()).await {
         Ok(stream) => {
             // A connected TCP upstream is the whole attempt: it counts as a success.
             cluster.report(&host, AttemptOutcome::Status(200));
@@ -123,13 +124,13 @@ impl Drop for CxGuard {
 
 /// Copies both ways; returns (bytes from downstream, bytes to downstream, ended by idle
 /// timeout).
-async fn pipe(
-    down: TcpStream,
-    up: TcpStream,
-    idle: Option<std::time::Duration>,
-) -> (u64, u64, bool) {
-    let (mut dr, mut dw) = down.into_split();
-    let (mut ur, mut uw) = up.into_split();
+async fn pipe<D, U>(down: D, up: U, idle: Option<std::time::Duration>) -> (u64, u64, bool)
+where
+    D: AsyncRead + AsyncWrite,
+    U: AsyncRead + AsyncWrite,
+{
+    let (mut dr, mut dw) = tokio::io::split(down);
+    let (mut ur, mut uw) = tokio::io::split(up);
     let (mut rx, mut tx) = (0u64, 0u64);
     let (mut dbuf, mut ubuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
     let (mut down_open, mut up_open) = (true, true);
@@ -176,7 +177,7 @@ mod tests {
             .1;
         let stats = Stats::default();
         let live = Live {
-            clusters: build_clusters(&snap, None, &stats),
+            clusters: build_clusters(&snap, None, &stats, &Default::default()),
             snap: Arc::new(snap),
             logs: Default::default(),
         };

@@ -27,7 +27,9 @@ pub use members::Members;
 use original_dst::OriginalDstHosts;
 
 use crate::pool::Pool;
+use crate::secrets::SecretStore;
 use crate::stats::{ClusterStats, Stats};
+use crate::tls::client::ClientTls;
 
 #[derive(Debug)]
 pub struct Host {
@@ -102,6 +104,8 @@ pub struct UpstreamCluster {
     rr: AtomicU64,
     pub stats: Arc<ClusterStats>,
     pub limits: Arc<Limits>,
+    /// TLS to this cluster's hosts (`transport_socket`).
+    pub tls: Option<Arc<ClientTls>>,
 }
 
 /// What a host choice may depend on besides the cluster's own state.
@@ -242,6 +246,7 @@ pub fn build_clusters(
     snap: &Snapshot,
     prev: Option<&HashMap<String, Arc<UpstreamCluster>>>,
     stats: &Stats,
+    secrets: &Arc<SecretStore>,
 ) -> HashMap<String, Arc<UpstreamCluster>> {
     let mut out = HashMap::with_capacity(snap.clusters.len());
     for (name, cfg) in &snap.clusters {
@@ -250,15 +255,21 @@ pub fn build_clusters(
             out.insert(name.clone(), old.clone());
             continue;
         }
-        let cluster = Arc::new(build_one(cfg, old.map(|o| &**o), stats));
+        let cluster = Arc::new(build_one(cfg, old.map(|o| &**o), stats, secrets));
         start_tasks(&cluster);
         out.insert(name.clone(), cluster);
     }
     out
 }
 
-fn build_one(cfg: &Arc<Cluster>, old: Option<&UpstreamCluster>, stats: &Stats) -> UpstreamCluster {
-    let same_protocol = old.is_some_and(|o| o.cfg.protocol == cfg.protocol);
+fn build_one(
+    cfg: &Arc<Cluster>,
+    old: Option<&UpstreamCluster>,
+    stats: &Stats,
+    secrets: &Arc<SecretStore>,
+) -> UpstreamCluster {
+    // Pooled connections are only kept when they would be made the same way.
+    let same_protocol = old.is_some_and(|o| o.cfg.protocol == cfg.protocol && o.cfg.tls == cfg.tls);
     let old = old.filter(|_| same_protocol);
     let limits = old.map_or_else(
         || Arc::new(Limits::new(stats.cluster_limits(&cfg.stat_name))),
@@ -290,6 +301,13 @@ fn build_one(cfg: &Arc<Cluster>, old: Option<&UpstreamCluster>, stats: &Stats) -
         members: ArcSwap::new(members),
         original_dst,
         rr: AtomicU64::new(old.map_or(0, |o| o.rr.load(Ordering::Relaxed))),
+        tls: cfg.tls.as_ref().map(|t| {
+            Arc::new(ClientTls {
+                cfg: t.clone(),
+                secrets: secrets.clone(),
+                stats: stats.cluster_ssl(&cfg.stat_name),
+            })
+        }),
         stats: cstats,
         limits,
     }

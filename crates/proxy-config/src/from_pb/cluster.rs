@@ -16,11 +16,6 @@ mod policy;
 pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
     let resource = format!("Cluster {}", c.name);
     let at = At::new(&resource);
-    if c.transport_socket.is_some() {
-        return Err(at
-            .field("transport_socket")
-            .err("TLS to upstreams is not supported yet"));
-    }
     let kind = discovery_type(&at, c)?;
     let lb_policy = enum_named(
         &at.field("lb_policy"),
@@ -69,7 +64,11 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
         dns_refresh_rate: dur(&at.field("dns_refresh_rate"), c.dns_refresh_rate.as_ref())?,
         dns_lookup_family: policy::dns_lookup_family(&at, c)?,
         respect_dns_ttl: c.respect_dns_ttl,
-        transport_socket: None,
+        transport_socket: c
+            .transport_socket
+            .as_ref()
+            .map(|t| super::tls::transport_socket(&at.field("transport_socket"), t))
+            .transpose()?,
     })
 }
 
@@ -111,6 +110,7 @@ fn cluster_rest(c: &pb::Cluster) -> pb::Cluster {
     left.dns_refresh_rate = None;
     left.dns_lookup_family = 0;
     left.respect_dns_ttl = false;
+    left.transport_socket = None;
     left
 }
 

@@ -98,12 +98,8 @@ fn listener_filter(at: &At<'_>, f: &pb::ListenerFilter) -> Result<m::ListenerFil
 }
 
 fn chain(at: &At<'_>, c: &pb::FilterChain) -> Result<m::FilterChain> {
-    if c.transport_socket.is_some() {
-        return Err(at
-            .field("transport_socket")
-            .err("TLS termination is not supported yet"));
-    }
     let mut left = c.clone();
+    left.transport_socket = None;
     left.name.clear();
     left.filter_chain_match = None;
     left.filters.clear();
@@ -123,7 +119,11 @@ fn chain(at: &At<'_>, c: &pb::FilterChain) -> Result<m::FilterChain> {
             .map(|fm| chain_match(&at.field("filter_chain_match"), fm))
             .transpose()?,
         filters,
-        transport_socket: None,
+        transport_socket: c
+            .transport_socket
+            .as_ref()
+            .map(|t| super::tls::transport_socket(&at.field("transport_socket"), t))
+            .transpose()?,
     })
 }
 

@@ -11,10 +11,12 @@ mod filters;
 mod listener;
 mod route;
 mod route_policy;
+mod tls;
 
 pub use cluster::{cluster, load_assignment};
 pub use listener::listener;
 pub use route::route_configuration;
+pub use tls::secret;
 
 use prost::{Message, Name};
 use serde::de::DeserializeOwned;

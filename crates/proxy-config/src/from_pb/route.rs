@@ -429,7 +429,7 @@ fn direct(at: &At<'_>, d: &pb::DirectResponseAction) -> Result<m::DirectResponse
         None => None,
         Some(Specifier::InlineString(s)) => Some(mc::DataSource {
             inline_string: Some(s.clone()),
-            filename: None,
+            ..Default::default()
         }),
         Some(_) => return Err(at.field("body").err("only inline_string is supported")),
     };

@@ -364,7 +364,10 @@ fn cluster_rejects_dns_without_endpoints_murmur_and_tls() {
     );
     c.transport_socket = Some(core::TransportSocket::default());
     let err = cluster(&c).unwrap_err().to_string();
-    assert!(err.starts_with("Cluster c1: transport_socket: "), "{err}");
+    assert_eq!(
+        err,
+        "Cluster c1: transport_socket.typed_config: is required"
+    );
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub struct Bootstrap {
 pub struct StaticResources {
     pub listeners: Vec<Listener>,
     pub clusters: Vec<Cluster>,
+    pub secrets: Vec<super::tls::Secret>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

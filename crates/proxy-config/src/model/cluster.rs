@@ -57,8 +57,7 @@ pub struct Cluster {
     pub dns_lookup_family: DnsLookupFamily,
     /// Accepted: the system resolver does not report TTLs, so `dns_refresh_rate` is used.
     pub respect_dns_ttl: bool,
-    /// TLS origination is not implemented: a cluster with a transport socket is rejected.
-    pub transport_socket: Option<Value>,
+    pub transport_socket: Option<super::tls::TransportSocket>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

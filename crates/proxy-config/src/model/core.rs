@@ -155,6 +155,8 @@ pub struct QueryParameterMatcher {
 #[serde(default, deny_unknown_fields)]
 pub struct DataSource {
     pub inline_string: Option<String>,
+    /// Base64 in JSON/YAML, as protobuf JSON writes `bytes`.
+    pub inline_bytes: Option<String>,
     pub filename: Option<String>,
 }
 

@@ -1,7 +1,6 @@
 //! `envoy.config.listener.v3` plus the network and listener filters weft implements.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::core::{Address, CidrRange, Dur};
 use super::http::HttpConnectionManager;
@@ -30,8 +29,7 @@ pub struct FilterChain {
     pub name: String,
     pub filter_chain_match: Option<FilterChainMatch>,
     pub filters: Vec<Filter>,
-    /// TLS termination is not implemented: a chain with a transport socket is rejected.
-    pub transport_socket: Option<Value>,
+    pub transport_socket: Option<super::tls::TransportSocket>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

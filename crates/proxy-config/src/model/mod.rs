@@ -11,6 +11,7 @@ pub mod filters;
 pub mod http;
 pub mod listener;
 pub mod route;
+pub mod tls;
 
 pub use bootstrap::Bootstrap;
 pub use cluster::Cluster;

@@ -104,11 +104,8 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
     if c.name.is_empty() {
         return Err(at.field("name").err("must not be empty"));
     }
-    if c.transport_socket.is_some() {
-        return Err(at
-            .field("transport_socket")
-            .err("TLS to upstreams is not supported yet"));
-    }
+    let tls =
+        super::tls::build_upstream(&at.field("transport_socket"), c.transport_socket.as_ref())?;
     let discovery = match c.kind {
         m::DiscoveryType::Static => Discovery::Static,
         m::DiscoveryType::Eds => Discovery::Eds {
@@ -160,7 +157,7 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
         outlier: policy::outlier(&at, c.outlier_detection.as_ref())?,
         panic_threshold,
         locality_weighted,
-        tls: None,
+        tls: tls.map(Arc::new),
     })
 }
 

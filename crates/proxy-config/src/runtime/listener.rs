@@ -199,11 +199,8 @@ pub fn stat_addr(addr: SocketAddr) -> String {
 }
 
 fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
-    if c.transport_socket.is_some() {
-        return Err(at
-            .field("transport_socket")
-            .err("TLS termination is not supported yet"));
-    }
+    let tls =
+        super::tls::build_downstream(&at.field("transport_socket"), c.transport_socket.as_ref())?;
     let matcher = build_chain_match(
         &at.field("filter_chain_match"),
         c.filter_chain_match.as_ref(),
@@ -231,7 +228,7 @@ fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
     Ok(FilterChain {
         name: c.name.clone(),
         matcher,
-        tls: None,
+        tls: tls.map(Arc::new),
         rbac: None,
         kind,
     })

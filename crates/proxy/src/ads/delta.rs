@@ -113,7 +113,8 @@ impl Client {
             &resp.removed_resources,
             &resp.system_version_info,
         ));
-        let (eds_before, rds_before) = (self.eds.clone(), self.rds.clone());
+        let (eds_before, rds_before, sds_before) =
+            (self.eds.clone(), self.rds.clone(), self.sds.clone());
         self.update_subscriptions();
         self.publish(kind, &mut errors);
         let carried: Vec<String> = resp.resources.iter().map(|r| r.name.clone()).collect();
@@ -125,10 +126,13 @@ impl Client {
             &carried,
             &resp.removed_resources,
         );
-        let (eds_after, rds_after) = (self.eds.clone(), self.rds.clone());
+        let (eds_after, rds_after, sds_after) =
+            (self.eds.clone(), self.rds.clone(), self.sds.clone());
         self.resubscribe(st, Kind::Endpoint, &eds_before, &eds_after)
             .await?;
         self.resubscribe(st, Kind::Route, &rds_before, &rds_after)
+            .await?;
+        self.resubscribe(st, Kind::Secret, &sds_before, &sds_after)
             .await?;
         let ack = DeltaDiscoveryRequest {
             type_url: kind.type_url().to_string(),

@@ -15,23 +15,34 @@ use weft_proxy_config::model::cluster::ClusterLoadAssignment;
 use weft_proxy_config::runtime::cluster::{Discovery, Endpoint, build_cluster, build_endpoints};
 use weft_proxy_config::runtime::listener::build_listener;
 use weft_proxy_config::runtime::route::build_route_table;
+use weft_proxy_config::runtime::secret::Secret;
 use weft_proxy_config::runtime::{self as rt, NetworkKind, RouteSource, Snapshot};
 use weft_xds::pb::google::protobuf::Any;
 use weft_xds::type_url;
 
 use crate::dump::{ConfigRecord, Versioned};
 
-/// The four resource types weft subscribes to, in the order they are requested.
+mod secrets;
+
+/// The five resource types weft subscribes to, in the order they are requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Cluster,
     Endpoint,
     Listener,
     Route,
+    /// SDS secrets referenced with `sds_config: {ads: {}}`.
+    Secret,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Cluster, Kind::Endpoint, Kind::Listener, Kind::Route];
+    pub const ALL: [Kind; 5] = [
+        Kind::Cluster,
+        Kind::Endpoint,
+        Kind::Listener,
+        Kind::Route,
+        Kind::Secret,
+    ];
 
     pub fn type_url(self) -> &'static str {
         match self {
@@ -39,6 +50,7 @@ impl Kind {
             Kind::Endpoint => type_url::CLUSTER_LOAD_ASSIGNMENT,
             Kind::Listener => type_url::LISTENER,
             Kind::Route => type_url::ROUTE_CONFIGURATION,
+            Kind::Secret => type_url::SECRET,
         }
     }
 
@@ -49,6 +61,7 @@ impl Kind {
             Kind::Endpoint => "ClusterLoadAssignment",
             Kind::Listener => "Listener",
             Kind::Route => "RouteConfiguration",
+            Kind::Secret => "Secret",
         }
     }
 
@@ -82,6 +95,9 @@ pub struct Resources {
     endpoints: Map<ClusterLoadAssignment, Vec<Endpoint>>,
     listeners: Map<model::Listener, Arc<rt::Listener>>,
     routes: Map<model::RouteConfiguration, Arc<rt::RouteTable>>,
+    secrets: Map<model::tls::Secret, Arc<Secret>>,
+    /// The secrets last put in the proxy's secret store, to update only what changed.
+    published_secrets: BTreeMap<String, Arc<Secret>>,
     versions: BTreeMap<String, String>,
 }
 
@@ -246,6 +262,7 @@ impl Resources {
             Kind::Endpoint => self.apply_endpoints(resources, update),
             Kind::Listener => self.apply_listeners(resources, update),
             Kind::Route => self.apply_routes(resources, update),
+            Kind::Secret => self.apply_secrets(resources, update),
         };
         if errors.is_empty() {
             self.versions
@@ -267,6 +284,7 @@ impl Resources {
             Kind::Endpoint => of(&self.endpoints),
             Kind::Listener => of(&self.listeners),
             Kind::Route => of(&self.routes),
+            Kind::Secret => of(&self.secrets),
         }
     }
 
@@ -366,16 +384,18 @@ impl Resources {
         names.into_iter().collect()
     }
 
-    /// Forgets assignments and route tables nothing subscribes to any more.
-    pub fn retain_subscribed(&mut self, eds: &[String], rds: &[String]) {
+    /// Forgets assignments, route tables and secrets nothing subscribes to any more.
+    pub fn retain_subscribed(&mut self, eds: &[String], rds: &[String], sds: &[String]) {
         self.endpoints.retain(|n, _| eds.contains(n));
         self.routes.retain(|n, _| rds.contains(n));
+        self.secrets.retain(|n, _| sds.contains(n));
     }
 
-    /// Whether every subscribed EDS and RDS resource has arrived.
-    pub fn warm(&self, eds: &[String], rds: &[String]) -> bool {
+    /// Whether every subscribed EDS, RDS and SDS resource has arrived.
+    pub fn warm(&self, eds: &[String], rds: &[String], sds: &[String]) -> bool {
         eds.iter().all(|n| self.endpoints.contains_key(n))
             && rds.iter().all(|n| self.routes.contains_key(n))
+            && sds.iter().all(|n| self.secrets.contains_key(n))
     }
 
     /// The static snapshot plus the dynamic resources, EDS endpoints filled in.
@@ -413,6 +433,11 @@ impl Resources {
             routes: versioned(&self.routes),
             endpoints: versioned(&self.endpoints),
             versions: self.versions.clone(),
+            secret_versions: self
+                .secrets
+                .iter()
+                .map(|(n, e)| (n.clone(), e.version.clone()))
+                .collect(),
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Client {
     pub(super) acked: BTreeMap<Kind, String>,
     pub(super) eds: Vec<String>,
     pub(super) rds: Vec<String>,
+    /// Secret names referenced with `sds_config: {ads: {}}`.
+    pub(super) sds: Vec<String>,
     /// Types that have had at least one response (for readiness).
     pub(super) seen: BTreeSet<Kind>,
 }
@@ -63,6 +65,7 @@ impl Client {
             acked: BTreeMap::new(),
             eds: Vec::new(),
             rds: Vec::new(),
+            sds: Vec::new(),
             seen: BTreeSet::new(),
         }
     }
@@ -163,6 +166,7 @@ impl Client {
         match kind {
             Kind::Endpoint => &self.eds,
             Kind::Route => &self.rds,
+            Kind::Secret => &self.sds,
             Kind::Cluster | Kind::Listener => &[],
         }
     }
@@ -203,7 +207,7 @@ impl Client {
         };
         st.nonces.insert(kind, resp.nonce.clone());
         let mut errors = self.res.apply(kind, &resp.resources, &resp.version_info);
-        let (eds_changed, rds_changed) = self.update_subscriptions();
+        let (eds_changed, rds_changed, sds_changed) = self.update_subscriptions();
         self.publish(kind, &mut errors);
         if eds_changed {
             self.request(st, Kind::Endpoint, None).await?;
@@ -211,13 +215,18 @@ impl Client {
         if rds_changed {
             self.request(st, Kind::Route, None).await?;
         }
+        if sds_changed {
+            self.request(st, Kind::Secret, None).await?;
+        }
         let error = self.settle(kind, &resp.version_info, &resp.nonce, errors, &[], &[]);
         self.request(st, kind, error).await?;
         Ok(())
     }
 
     /// Serves the resources as they are now; a listener that cannot bind is an LDS error.
-    pub(super) fn publish(&self, kind: Kind, errors: &mut Vec<String>) {
+    pub(super) fn publish(&mut self, kind: Kind, errors: &mut Vec<String>) {
+        // Secrets first, so that listeners and clusters needing them find them.
+        self.res.sync_secrets(&self.control.shared().secrets);
         let binds = self.control.apply(Arc::new(self.res.snapshot()));
         if kind == Kind::Listener {
             errors.extend(
@@ -275,21 +284,23 @@ impl Client {
         self.seen.insert(kind);
         if self.seen.contains(&Kind::Cluster)
             && self.seen.contains(&Kind::Listener)
-            && self.res.warm(&self.eds, &self.rds)
+            && self.res.warm(&self.eds, &self.rds, &self.sds)
         {
             mark_ready(&self.control);
         }
         error
     }
 
-    /// Recomputes EDS and RDS names after a CDS or LDS change.
-    pub(super) fn update_subscriptions(&mut self) -> (bool, bool) {
+    /// Recomputes EDS, RDS and SDS names after a CDS or LDS change.
+    pub(super) fn update_subscriptions(&mut self) -> (bool, bool, bool) {
         let eds = self.res.eds_names();
         let rds = self.res.rds_names();
-        let changed = (eds != self.eds, rds != self.rds);
+        let sds = self.res.sds_names();
+        let changed = (eds != self.eds, rds != self.rds, sds != self.sds);
         self.eds = eds;
         self.rds = rds;
-        self.res.retain_subscribed(&self.eds, &self.rds);
+        self.sds = sds;
+        self.res.retain_subscribed(&self.eds, &self.rds, &self.sds);
         changed
     }
 }

@@ -140,15 +140,15 @@ fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
-/// `require_tls`: downstream TLS is not supported yet, so a request that must use TLS is
-/// redirected (301) to its `https://` URL.
+/// `require_tls`: a request that must use TLS and came in plaintext is redirected (301) to
+/// its `https://` URL.
 pub fn require_tls(ctx: &Ctx, vh: &VirtualHost, authority: &str, path: &str) -> Option<LocalReply> {
     let redirect = match vh.require_tls {
         TlsRequirement::None => false,
         TlsRequirement::All => true,
         TlsRequirement::ExternalOnly => !is_internal(ctx.meta.peer.ip()),
     };
-    if !redirect {
+    if !redirect || ctx.meta.tls.is_some() {
         return None;
     }
     let mut resp = reply::local(301, "");

@@ -213,6 +213,12 @@ fn respond(
 fn failure_reply(e: &Failure, exhausted: bool) -> (u16, &'static str, &'static str, &'static str) {
     let flag = |plain, with_urx| if exhausted { with_urx } else { plain };
     match e {
+        Failure::Connect(crate::pool::ConnectError::Tls(_)) => (
+            503,
+            CONNECT_FAILURE,
+            flag("UF", "UF,URX"),
+            "upstream_reset_before_response_started{connection_failure,TLS_error}",
+        ),
         Failure::Connect(_) => (
             503,
             CONNECT_FAILURE,

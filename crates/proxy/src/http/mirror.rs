@@ -98,7 +98,7 @@ async fn send_mirror(
     let send = async {
         let sender = host
             .pool
-            .checkout(&host, &cluster.cfg, &cluster.stats)
+            .checkout(&host, &cluster.cfg, &cluster.stats, cluster.tls.as_deref())
             .await
             .ok()?;
         let req = head.with_body(UpstreamBody::full(body));

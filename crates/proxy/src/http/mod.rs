@@ -23,7 +23,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpStream;
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::model::http::CodecType;
 use weft_proxy_config::runtime::Hcm;
@@ -35,6 +34,7 @@ pub use upstream_body::UpstreamBody;
 use crate::ConnMeta;
 use crate::state::{Live, Shared};
 use crate::stats::HttpStats;
+use crate::tls::Stream;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -54,11 +54,13 @@ struct Outcome {
 }
 
 /// Serves one downstream connection until it closes.
-pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: TcpStream, meta: ConnMeta) {
+pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: Stream, meta: ConnMeta) {
     let stats = shared.stats.http(&hcm.stat_prefix);
     stats.downstream_cx_total.inc();
     stats.downstream_cx_active.inc();
-    let _ = stream.set_nodelay(true);
+    let _ = stream.tcp().set_nodelay(true);
+    // ALPN h2 means the client speaks h2 from its first byte; otherwise detect the codec.
+    let negotiated_h2 = meta.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
     let ctx = Arc::new(Ctx {
         shared,
         hcm: hcm.clone(),
@@ -66,7 +68,10 @@ pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: TcpStream, meta: 
         stats: stats.clone(),
     });
     let svc = service_fn(move |req| handle(ctx.clone(), req));
-    let builder = codec_builder(&hcm);
+    let mut builder = codec_builder(&hcm);
+    if negotiated_h2 {
+        builder = builder.http2_only();
+    }
     if let Err(e) = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), svc)
         .await
@@ -175,7 +180,12 @@ fn prepare_request(ctx: &Ctx, req: &mut Request<Incoming>) -> Option<HeaderValue
         }
     }
     if hcm.use_remote_address || !h.contains_key(&X_FORWARDED_PROTO) {
-        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+        let proto = if ctx.meta.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     }
     let keep = h.contains_key(&X_REQUEST_ID)
         && (hcm.preserve_external_request_id || !hcm.use_remote_address);
@@ -216,6 +226,13 @@ fn authority(req: &Request<Incoming>) -> String {
         .unwrap_or_default()
 }
 
+pub(crate) fn peer_uri_sans(meta: &ConnMeta) -> String {
+    meta.tls
+        .as_ref()
+        .map(|t| t.uri_sans.join(","))
+        .unwrap_or_default()
+}
+
 fn log_record(ctx: &Ctx, req: &Request<Incoming>) -> LogRecord {
     let mut rec = LogRecord {
         start_time: Some(SystemTime::now()),
@@ -230,6 +247,7 @@ fn log_record(ctx: &Ctx, req: &Request<Incoming>) -> LogRecord {
         downstream_local: Some(ctx.meta.local),
         downstream_remote: Some(ctx.meta.peer),
         server_name: ctx.meta.server_name.clone(),
+        downstream_peer_uri_san: peer_uri_sans(&ctx.meta),
         ..Default::default()
     };
     if !ctx.hcm.access_log.is_empty() {

@@ -19,7 +19,7 @@ fn snapshot(yaml_cluster: &str) -> Snapshot {
 fn cluster(yaml_cluster: &str) -> Arc<UpstreamCluster> {
     let stats = Stats::default();
     let snap = snapshot(yaml_cluster);
-    let built = build_clusters(&snap, None, &stats);
+    let built = build_clusters(&snap, None, &stats, &Default::default());
     built.into_values().next().unwrap()
 }
 
@@ -212,9 +212,9 @@ fn hosts_survive_updates_that_keep_their_endpoint() {
         )
     };
     let one = snapshot(&one_locality("10.0.0.1", "10.0.0.2"));
-    let first = build_clusters(&one, None, &stats);
+    let first = build_clusters(&one, None, &stats, &Default::default());
     let two = snapshot(&one_locality("10.0.0.2", "10.0.0.3"));
-    let second = build_clusters(&two, Some(&first), &stats);
+    let second = build_clusters(&two, Some(&first), &stats, &Default::default());
     let old = first["c"].hosts()[1].clone();
     let new = second["c"].hosts()[0].clone();
     assert!(Arc::ptr_eq(&old, &new));
