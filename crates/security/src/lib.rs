@@ -6,8 +6,11 @@
 //! Must not touch the data path's sockets or xDS: the agent hands what it obtains to a
 //! callback; wiring it into the proxy's secret store is the binary's job.
 
+pub mod agent;
 pub mod ca;
+pub mod credential;
 pub mod files;
+pub mod service;
 pub mod spiffe;
 
 pub use ca::{CaError, CertificateAuthority, SignedChain, TtlPolicy};
