@@ -3,11 +3,12 @@
 /// The `CERTIFICATE` blocks of a PEM text, each re-encoded on its own; other blocks are
 /// ignored. Fails on text that is not PEM at all.
 pub fn split_certificates(text: &str) -> Result<Vec<String>, String> {
+    let lf = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
     let blocks = pem::parse_many(text).map_err(|e| format!("not PEM: {e}"))?;
     Ok(blocks
         .into_iter()
         .filter(|b| b.tag() == "CERTIFICATE")
-        .map(|b| pem::encode(&b))
+        .map(|b| pem::encode_config(&b, lf))
         .collect())
 }
 
