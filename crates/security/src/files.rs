@@ -54,6 +54,17 @@ pub fn write_public(path: &Path, contents: &[u8]) -> Result<(), FileError> {
     write_with_mode(path, contents, 0o644)
 }
 
+/// Creates `dir` (and its parents) accessible to the owner only; an existing directory is
+/// left as it is.
+pub fn create_private_dir(dir: &Path) -> Result<(), FileError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| FileError::new(dir, "create the directory", e))
+}
+
 pub fn read_text(path: &Path) -> Result<String, FileError> {
     std::fs::read_to_string(path).map_err(|e| FileError::new(path, "read", e))
 }

@@ -11,7 +11,9 @@ pub mod ca;
 pub mod credential;
 pub mod files;
 pub mod service;
+pub mod setup;
 pub mod spiffe;
 
 pub use ca::{CaError, CertificateAuthority, SignedChain, TtlPolicy};
+pub use setup::{CaOptions, RunningCa, SetupError};
 pub use spiffe::{SpiffeError, SpiffeId};

@@ -12,7 +12,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::pem_text::{der_of, split_certificates};
 use super::{CLOCK_SKEW_GRACE, CaError, CertificateAuthority, SELF_SIGNED_ROOT_TTL, TtlPolicy};
-use crate::files::{self, FileError};
+use crate::files;
 
 /// The signing certificate (`cacerts` layout).
 pub const CA_CERT: &str = "ca-cert.pem";
@@ -38,7 +38,7 @@ impl CertificateAuthority {
         trust_domain: &str,
         ttl: TtlPolicy,
     ) -> Result<CertificateAuthority, CaError> {
-        create_private_dir(dir)?;
+        files::create_private_dir(dir)?;
         let (cert_path, key_path) = (dir.join(ROOT_CERT), dir.join(CA_KEY));
         match (cert_path.exists(), key_path.exists()) {
             (true, true) => {}
@@ -99,15 +99,6 @@ fn incomplete(dir: &Path, present: &'static str, missing: &'static str) -> CaErr
         present,
         missing,
     }
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), CaError> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| CaError::File(FileError::new(dir, "create the directory", e)))
 }
 
 /// Generates the root and writes the key (0600) before the certificate, so a crash between

@@ -62,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             max: Duration::from_millis(args.debounce_max_ms.max(args.debounce_after_ms)),
         },
         ads: AdsOptions::default(),
+        ca: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

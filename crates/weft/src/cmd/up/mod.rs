@@ -165,6 +165,7 @@ fn control_options(dir: &Path, runtime_dir: &Path, options: &UpOptions) -> Contr
             max: Duration::from_secs(2),
         },
         ads: AdsOptions::default(),
+        ca: None,
     }
 }
 
