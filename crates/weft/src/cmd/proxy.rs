@@ -121,10 +121,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_tracing();
-    let agent = match &args.mode {
-        Some(Mode::Sidecar(g) | Mode::Router(g)) => identity_agent(g)?,
-        None => None,
-    };
     let (b, snap) = match (&args.mode, &args.bootstrap) {
         (None, Some(path)) => bootstrap::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))?,
         (Some(Mode::Sidecar(g)), None) => generated("sidecar", g)?,
@@ -140,6 +136,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the runtime")?;
     rt.block_on(async move {
+        // Built inside the runtime: the CA client's channel needs it.
+        let agent = match &args.mode {
+            Some(Mode::Sidecar(g) | Mode::Router(g)) => identity_agent(g)?,
+            None => None,
+        };
         let proxy = Proxy::start(b, snap).await?;
         tracing::info!(admin = %proxy.admin_addr(), "proxy started");
         let agent_task = agent.map(|agent| {
