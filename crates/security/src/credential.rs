@@ -55,7 +55,10 @@ pub enum CredentialKeyError {
     #[error(transparent)]
     File(#[from] FileError),
     #[error("{}: must hold {KEY_LEN} bytes, has {len}", path.display())]
-    Length { path: std::path::PathBuf, len: usize },
+    Length {
+        path: std::path::PathBuf,
+        len: usize,
+    },
     #[error("no random numbers for a new credential key")]
     Random,
 }
@@ -185,8 +188,17 @@ mod tests {
         assert_eq!(key.verify(&swapped), Err(AuthError::BadSignature));
 
         let expired = key.issue_until(&id(), unix_now() - 1);
-        assert!(matches!(key.verify(&expired), Err(AuthError::Expired { .. })));
-        assert!(matches!(key.verify("Bearer x"), Err(AuthError::Malformed(_))));
-        assert!(matches!(key.verify("weft1.!!.??"), Err(AuthError::Malformed(_))));
+        assert!(matches!(
+            key.verify(&expired),
+            Err(AuthError::Expired { .. })
+        ));
+        assert!(matches!(
+            key.verify("Bearer x"),
+            Err(AuthError::Malformed(_))
+        ));
+        assert!(matches!(
+            key.verify("weft1.!!.??"),
+            Err(AuthError::Malformed(_))
+        ));
     }
 }

@@ -101,7 +101,9 @@ fn check_trust_domain(id: &str, td: &str) -> Result<(), SpiffeError> {
     }
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c);
     if !td.chars().all(allowed) {
-        return Err(bad("only lowercase letters, digits, '.', '-' and '_' are allowed"));
+        return Err(bad(
+            "only lowercase letters, digits, '.', '-' and '_' are allowed",
+        ));
     }
     Ok(())
 }

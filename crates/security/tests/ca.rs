@@ -65,7 +65,11 @@ fn a_root_dir_missing_its_key_is_refused_not_overwritten() {
     std::fs::remove_file(dir.path(CA_KEY)).unwrap();
     let err = CertificateAuthority::self_signed(&dir.0, TD, TtlPolicy::default()).unwrap_err();
     assert!(matches!(err, CaError::Incomplete { .. }), "{err}");
-    assert!(err.to_string().contains("has root-cert.pem but not ca-key.pem"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("has root-cert.pem but not ca-key.pem"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -88,7 +92,10 @@ fn signed_leaf_chains_to_the_root_with_the_uri_san_usages_and_ttl() {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         assert!(v.not_before.timestamp() < now, "not-before is in the past");
         let ttl = v.not_after.timestamp() - now;
-        assert!((24 * 3600 - 5..=24 * 3600 + 5).contains(&ttl), "24 h, got {ttl} s");
+        assert!(
+            (24 * 3600 - 5..=24 * 3600 + 5).contains(&ttl),
+            "24 h, got {ttl} s"
+        );
     });
     openssl_verify(&dir.0, leaf, &[], root);
 }
@@ -103,7 +110,11 @@ fn requested_ttl_is_honoured_up_to_the_maximum() {
     let ca = CertificateAuthority::self_signed(&dir.0, TD, policy).unwrap();
     let ttl_of = |requested: u64| {
         let s = ca
-            .sign(&csr(&reviews()), &reviews(), Some(Duration::from_secs(requested)))
+            .sign(
+                &csr(&reviews()),
+                &reviews(),
+                Some(Duration::from_secs(requested)),
+            )
             .unwrap();
         (s.not_after - time::OffsetDateTime::now_utc()).whole_seconds()
     };
@@ -120,18 +131,30 @@ fn csr_for_another_identity_is_refused() {
     let err = ca.sign(&csr(&admin), &reviews(), None).unwrap_err();
     assert!(matches!(err, CaError::IdentityMismatch { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("istio-system/sa/admin") && text.contains("default/sa/reviews"), "{text}");
+    assert!(
+        text.contains("istio-system/sa/admin") && text.contains("default/sa/reviews"),
+        "{text}"
+    );
 
     let uri = |s: String| SanType::URI(s.try_into().unwrap());
-    let extra = csr_with_sans(vec![uri(reviews().uri()), SanType::DnsName("evil.com".try_into().unwrap())]);
+    let extra = csr_with_sans(vec![
+        uri(reviews().uri()),
+        SanType::DnsName("evil.com".try_into().unwrap()),
+    ]);
     let err = ca.sign(&extra, &reviews(), None).unwrap_err();
     assert!(err.to_string().contains("DNS:evil.com"), "{err}");
     let none = csr_with_sans(Vec::new());
-    assert!(matches!(ca.sign(&none, &reviews(), None), Err(CaError::IdentityMismatch { .. })));
+    assert!(matches!(
+        ca.sign(&none, &reviews(), None),
+        Err(CaError::IdentityMismatch { .. })
+    ));
 
     let foreign = SpiffeId::new("other.domain", "default", "reviews").unwrap();
     let err = ca.sign(&csr(&foreign), &foreign, None).unwrap_err();
-    assert!(matches!(err, CaError::IdentityMismatch { .. }), "other trust domain: {err}");
+    assert!(
+        matches!(err, CaError::IdentityMismatch { .. }),
+        "other trust domain: {err}"
+    );
 }
 
 #[test]
@@ -153,10 +176,15 @@ fn rsa_csrs_are_accepted() {
     let dir = Scratch::new("rsa");
     let ca = CertificateAuthority::self_signed(&dir.0, TD, TtlPolicy::default()).unwrap();
     let key = generate_key(KeyAlgorithm::Rsa2048).unwrap();
-    let signed = ca.sign(&csr_for(&reviews(), &key).unwrap(), &reviews(), None).unwrap();
+    let signed = ca
+        .sign(&csr_for(&reviews(), &key).unwrap(), &reviews(), None)
+        .unwrap();
     let leaf = &signed.certificates[0];
     with_cert(leaf, |c| {
-        assert_eq!(c.public_key().algorithm.algorithm.to_id_string(), "1.2.840.113549.1.1.1");
+        assert_eq!(
+            c.public_key().algorithm.algorithm.to_id_string(),
+            "1.2.840.113549.1.1.1"
+        );
     });
     openssl_verify(&dir.0, leaf, &[], ca.root_pem());
 }
@@ -195,7 +223,11 @@ fn cacerts_layout_signs_with_the_intermediate_and_returns_leaf_plus_cert_chain()
     let ca = CertificateAuthority::from_cacerts(&dir.0, TD, TtlPolicy::default()).unwrap();
     assert_eq!(ca.root_pem(), root);
     let signed = ca.sign(&csr(&reviews()), &reviews(), None).unwrap();
-    assert_eq!(signed.certificates.len(), 3, "leaf, cert-chain.pem (intermediate, root)");
+    assert_eq!(
+        signed.certificates.len(),
+        3,
+        "leaf, cert-chain.pem (intermediate, root)"
+    );
     assert_eq!(signed.certificates[1], intermediate);
     assert_eq!(signed.certificates[2], root);
     let leaf = &signed.certificates[0];
@@ -207,18 +239,34 @@ fn cacerts_layout_signs_with_the_intermediate_and_returns_leaf_plus_cert_chain()
 fn cacerts_with_a_foreign_key_or_a_broken_chain_is_refused() {
     let dir = Scratch::new("badcacerts");
     let (intermediate, _) = write_cacerts(&dir.0);
-    std::fs::write(dir.path(CA_KEY), KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    std::fs::write(
+        dir.path(CA_KEY),
+        KeyPair::generate().unwrap().serialize_pem(),
+    )
+    .unwrap();
     let err = CertificateAuthority::from_cacerts(&dir.0, TD, TtlPolicy::default()).unwrap_err();
-    assert!(err.to_string().contains("ca-cert.pem: does not match the key in ca-key.pem"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("ca-cert.pem: does not match the key in ca-key.pem"),
+        "{err}"
+    );
 
     let (_, _) = write_cacerts(&dir.0);
     let (_, other_root) = write_cacerts(&dir.path("other"));
     std::fs::write(dir.path(ROOT_CERT), other_root).unwrap();
     let err = CertificateAuthority::from_cacerts(&dir.0, TD, TtlPolicy::default()).unwrap_err();
-    assert!(err.to_string().contains("cert-chain.pem: [1] is not signed by"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("cert-chain.pem: [1] is not signed by"),
+        "{err}"
+    );
 
     write_cacerts(&dir.0);
     std::fs::write(dir.path(CERT_CHAIN), intermediate).unwrap();
     let err = CertificateAuthority::from_cacerts(&dir.0, TD, TtlPolicy::default()).unwrap_err();
-    assert!(err.to_string().contains("cert-chain.pem: must start with ca-cert.pem"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("cert-chain.pem: must start with ca-cert.pem"),
+        "{err}"
+    );
 }

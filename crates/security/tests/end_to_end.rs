@@ -138,9 +138,14 @@ async fn agent_sets_default_and_rootca_in_the_running_proxy() {
         panic!("default is a certificate");
     };
     assert!(signed_by(&cert.chain_pem, &root.trusted_ca_pem));
-    with_cert(&cert.chain_pem, |c| assert_eq!(leaf_uris(c), vec![identity.uri()]));
+    with_cert(&cert.chain_pem, |c| {
+        assert_eq!(leaf_uris(c), vec![identity.uri()])
+    });
     assert!(cert.key.pem().contains("BEGIN PRIVATE KEY"));
-    assert!(!format!("{:?}", secrets.all()).contains("PRIVATE KEY"), "keys stay redacted");
+    assert!(
+        !format!("{:?}", secrets.all()).contains("PRIVATE KEY"),
+        "keys stay redacted"
+    );
 
     agent.abort();
     proxy.shutdown(Duration::from_millis(100)).await;

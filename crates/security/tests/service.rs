@@ -66,7 +66,10 @@ async fn agent_obtains_a_chain_for_its_own_identity() {
         assert_eq!(leaf_uris(c), vec![id("ratings").uri()]);
     });
     assert!(issued.key_pem.contains("BEGIN PRIVATE KEY"));
-    assert!(!format!("{issued:?}").contains("PRIVATE KEY"), "Debug redacts the key");
+    assert!(
+        !format!("{issued:?}").contains("PRIVATE KEY"),
+        "Debug redacts the key"
+    );
     let life = issued.not_after.duration_since(SystemTime::now()).unwrap();
     assert!(life > DAY - Duration::from_secs(10) && life <= DAY);
 }
@@ -81,7 +84,11 @@ fn refused_code(result: Result<Vec<String>, CaClientError>) -> (tonic::Code, Str
 #[tokio::test]
 async fn missing_forged_and_expired_credentials_are_unauthenticated() {
     let s = serve(TtlPolicy::default()).await;
-    let csr = csr_for(&id("ratings"), &generate_key(KeyAlgorithm::EcdsaP256).unwrap()).unwrap();
+    let csr = csr_for(
+        &id("ratings"),
+        &generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
+    )
+    .unwrap();
     let forged = CredentialKey::from_bytes(&[1; 32]).issue(&id("ratings"), DAY);
     let expired = s.key.issue(&id("ratings"), Duration::ZERO);
     for (token, want) in [
@@ -106,7 +113,10 @@ async fn csr_for_an_identity_the_caller_does_not_own_is_permission_denied() {
     let csr = csr_for(&id("productpage"), &key).unwrap();
     let (code, message) = refused_code(client.create_certificate(csr, DAY).await);
     assert_eq!(code, tonic::Code::PermissionDenied, "{message}");
-    assert!(message.contains("sa/productpage") && message.contains("sa/ratings"), "{message}");
+    assert!(
+        message.contains("sa/productpage") && message.contains("sa/ratings"),
+        "{message}"
+    );
     let (code, _) = refused_code(client.create_certificate("garbage".into(), DAY).await);
     assert_eq!(code, tonic::Code::InvalidArgument);
 }
@@ -135,10 +145,16 @@ async fn rotation_renews_a_short_lived_certificate_before_it_expires() {
     task.abort();
     for pair in deliveries.windows(2) {
         let ((obtained_at, old), (renewed_at, new)) = (&pair[0], &pair[1]);
-        assert!(*renewed_at < old.not_after, "renewed before the old one expired");
+        assert!(
+            *renewed_at < old.not_after,
+            "renewed before the old one expired"
+        );
         assert!(new.not_after > old.not_after);
         assert_ne!(new.key_pem, old.key_pem, "a fresh key each time");
         let gap = renewed_at.duration_since(*obtained_at).unwrap();
-        assert!(gap >= Duration::from_millis(1500), "renewed at about half life: {gap:?}");
+        assert!(
+            gap >= Duration::from_millis(1500),
+            "renewed at about half life: {gap:?}"
+        );
     }
 }

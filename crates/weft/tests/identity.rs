@@ -71,7 +71,11 @@ fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<Strin
 fn wait_for_file(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -91,10 +95,21 @@ fn sidecar(xds: SocketAddr, credential: &Path, sa: &str) -> (Running, mpsc::Rece
     let admin = free_addr().to_string();
     let xds = xds.to_string();
     let credential = credential.to_str().expect("utf-8 path");
-    let args = ["proxy", "sidecar", "--discovery-address", &xds, "--admin-address", &admin];
+    let args = [
+        "proxy",
+        "sidecar",
+        "--discovery-address",
+        &xds,
+        "--admin-address",
+        &admin,
+    ];
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--credential-file", credential, "--drain-time", "100ms"]);
-    let env = [("POD_NAMESPACE", "default"), ("SERVICE_ACCOUNT", sa), ("POD_NAME", "w-0")];
+    let env = [
+        ("POD_NAMESPACE", "default"),
+        ("SERVICE_ACCOUNT", sa),
+        ("POD_NAME", "w-0"),
+    ];
     spawn(&all, &env)
 }
 
@@ -107,31 +122,53 @@ fn sidecar_obtains_its_certificate_from_weft_control() {
     let config = dir.join("config");
     let (_control, control_log) = spawn(
         &[
-            "control", "--config-dir", config.to_str().expect("path"), "--xds-address", &xds,
-            "--http-address", &http, "--ca-dir", ca_dir.to_str().expect("path"),
-            "--issue-credential", &issue,
+            "control",
+            "--config-dir",
+            config.to_str().expect("path"),
+            "--xds-address",
+            &xds,
+            "--http-address",
+            &http,
+            "--ca-dir",
+            ca_dir.to_str().expect("path"),
+            "--issue-credential",
+            &issue,
         ],
         &[],
     );
     wait_for_file(&credential);
     assert_eq!(mode(&credential), 0o600, "credential file");
     assert_eq!(mode(&ca_dir.join("ca-key.pem")), 0o600, "CA key");
-    assert_eq!(mode(&ca_dir.join("credential-key")), 0o600, "credential key");
+    assert_eq!(
+        mode(&ca_dir.join("credential-key")),
+        0o600,
+        "credential key"
+    );
 
     let xds: SocketAddr = xds.parse().expect("addr");
     let (_ok, ok_log) = sidecar(xds, &credential, "reviews");
     let mut seen = Vec::new();
     let obtained = wait_for_line(&ok_log, "workload certificate obtained", &mut seen);
     assert!(obtained, "sidecar log:\n{}", seen.join("\n"));
-    assert!(seen.iter().any(|l| l.contains("spiffe://cluster.local/ns/default/sa/reviews")));
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("spiffe://cluster.local/ns/default/sa/reviews"))
+    );
 
     // The same credential does not buy another service account's identity.
     let (_bad, bad_log) = sidecar(xds, &credential, "ratings");
     let mut bad_seen = Vec::new();
-    let refused = wait_for_line(&bad_log, "cannot obtain a workload certificate", &mut bad_seen);
+    let refused = wait_for_line(
+        &bad_log,
+        "cannot obtain a workload certificate",
+        &mut bad_seen,
+    );
     assert!(refused, "sidecar log:\n{}", bad_seen.join("\n"));
     let last = bad_seen.last().expect("a line");
-    assert!(last.contains("PermissionDenied") || last.contains("permission"), "{last}");
+    assert!(
+        last.contains("PermissionDenied") || last.contains("permission"),
+        "{last}"
+    );
 
     let logs: Vec<String> = seen
         .into_iter()
@@ -139,7 +176,9 @@ fn sidecar_obtains_its_certificate_from_weft_control() {
         .chain(control_log.try_iter())
         .collect();
     assert!(
-        !logs.iter().any(|l| l.contains("PRIVATE KEY") || l.contains("weft1.")),
+        !logs
+            .iter()
+            .any(|l| l.contains("PRIVATE KEY") || l.contains("weft1.")),
         "no key material or credential in logs"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -81,11 +81,16 @@ pub fn generate_key(algorithm: KeyAlgorithm) -> Result<KeyPair, AgentError> {
 /// A PEM CSR asking for exactly `identity` as URI SAN.
 pub fn csr_for(identity: &SpiffeId, key: &KeyPair) -> Result<String, AgentError> {
     let fail = |e: String| AgentError::Csr(identity.clone(), e);
-    let uri = identity.uri().try_into().map_err(|e: rcgen::Error| fail(e.to_string()))?;
+    let uri = identity
+        .uri()
+        .try_into()
+        .map_err(|e: rcgen::Error| fail(e.to_string()))?;
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     params.subject_alt_names = vec![SanType::URI(uri)];
-    let csr = params.serialize_request(key).map_err(|e| fail(e.to_string()))?;
+    let csr = params
+        .serialize_request(key)
+        .map_err(|e| fail(e.to_string()))?;
     csr.pem().map_err(|e| fail(e.to_string()))
 }
 
@@ -115,12 +120,16 @@ fn issued_from_response(
         certs.extend(split_certificates(element).map_err(bad)?);
     }
     if certs.len() < 2 {
-        return Err(bad(format!("{} certificates, want a leaf and a root", certs.len())));
+        return Err(bad(format!(
+            "{} certificates, want a leaf and a root",
+            certs.len()
+        )));
     }
     let root_pem = certs.pop().unwrap_or_default();
-    let leaf_der = pem::parse(&certs[0]).map_err(|e| bad(e.to_string()))?.into_contents();
-    let (_, leaf) =
-        X509Certificate::from_der(&leaf_der).map_err(|e| bad(format!("leaf: {e}")))?;
+    let leaf_der = pem::parse(&certs[0])
+        .map_err(|e| bad(e.to_string()))?
+        .into_contents();
+    let (_, leaf) = X509Certificate::from_der(&leaf_der).map_err(|e| bad(format!("leaf: {e}")))?;
     if leaf.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
         return Err(bad("the leaf is not for the key we generated".into()));
     }

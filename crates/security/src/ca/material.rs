@@ -167,7 +167,10 @@ impl SigningCert {
             return Err(material(path, "basicConstraints: not a CA certificate"));
         }
         if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
-            return Err(material(path, format!("does not match the key in {CA_KEY}")));
+            return Err(material(
+                path,
+                format!("does not match the key in {CA_KEY}"),
+            ));
         }
         let not_after = cert.validity().not_after.to_datetime();
         if not_after <= OffsetDateTime::now_utc() {
@@ -199,11 +202,15 @@ fn check_chain(
         ders.push(root_der.to_vec());
     }
     for (i, pair) in ders.windows(2).enumerate() {
-        let (child, parent) = (parse_at(path, i, &pair[0])?, parse_at(path, i + 1, &pair[1])?);
+        let (child, parent) = (
+            parse_at(path, i, &pair[0])?,
+            parse_at(path, i + 1, &pair[1])?,
+        );
         child
             .verify_signature(Some(parent.public_key()))
             .map_err(|_| {
-                let reason = format!("[{i}] is not signed by the next certificate (or {ROOT_CERT})");
+                let reason =
+                    format!("[{i}] is not signed by the next certificate (or {ROOT_CERT})");
                 material(path, reason)
             })?;
     }

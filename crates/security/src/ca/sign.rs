@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use rcgen::{
-    CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SanType, SerialNumber,
+    CertificateParams, CertificateSigningRequestParams, DistinguishedName, ExtendedKeyUsagePurpose,
+    IsCa, KeyUsagePurpose, SanType, SerialNumber,
 };
 use ring::rand::{SecureRandom as _, SystemRandom};
 use time::OffsetDateTime;

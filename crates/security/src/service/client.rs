@@ -74,17 +74,18 @@ impl CaClient {
             .metadata_mut()
             .insert("authorization", self.authorization.clone());
         let path = PathAndQuery::from_static(CREATE_CERTIFICATE_PATH);
-        let codec = tonic_prost::ProstCodec::<IstioCertificateRequest, IstioCertificateResponse>::default();
-        let response = self
-            .grpc
-            .unary(request, path, codec)
-            .await
-            .map_err(|status| match status.code() {
-                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
-                    CaClientError::Unavailable(status.message().to_string())
-                }
-                _ => CaClientError::Refused(status),
-            })?;
+        let codec =
+            tonic_prost::ProstCodec::<IstioCertificateRequest, IstioCertificateResponse>::default();
+        let response =
+            self.grpc
+                .unary(request, path, codec)
+                .await
+                .map_err(|status| match status.code() {
+                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
+                        CaClientError::Unavailable(status.message().to_string())
+                    }
+                    _ => CaClientError::Refused(status),
+                })?;
         Ok(response.into_inner().cert_chain)
     }
 }

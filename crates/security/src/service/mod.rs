@@ -11,7 +11,8 @@ pub use server::CaService;
 /// The gRPC service name.
 pub const SERVICE_NAME: &str = "istio.v1.auth.IstioCertificateService";
 /// The path of `CreateCertificate`.
-pub const CREATE_CERTIFICATE_PATH: &str = "/istio.v1.auth.IstioCertificateService/CreateCertificate";
+pub const CREATE_CERTIFICATE_PATH: &str =
+    "/istio.v1.auth.IstioCertificateService/CreateCertificate";
 
 /// `istio.v1.auth.IstioCertificateRequest`.
 #[derive(Clone, PartialEq, prost::Message)]

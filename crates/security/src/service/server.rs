@@ -10,7 +10,9 @@ use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
-use super::{CREATE_CERTIFICATE_PATH, IstioCertificateRequest, IstioCertificateResponse, SERVICE_NAME};
+use super::{
+    CREATE_CERTIFICATE_PATH, IstioCertificateRequest, IstioCertificateResponse, SERVICE_NAME,
+};
 use crate::ca::{CaError, CertificateAuthority};
 use crate::credential::Authenticator;
 
@@ -44,14 +46,10 @@ impl CaService {
         request: Request<IstioCertificateRequest>,
     ) -> Result<Response<IstioCertificateResponse>, Status> {
         let token = bearer_token(&request)?;
-        let identity = self
-            .authenticator
-            .authenticate(&token)
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "CA: caller not authenticated");
-                Status::unauthenticated(e.to_string())
-            })?;
+        let identity = self.authenticator.authenticate(&token).await.map_err(|e| {
+            tracing::warn!(error = %e, "CA: caller not authenticated");
+            Status::unauthenticated(e.to_string())
+        })?;
         let req = request.into_inner();
         let ttl = u64::try_from(req.validity_duration)
             .ok()

@@ -46,7 +46,9 @@ pub fn with_cert<T>(pem_text: &str, f: impl FnOnce(&X509Certificate<'_>) -> T) -
 pub fn signed_by(child: &str, parent: &str) -> bool {
     let parent_der = der(parent);
     let (_, parent_cert) = X509Certificate::from_der(&parent_der).unwrap();
-    with_cert(child, |c| c.verify_signature(Some(parent_cert.public_key())).is_ok())
+    with_cert(child, |c| {
+        c.verify_signature(Some(parent_cert.public_key())).is_ok()
+    })
 }
 
 pub fn mode(path: &Path) -> u32 {

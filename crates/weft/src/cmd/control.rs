@@ -123,7 +123,9 @@ fn issue_credentials(args: &CaArgs, ca: &RunningCa) -> anyhow::Result<()> {
         let (identity, path) = spec
             .split_once('=')
             .and_then(|(who, path)| Some((who.split_once('/')?, path)))
-            .with_context(|| format!("--issue-credential {spec:?}: use NAMESPACE/SERVICE_ACCOUNT=PATH"))?;
+            .with_context(|| {
+                format!("--issue-credential {spec:?}: use NAMESPACE/SERVICE_ACCOUNT=PATH")
+            })?;
         let id = SpiffeId::new(ca.ca.trust_domain(), identity.0, identity.1)
             .map_err(|e| anyhow::anyhow!("--issue-credential {spec:?}: {e}"))?;
         let token = ca.credentials.issue(&id, args.credential_ttl);

@@ -206,7 +206,10 @@ fn init_tracing() {
 /// The pod's service account: `ISTIO_META_SERVICE_ACCOUNT`, else `SERVICE_ACCOUNT`, else
 /// `default`.
 fn service_account() -> String {
-    env("ISTIO_META_SERVICE_ACCOUNT", &env("SERVICE_ACCOUNT", "default"))
+    env(
+        "ISTIO_META_SERVICE_ACCOUNT",
+        &env("SERVICE_ACCOUNT", "default"),
+    )
 }
 
 /// The agent a sidecar or router runs, if it was given a credential. Its identity is the
@@ -223,9 +226,17 @@ fn identity_agent(g: &Generate) -> anyhow::Result<Option<Agent>> {
         .trust_domain
         .clone()
         .unwrap_or_else(|| env("TRUST_DOMAIN", "cluster.local"));
-    let identity = SpiffeId::new(&trust_domain, &env("POD_NAMESPACE", "default"), &service_account())
-        .map_err(|e| anyhow::anyhow!("workload identity: {e}"))?;
-    let address = g.identity.ca_address.as_deref().unwrap_or(&g.discovery_address);
+    let identity = SpiffeId::new(
+        &trust_domain,
+        &env("POD_NAMESPACE", "default"),
+        &service_account(),
+    )
+    .map_err(|e| anyhow::anyhow!("workload identity: {e}"))?;
+    let address = g
+        .identity
+        .ca_address
+        .as_deref()
+        .unwrap_or(&g.discovery_address);
     let client = CaClient::new(address, &credential).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut options = RotationOptions::new(identity);
     options.key_algorithm = g.identity.workload_key;
