@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
+use weft_security::service::CaService;
 use weft_xds::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
     AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
 };
@@ -93,12 +94,24 @@ impl AdsServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), tonic::transport::Error> {
+        self.serve_with_ca(listener, None, shutdown).await
+    }
+
+    /// Serves ADS and, when given, the certificate-signing service on the same listener (as
+    /// istiod serves both on its xDS port).
+    pub async fn serve_with_ca(
+        self,
+        listener: TcpListener,
+        ca: Option<CaService>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), tonic::transport::Error> {
         let service = AggregatedDiscoveryServiceServer::new(self)
             .max_decoding_message_size(16 << 20)
             .max_encoding_message_size(usize::MAX);
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(service)
+            .add_optional_service(ca)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await
     }

@@ -1,4 +1,5 @@
-//! Wiring of a whole control plane: file source → store → pipeline → ADS and debug servers.
+//! Wiring of a whole control plane: file source → store → pipeline → ADS and debug servers,
+//! and the CA served on the xDS listener.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use tracing::info;
 use weft_config::LoadOptions;
 use weft_config::model::mesh::MeshConfig;
 use weft_registry::RegistryOptions;
+use weft_security::{CaOptions, RunningCa};
 use weft_store::{ConfigSnapshot, ConfigSource, FileSource, Store};
 
 use crate::ads::{AdsOptions, AdsServer};
@@ -33,6 +35,8 @@ pub struct ControlOptions {
     pub poll_interval: Duration,
     pub debounce: DebounceOptions,
     pub ads: AdsOptions,
+    /// The CA served beside ADS; `None` serves no certificates.
+    pub ca: Option<CaOptions>,
 }
 
 /// Why the control plane could not start.
@@ -47,6 +51,8 @@ pub enum ControlError {
     },
     #[error("configuration source stopped before its first sync")]
     SourceStopped,
+    #[error(transparent)]
+    Ca(#[from] weft_security::SetupError),
 }
 
 /// A running control plane.
@@ -56,6 +62,8 @@ pub struct ControlPlane {
     pub http_address: SocketAddr,
     pub status: Arc<SyncStatus>,
     pub metrics: Arc<Metrics>,
+    /// The CA, when one was configured: its root and the issuer of local credentials.
+    pub ca: Option<RunningCa>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -73,6 +81,7 @@ async fn bind(what: &'static str, address: SocketAddr) -> Result<TcpListener, Co
 impl ControlPlane {
     /// Reads the configuration once (serving starts only after that), then serves.
     pub async fn start(opts: ControlOptions) -> Result<ControlPlane, ControlError> {
+        let ca = opts.ca.as_ref().map(CaOptions::start).transpose()?;
         let xds = bind("xDS", opts.xds_address).await?;
         let http = bind("HTTP", opts.http_address).await?;
         let (xds_address, http_address) = (
@@ -114,8 +123,10 @@ impl ControlPlane {
             pushes,
             generations,
         )));
+        let ca_service = ca.as_ref().map(|c| c.service.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = ads.serve(xds, stopped(shutdown_rx.clone())).await {
+            let stop = stopped(shutdown_rx.clone());
+            if let Err(e) = ads.serve_with_ca(xds, ca_service, stop).await {
                 tracing::error!(error = %e, "xDS server failed");
             }
         }));
@@ -126,12 +137,13 @@ impl ControlPlane {
                 tracing::error!(error = %e, "debug server failed");
             }
         }));
-        info!(%xds_address, %http_address, "control plane serving");
+        info!(%xds_address, %http_address, ca = ca.is_some(), "control plane serving");
         Ok(ControlPlane {
             xds_address,
             http_address,
             status,
             metrics,
+            ca,
             shutdown,
             tasks,
         })

@@ -84,6 +84,7 @@ async fn start(dir: &std::path::Path) -> ControlPlane {
             max: Duration::from_secs(1),
         },
         ads: AdsOptions::default(),
+        ca: None,
     };
     ControlPlane::start(opts).await.expect("start")
 }

@@ -44,6 +44,7 @@ async fn control_plane(dir: &Path, http_proxy_port: u16) -> ControlPlane {
             max: Duration::from_secs(1),
         },
         ads: AdsOptions::default(),
+        ca: None,
     };
     ControlPlane::start(opts).await.unwrap()
 }

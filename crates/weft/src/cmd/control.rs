@@ -1,9 +1,11 @@
 //! `weft control`: the control plane (istiod's job). Reads Istio and Kubernetes objects from a
 //! directory (watched for changes), serves Envoy xDS over ADS, and debug endpoints and metrics
-//! over HTTP. Stops on SIGTERM or Ctrl-C.
+//! over HTTP. With `--ca-dir` it also runs the CA (istiod's Citadel) on the xDS port, and can
+//! write local credentials for proxies started by hand (`--issue-credential`). Stops on
+//! SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use weft_config::model::mesh::MeshConfig;
 use weft_control::AdsOptions;
 use weft_control::debounce::DebounceOptions;
 use weft_control::server::{ControlOptions, ControlPlane};
+use weft_security::{CaOptions, RunningCa, SpiffeId, TtlPolicy};
 
 /// Arguments of `weft control`.
 #[derive(Debug, clap::Args)]
@@ -37,6 +40,99 @@ pub struct Args {
     /// Longest time a push waits for changes to settle, in milliseconds (PILOT_DEBOUNCE_MAX).
     #[arg(long, default_value_t = 10_000)]
     pub debounce_max_ms: u64,
+    #[command(flatten)]
+    pub ca: CaArgs,
+}
+
+/// The CA's flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CaArgs {
+    /// Run the CA: its self-signed root (created on first start) and the key of local
+    /// credentials live in this directory (0700, keys 0600).
+    #[arg(long)]
+    pub ca_dir: Option<PathBuf>,
+    /// Sign with plugged-in material in Istio's `cacerts` layout (ca-cert.pem, ca-key.pem,
+    /// root-cert.pem, cert-chain.pem) instead of the self-signed root.
+    #[arg(long, requires = "ca_dir")]
+    pub cacerts: Option<PathBuf>,
+    /// Trust domain of issued identities; default: MeshConfig `trustDomain`, else cluster.local.
+    #[arg(long)]
+    pub trust_domain: Option<String>,
+    /// Lifetime of a workload certificate when the request asks for none
+    /// (DEFAULT_WORKLOAD_CERT_TTL), e.g. `24h`.
+    #[arg(long, default_value = "24h", value_parser = parse_ttl)]
+    pub workload_cert_ttl: Duration,
+    /// Longest lifetime a workload certificate gets (MAX_WORKLOAD_CERT_TTL).
+    #[arg(long, default_value = "2160h", value_parser = parse_ttl)]
+    pub max_workload_cert_ttl: Duration,
+    /// Write a local credential for `NAMESPACE/SERVICE_ACCOUNT` to `PATH` (0600) at start, for
+    /// `weft proxy ... --credential-file PATH`; repeatable.
+    #[arg(long, value_name = "NS/SA=PATH", requires = "ca_dir")]
+    pub issue_credential: Vec<String>,
+    /// How long credentials written by `--issue-credential` are accepted.
+    #[arg(long, default_value = "720h", value_parser = parse_ttl)]
+    pub credential_ttl: Duration,
+}
+
+/// Durations as Istio writes them: `24h`, `90m`, `30s`, `500ms`.
+pub fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let units = [("ms", 0.001), ("h", 3600.0), ("m", 60.0), ("s", 1.0)];
+    let (num, mult) = units
+        .iter()
+        .find_map(|(unit, mult)| s.strip_suffix(unit).map(|n| (n, *mult)))
+        .ok_or_else(|| format!("invalid duration {s:?}: use e.g. 24h, 90m or 30s"))?;
+    let v: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = v * mult;
+    if !(secs.is_finite() && secs > 0.0 && secs < 100.0 * 365.0 * 86_400.0) {
+        return Err(format!("invalid duration {s:?}: must be positive"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl CaArgs {
+    /// The CA options, if `--ca-dir` asks for a CA.
+    pub fn options(&self, mesh: &MeshConfig) -> anyhow::Result<Option<CaOptions>> {
+        let Some(dir) = &self.ca_dir else {
+            return Ok(None);
+        };
+        if self.workload_cert_ttl > self.max_workload_cert_ttl {
+            anyhow::bail!("--workload-cert-ttl must not exceed --max-workload-cert-ttl");
+        }
+        let trust_domain = self
+            .trust_domain
+            .clone()
+            .unwrap_or_else(|| mesh.trust_domain().to_string());
+        // Checked once here so a bad flag fails before anything starts.
+        SpiffeId::new(&trust_domain, "default", "default")
+            .map_err(|e| anyhow::anyhow!("--trust-domain: {e}"))?;
+        Ok(Some(CaOptions {
+            dir: dir.clone(),
+            cacerts: self.cacerts.clone(),
+            trust_domain,
+            ttl: TtlPolicy {
+                default_ttl: self.workload_cert_ttl,
+                max_ttl: self.max_workload_cert_ttl,
+            },
+        }))
+    }
+}
+
+/// Writes the credentials `--issue-credential` asks for.
+fn issue_credentials(args: &CaArgs, ca: &RunningCa) -> anyhow::Result<()> {
+    for spec in &args.issue_credential {
+        let (identity, path) = spec
+            .split_once('=')
+            .and_then(|(who, path)| Some((who.split_once('/')?, path)))
+            .with_context(|| {
+                format!("--issue-credential {spec:?}: use NAMESPACE/SERVICE_ACCOUNT=PATH")
+            })?;
+        let id = SpiffeId::new(ca.ca.trust_domain(), identity.0, identity.1)
+            .map_err(|e| anyhow::anyhow!("--issue-credential {spec:?}: {e}"))?;
+        let token = ca.credentials.issue(&id, args.credential_ttl);
+        weft_security::files::write_private(Path::new(path), token.as_bytes())?;
+        tracing::info!(identity = %id, path, "wrote a local credential");
+    }
+    Ok(())
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -49,11 +145,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map_err(|p| anyhow::anyhow!("{p}"))?
         }
         None => MeshConfig::default(),
-    };
+    }
+    .with_defaults();
     let opts = ControlOptions {
         config_dir: args.config_dir,
         extra_config_dirs: Vec::new(),
-        mesh: mesh.with_defaults(),
+        mesh: mesh.clone(),
         xds_address: args.xds_address,
         http_address: args.http_address,
         poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
@@ -62,6 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             max: Duration::from_millis(args.debounce_max_ms.max(args.debounce_after_ms)),
         },
         ads: AdsOptions::default(),
+        ca: args.ca.options(&mesh)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -69,6 +167,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let control = ControlPlane::start(opts).await?;
+        if let Some(ca) = &control.ca {
+            issue_credentials(&args.ca, ca)?;
+        }
         super::shutdown_signal().await;
         tracing::info!("shutting down");
         control.stop().await;

@@ -2,6 +2,10 @@
 //! sidecar or router that follows an ADS server. Stops gracefully on SIGTERM, Ctrl-C or
 //! `/quitquitquit`: health checks fail first, listeners close, and in-flight work gets
 //! `--drain-time` to finish.
+//!
+//! A sidecar or router given `--credential-file` also runs the identity agent (pilot-agent's
+//! SDS side): it obtains the workload's key and chain from the CA and sets them, and the trust
+//! bundle, as the proxy's `default` and `ROOTCA` secrets, again on every rotation.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -11,7 +15,12 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde_json::json;
 use weft_proxy::Proxy;
+use weft_proxy::secrets::SecretStore;
 use weft_proxy_config::bootstrap;
+use weft_proxy_config::runtime::secret::{PrivateKey, Secret, TlsCertificate, ValidationContext};
+use weft_security::SpiffeId;
+use weft_security::agent::{Issued, KeyAlgorithm, RotationOptions, run_rotation};
+use weft_security::service::CaClient;
 
 /// Arguments of `weft proxy`.
 #[derive(Debug, clap::Args)]
@@ -53,6 +62,34 @@ pub struct Generate {
     /// also on when `ISTIO_DELTA_XDS=true`, as with Istio's pilot-agent.
     #[arg(long)]
     pub delta: bool,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// The identity agent's flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct IdentityArgs {
+    /// The CA's gRPC address, `HOST:PORT`; default: the discovery address.
+    #[arg(long)]
+    pub ca_address: Option<String>,
+    /// File holding the credential the CA accepts (`weft control --issue-credential`, or
+    /// written by `weft up`); without it no certificate is obtained.
+    #[arg(long)]
+    pub credential_file: Option<PathBuf>,
+    /// Trust domain of the workload's identity (also `TRUST_DOMAIN`); default cluster.local.
+    #[arg(long)]
+    pub trust_domain: Option<String>,
+    /// Key type of the workload certificate: `ecdsa` (P-256) or `rsa` (2048 bits).
+    #[arg(long, default_value = "ecdsa", value_parser = parse_key_algorithm)]
+    pub workload_key: KeyAlgorithm,
+}
+
+fn parse_key_algorithm(s: &str) -> Result<KeyAlgorithm, String> {
+    match s {
+        "ecdsa" | "ec" | "ECDSA" => Ok(KeyAlgorithm::EcdsaP256),
+        "rsa" | "RSA" => Ok(KeyAlgorithm::Rsa2048),
+        _ => Err(format!("unknown key type {s:?}: use ecdsa or rsa")),
+    }
 }
 
 /// `ads_config.api_type` for a generated bootstrap.
@@ -99,9 +136,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the runtime")?;
     rt.block_on(async move {
+        // Built inside the runtime: the CA client's channel needs it.
+        let agent = match &args.mode {
+            Some(Mode::Sidecar(g) | Mode::Router(g)) => identity_agent(g)?,
+            None => None,
+        };
         let proxy = Proxy::start(b, snap).await?;
         tracing::info!(admin = %proxy.admin_addr(), "proxy started");
+        let agent_task = agent.map(|agent| {
+            let secrets = proxy.shared().secrets.clone();
+            tokio::spawn(agent.run(move |issued| set_workload_secrets(&secrets, issued)))
+        });
         wait_for_stop(&proxy).await;
+        if let Some(task) = agent_task {
+            task.abort();
+        }
         tracing::info!(drain = ?args.drain_time, "draining");
         proxy.shutdown(args.drain_time).await;
         anyhow::Ok(())
@@ -154,6 +203,76 @@ fn init_tracing() {
     }));
 }
 
+/// The pod's service account: `ISTIO_META_SERVICE_ACCOUNT`, else `SERVICE_ACCOUNT`, else
+/// `default`.
+fn service_account() -> String {
+    env(
+        "ISTIO_META_SERVICE_ACCOUNT",
+        &env("SERVICE_ACCOUNT", "default"),
+    )
+}
+
+/// The agent a sidecar or router runs, if it was given a credential. Its identity is the
+/// pod's: `spiffe://TRUST_DOMAIN/ns/POD_NAMESPACE/sa/SERVICE_ACCOUNT`.
+fn identity_agent(g: &Generate) -> anyhow::Result<Option<Agent>> {
+    let Some(path) = &g.identity.credential_file else {
+        tracing::info!("no --credential-file: not obtaining a workload certificate");
+        return Ok(None);
+    };
+    let credential = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --credential-file {}", path.display()))?;
+    let trust_domain = g
+        .identity
+        .trust_domain
+        .clone()
+        .unwrap_or_else(|| env("TRUST_DOMAIN", "cluster.local"));
+    let identity = SpiffeId::new(
+        &trust_domain,
+        &env("POD_NAMESPACE", "default"),
+        &service_account(),
+    )
+    .map_err(|e| anyhow::anyhow!("workload identity: {e}"))?;
+    let address = g
+        .identity
+        .ca_address
+        .as_deref()
+        .unwrap_or(&g.discovery_address);
+    let client = CaClient::new(address, &credential).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut options = RotationOptions::new(identity);
+    options.key_algorithm = g.identity.workload_key;
+    Ok(Some(Agent { client, options }))
+}
+
+/// The identity agent, ready to run.
+#[derive(Debug)]
+struct Agent {
+    client: CaClient,
+    options: RotationOptions,
+}
+
+impl Agent {
+    async fn run(self, deliver: impl FnMut(Issued) + Send) {
+        run_rotation(self.client, self.options, deliver).await;
+    }
+}
+
+/// Hands an obtained certificate to the proxy: `default` (key and chain) and `ROOTCA`.
+pub fn set_workload_secrets(secrets: &SecretStore, issued: Issued) {
+    secrets.set(
+        "ROOTCA",
+        Secret::Validation(ValidationContext {
+            trusted_ca_pem: issued.root_pem,
+        }),
+    );
+    secrets.set(
+        "default",
+        Secret::Certificate(TlsCertificate {
+            chain_pem: issued.chain_pem,
+            key: PrivateKey::new(issued.key_pem),
+        }),
+    );
+}
+
 fn env(name: &str, default: &str) -> String {
     std::env::var(name)
         .ok()
@@ -172,10 +291,7 @@ fn node_metadata(ns: &str, labels: serde_json::Value) -> serde_json::Value {
     }
     md.insert("NAMESPACE".into(), json!(ns));
     md.insert("LABELS".into(), labels);
-    md.insert(
-        "SERVICE_ACCOUNT".into(),
-        json!(env("SERVICE_ACCOUNT", "default")),
-    );
+    md.insert("SERVICE_ACCOUNT".into(), json!(service_account()));
     let workload = env("ISTIO_META_WORKLOAD_NAME", &env("POD_NAME", "weft"));
     md.insert("WORKLOAD_NAME".into(), json!(workload));
     let cluster = env("ISTIO_META_CLUSTER_ID", "Kubernetes");
@@ -247,6 +363,7 @@ mod tests {
             node_id: Some("sidecar~127.0.0.1~a.default~default.svc.cluster.local".into()),
             admin_address: ([127, 0, 0, 1], 15000).into(),
             delta: true,
+            identity: IdentityArgs::default(),
         };
         let (b, _) = generated("sidecar", &g).expect("bootstrap");
         let api = b.dynamic_resources.expect("dynamic").ads_api_type();

@@ -6,6 +6,10 @@
 //! addresses, the pod IP where its sidecar listens (127.10.0.N) and the app IP where the app
 //! listens (127.11.0.N); the app reaches other services through its sidecar's HTTP proxy
 //! listener (`HTTP_PROXY=http://POD_IP:15080`). See docs/local-mode.md.
+//!
+//! The in-process control plane runs a CA with a root created in the runtime dir; each proxy
+//! gets a credential for its namespace and service account (0600, `--credential-file`) and
+//! obtains its workload certificate with it (docs/security/identity.md).
 
 pub mod demo;
 mod processes;
@@ -23,6 +27,7 @@ use weft_control::debounce::DebounceOptions;
 use weft_control::server::{ControlOptions, ControlPlane};
 use weft_local::plan::{Plan, PlanOptions};
 use weft_local::supervise::{Supervisor, SupervisorOptions};
+use weft_security::{CaOptions, SpiffeId, TtlPolicy};
 
 pub use demo::DemoArgs;
 
@@ -128,7 +133,8 @@ async fn serve(
         ..SupervisorOptions::default()
     });
     let weft = std::env::current_exe().context("cannot find the weft binary")?;
-    for spec in processes::all(plan, &weft, control.xds_address) {
+    let credentials = issue_credentials(plan, runtime_dir, &control)?;
+    for spec in processes::all(plan, &weft, control.xds_address, credentials.as_deref()) {
         supervisor.spawn(spec);
     }
     status::print_table(plan, &control);
@@ -165,7 +171,39 @@ fn control_options(dir: &Path, runtime_dir: &Path, options: &UpOptions) -> Contr
             max: Duration::from_secs(2),
         },
         ads: AdsOptions::default(),
+        ca: Some(CaOptions {
+            dir: runtime_dir.join("ca"),
+            cacerts: None,
+            trust_domain: MeshConfig::DEFAULT_TRUST_DOMAIN.to_string(),
+            ttl: TtlPolicy::default(),
+        }),
     }
+}
+
+/// Writes one credential per proxy (workload instance or gateway) for its namespace and
+/// service account, 0600 under the runtime dir; returns their directory.
+fn issue_credentials(
+    plan: &Plan,
+    runtime_dir: &Path,
+    control: &ControlPlane,
+) -> anyhow::Result<Option<PathBuf>> {
+    let Some(ca) = &control.ca else {
+        return Ok(None);
+    };
+    let dir = runtime_dir.join("credentials");
+    weft_security::files::create_private_dir(&dir)?;
+    for inst in &plan.instances {
+        if processes::admin(inst).is_none() {
+            continue;
+        }
+        let id = SpiffeId::new(ca.ca.trust_domain(), &inst.namespace, &inst.service_account)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", inst.name))?;
+        // Valid for as long as a local mesh plausibly runs; the CA dir dies with the run.
+        let token = ca.credentials.issue(&id, Duration::from_secs(365 * 86_400));
+        let path = processes::credential_path(&dir, inst);
+        weft_security::files::write_private(&path, token.as_bytes())?;
+    }
+    Ok(Some(dir))
 }
 
 /// A private directory for generated objects, removed when dropped.

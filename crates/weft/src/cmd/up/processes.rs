@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use weft_local::plan::{Instance, Plan};
 use weft_local::supervise::ProcessSpec;
@@ -40,15 +40,27 @@ pub fn admin(inst: &Instance) -> Option<SocketAddr> {
     (role(inst) != Role::External).then(|| SocketAddr::from((inst.pod_ip, ADMIN_PORT)))
 }
 
-pub fn all(plan: &Plan, weft: &Path, xds: SocketAddr) -> Vec<ProcessSpec> {
+/// Where an instance's proxy finds its CA credential (written by `weft up`, 0600).
+pub fn credential_path(credentials: &Path, inst: &Instance) -> PathBuf {
+    credentials.join(format!("{}.{}.credential", inst.name, inst.namespace))
+}
+
+/// The processes to run; proxies get `--credential-file` under `credentials` when given.
+pub fn all(
+    plan: &Plan,
+    weft: &Path,
+    xds: SocketAddr,
+    credentials: Option<&Path>,
+) -> Vec<ProcessSpec> {
     let mut out = Vec::new();
     for inst in &plan.instances {
+        let credential = credentials.map(|dir| credential_path(dir, inst));
         match role(inst) {
             Role::Workload => {
-                out.push(proxy(inst, "sidecar", weft, xds));
+                out.push(proxy(inst, "sidecar", weft, xds, credential));
                 out.extend(inst.process_spec());
             }
-            Role::Gateway => out.push(proxy(inst, "router", weft, xds)),
+            Role::Gateway => out.push(proxy(inst, "router", weft, xds, credential)),
             Role::External => {}
         }
     }
@@ -59,7 +71,13 @@ fn labels_json(labels: &BTreeMap<String, String>) -> String {
     serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
 }
 
-fn proxy(inst: &Instance, mode: &str, weft: &Path, xds: SocketAddr) -> ProcessSpec {
+fn proxy(
+    inst: &Instance,
+    mode: &str,
+    weft: &Path,
+    xds: SocketAddr,
+    credential: Option<PathBuf>,
+) -> ProcessSpec {
     let admin = SocketAddr::from((IpAddr::V4(inst.pod_ip), ADMIN_PORT));
     let mut env = vec![
         ("INSTANCE_IP".into(), inst.pod_ip.to_string()),
@@ -78,21 +96,26 @@ fn proxy(inst: &Instance, mode: &str, weft: &Path, xds: SocketAddr) -> ProcessSp
         "sidecar" => format!("{}.proxy", inst.name),
         _ => inst.name.clone(),
     };
+    let mut args = [
+        "proxy",
+        mode,
+        "--discovery-address",
+        &xds.to_string(),
+        "--admin-address",
+        &admin.to_string(),
+        "--drain-time",
+        "1s",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(path) = credential {
+        args.push("--credential-file".into());
+        args.push(path.display().to_string());
+    }
     ProcessSpec {
         name,
         program: weft.display().to_string(),
-        args: [
-            "proxy",
-            mode,
-            "--discovery-address",
-            &xds.to_string(),
-            "--admin-address",
-            &admin.to_string(),
-            "--drain-time",
-            "1s",
-        ]
-        .map(String::from)
-        .to_vec(),
+        args,
         env,
         cwd: None,
         restart: true,
