@@ -77,6 +77,9 @@ pub struct Hcm {
     pub preserve_external_request_id: bool,
     pub always_set_request_id_in_response: bool,
     pub use_remote_address: bool,
+    /// Trusted proxies in front of this one: the client is this many entries from the right
+    /// of `x-forwarded-for` (RBAC `remote_ip`); 0 trusts only the connection's peer.
+    pub xff_num_trusted_hops: u32,
     pub skip_xff_append: bool,
     pub server_name: String,
     pub request_timeout: Option<Duration>,
@@ -212,11 +215,7 @@ fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
         at.field("filters")
             .err("at least one network filter is required")
     })?;
-    if !init.is_empty() {
-        return Err(at.field("filters").index(0).err(
-            "only a single terminal filter (tcp_proxy or http_connection_manager) is supported",
-        ));
-    }
+    let rbac = network_rbac(at, init)?;
     let fat = at
         .field("filters")
         .index(c.filters.len() - 1)
@@ -226,15 +225,42 @@ fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
         Some(NetworkFilterConfig::HttpConnectionManager(h)) => {
             NetworkKind::Http(Arc::new(build_hcm(&fat, h)?))
         }
+        Some(NetworkFilterConfig::Rbac(_)) => {
+            return Err(fat.err("the last filter must be tcp_proxy or http_connection_manager"));
+        }
         None => return Err(fat.err("is required")),
     };
     Ok(FilterChain {
         name: c.name.clone(),
         matcher,
         tls: None,
-        rbac: None,
+        rbac,
         kind,
     })
+}
+
+/// The filters before the terminal one: at most one network RBAC filter.
+fn network_rbac(at: &At<'_>, init: &[m::Filter]) -> Result<Option<Arc<super::rbac::Rbac>>> {
+    let mut rbac = None;
+    for (i, f) in init.iter().enumerate() {
+        let fat = at.field("filters").index(i);
+        match &f.typed_config {
+            Some(NetworkFilterConfig::Rbac(r)) if rbac.is_none() => {
+                let compiled = super::rbac::compile_network(&fat.field("typed_config"), r)?;
+                rbac = Some(Arc::new(compiled));
+            }
+            Some(NetworkFilterConfig::Rbac(_)) => {
+                return Err(fat.err("only one network RBAC filter is supported"));
+            }
+            _ => {
+                return Err(fat.err(
+                    "only the network RBAC filter may precede the terminal filter \
+                     (tcp_proxy or http_connection_manager)",
+                ));
+            }
+        }
+    }
+    Ok(rbac)
 }
 
 fn build_tcp(at: &At<'_>, t: &m::TcpProxy) -> Result<TcpProxy> {
@@ -297,6 +323,7 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
         preserve_external_request_id: h.preserve_external_request_id,
         always_set_request_id_in_response: h.always_set_request_id_in_response,
         use_remote_address: h.use_remote_address.unwrap_or(false),
+        xff_num_trusted_hops: h.xff_num_trusted_hops,
         skip_xff_append: h.skip_xff_append,
         server_name: if h.server_name.is_empty() {
             "envoy".into()
@@ -356,6 +383,9 @@ fn build_http_filters(at: &At<'_>, filters: &[m_http::HttpFilter]) -> Result<Vec
                 HttpFilterKind::Fault(Arc::new(compile_fault(&fat.field("typed_config"), cfg)?))
             }
             Some(HttpFilterConfig::Cors {}) => HttpFilterKind::Cors,
+            Some(HttpFilterConfig::Rbac(cfg)) => HttpFilterKind::Rbac(Arc::new(
+                super::rbac::compile_http(&fat.field("typed_config"), cfg)?,
+            )),
             None => return Err(fat.field("typed_config").err("is required")),
         };
         out.push(HttpFilter {
