@@ -171,6 +171,9 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
         server_name: inspected.server_name.clone().unwrap_or_default(),
         tls: None,
     };
+    if !crate::network_rbac::admit(&shared, chain, &ctx) {
+        return;
+    }
     match &chain.kind {
         NetworkKind::Tcp(t) => crate::tcp::proxy(shared.clone(), t.clone(), stream, ctx).await,
         NetworkKind::Http(h) => crate::http::serve(shared.clone(), h.clone(), stream, ctx).await,
