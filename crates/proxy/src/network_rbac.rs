@@ -11,31 +11,35 @@ use weft_proxy_config::runtime::listener::{FilterChain, NetworkKind};
 use crate::ConnMeta;
 use crate::state::Shared;
 
-/// Whether the chain's network RBAC (if any) lets the connection through.
+/// Whether the chain's network RBAC filters (if any) let the connection through; they run in
+/// order and the first denial closes the connection.
 pub(crate) fn admit(shared: &Shared, chain: &FilterChain, meta: &ConnMeta) -> bool {
-    let Some(rbac) = &chain.rbac else {
-        return true;
-    };
     // A connection has no forwarded-for: its remote address is the peer's.
     let input = crate::http::rbac::input(meta, meta.peer.ip(), None, None);
-    let check = rbac.check(&input);
-    crate::http::rbac::count(&shared.stats.network_rbac(&rbac.stat_prefix), &check);
-    let Some(verdict) = check.enforced.filter(|v| !v.allowed) else {
-        return true;
-    };
-    let details = verdict.details();
-    tracing::debug!(chain = %chain.name, peer = %meta.peer, %details, "RBAC closed a connection");
-    if let NetworkKind::Tcp(t) = &chain.kind {
-        let rec = LogRecord {
-            start_time: Some(SystemTime::now()),
-            downstream_local: Some(meta.local),
-            downstream_remote: Some(meta.peer),
-            server_name: meta.server_name.clone(),
-            response_flags: "-".into(),
-            connection_termination_details: details,
-            ..Default::default()
-        };
-        shared.live.load().log(&t.access_log, |s| s.format.render(&rec));
+    for rbac in &chain.rbac {
+        let check = rbac.check(&input);
+        crate::http::rbac::count(&shared.stats.network_rbac(&rbac.stat_prefix), &check);
+        if let Some(verdict) = check.enforced.filter(|v| !v.allowed) {
+            log_denial(shared, chain, meta, verdict.details());
+            return false;
+        }
     }
-    false
+    true
+}
+
+fn log_denial(shared: &Shared, chain: &FilterChain, meta: &ConnMeta, details: String) {
+    tracing::debug!(chain = %chain.name, peer = %meta.peer, %details, "RBAC closed a connection");
+    let NetworkKind::Tcp(t) = &chain.kind else {
+        return;
+    };
+    let rec = LogRecord {
+        start_time: Some(SystemTime::now()),
+        downstream_local: Some(meta.local),
+        downstream_remote: Some(meta.peer),
+        server_name: meta.server_name.clone(),
+        response_flags: "-".into(),
+        connection_termination_details: details,
+        ..Default::default()
+    };
+    shared.live.load().log(&t.access_log, |s| s.format.render(&rec));
 }

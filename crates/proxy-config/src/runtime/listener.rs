@@ -42,8 +42,8 @@ pub struct FilterChain {
     pub matcher: ChainMatch,
     /// `transport_socket`: TLS terminated on this chain.
     pub tls: Option<Arc<super::tls::DownstreamTls>>,
-    /// A network RBAC filter before the terminal filter.
-    pub rbac: Option<Arc<super::rbac::Rbac>>,
+    /// Network RBAC filters before the terminal filter, in order.
+    pub rbac: Vec<Arc<super::rbac::Rbac>>,
     pub kind: NetworkKind,
 }
 
@@ -239,26 +239,19 @@ fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
     })
 }
 
-/// The filters before the terminal one: at most one network RBAC filter.
-fn network_rbac(at: &At<'_>, init: &[m::Filter]) -> Result<Option<Arc<super::rbac::Rbac>>> {
-    let mut rbac = None;
+/// The filters before the terminal one: network RBAC filters only.
+fn network_rbac(at: &At<'_>, init: &[m::Filter]) -> Result<Vec<Arc<super::rbac::Rbac>>> {
+    let mut rbac = Vec::new();
     for (i, f) in init.iter().enumerate() {
         let fat = at.field("filters").index(i);
-        match &f.typed_config {
-            Some(NetworkFilterConfig::Rbac(r)) if rbac.is_none() => {
-                let compiled = super::rbac::compile_network(&fat.field("typed_config"), r)?;
-                rbac = Some(Arc::new(compiled));
-            }
-            Some(NetworkFilterConfig::Rbac(_)) => {
-                return Err(fat.err("only one network RBAC filter is supported"));
-            }
-            _ => {
-                return Err(fat.err(
-                    "only the network RBAC filter may precede the terminal filter \
-                     (tcp_proxy or http_connection_manager)",
-                ));
-            }
-        }
+        let Some(NetworkFilterConfig::Rbac(r)) = &f.typed_config else {
+            return Err(fat.err(
+                "only network RBAC filters may precede the terminal filter \
+                 (tcp_proxy or http_connection_manager)",
+            ));
+        };
+        let compiled = super::rbac::compile_network(&fat.field("typed_config"), r)?;
+        rbac.push(Arc::new(compiled));
     }
     Ok(rbac)
 }

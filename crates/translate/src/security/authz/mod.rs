@@ -23,7 +23,8 @@ use weft_xds::pb::envoy::extensions::filters::network::rbac::v3::Rbac as Network
 
 use crate::context::{Config, Context};
 use crate::listener::http_filter;
-use crate::pbutil::any;
+use prost::{Message, Name};
+use weft_xds::pb::google::protobuf::Any;
 use crate::view::ProxyView;
 use rules::Traffic;
 
@@ -38,11 +39,7 @@ pub(crate) fn http_filters(ctx: &Context, view: &ProxyView, _port: Option<u32>) 
     rule_sets(ctx, view, Traffic::Http)
         .into_iter()
         .map(|rules| {
-            let cfg = HttpRbac {
-                rules: Some(rules),
-                ..Default::default()
-            };
-            http_filter(HTTP_FILTER, any(&cfg))
+            http_filter(HTTP_FILTER, canonical(&HttpRbac::default(), &rules))
         })
         .collect()
 }
@@ -53,16 +50,45 @@ pub(crate) fn network_filters(ctx: &Context, view: &ProxyView, _port: u32) -> Ve
         .into_iter()
         .map(|rules| {
             let cfg = NetworkRbac {
-                rules: Some(rules),
                 stat_prefix: NETWORK_STAT_PREFIX.into(),
                 ..Default::default()
             };
             Filter {
                 name: NETWORK_FILTER.into(),
-                config_type: Some(filter::ConfigType::TypedConfig(any(&cfg))),
+                config_type: Some(filter::ConfigType::TypedConfig(canonical(&cfg, &rules))),
             }
         })
         .collect()
+}
+
+/// `outer` (an HTTP or network RBAC config without rules) with `rules` as its field 1, encoded
+/// with the policies in name order: prost writes map fields in hash-map order, which would
+/// make equal configs differ byte for byte (and the control plane push them again).
+fn canonical<T: Message + Name>(outer: &T, rules: &rbac::Rbac) -> Any {
+    let head = rbac::Rbac {
+        policies: HashMap::new(),
+        ..rules.clone()
+    };
+    let mut inner = head.encode_to_vec();
+    let mut names: Vec<&String> = rules.policies.keys().collect();
+    names.sort();
+    for name in names {
+        // A message holding one map entry encodes exactly that entry; concatenated messages
+        // merge, so the entries add up to the whole map.
+        let one = rbac::Rbac {
+            policies: HashMap::from([(name.clone(), rules.policies[name].clone())]),
+            ..Default::default()
+        };
+        inner.extend(one.encode_to_vec());
+    }
+    let mut value = outer.encode_to_vec();
+    prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut value);
+    prost::encoding::encode_varint(inner.len() as u64, &mut value);
+    value.extend_from_slice(&inner);
+    Any {
+        type_url: T::type_url(),
+        value,
+    }
 }
 
 /// One rule set per action present, in Istio's order.
