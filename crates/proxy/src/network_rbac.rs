@@ -41,5 +41,8 @@ fn log_denial(shared: &Shared, chain: &FilterChain, meta: &ConnMeta, details: St
         connection_termination_details: details,
         ..Default::default()
     };
-    shared.live.load().log(&t.access_log, |s| s.format.render(&rec));
+    shared
+        .live
+        .load()
+        .log(&t.access_log, |s| s.format.render(&rec));
 }

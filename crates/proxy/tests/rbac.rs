@@ -159,7 +159,10 @@ async fn request_from(
 fn assert_denied(r: &Reply, what: &str) {
     assert_eq!(r.status, 403, "{what}: {}", r.body);
     assert_eq!(r.body, "RBAC: access denied", "{what}");
-    assert!(r.header("x-backend").is_none(), "{what}: reached the upstream");
+    assert!(
+        r.header("x-backend").is_none(),
+        "{what}: reached the upstream"
+    );
 }
 
 fn assert_upstream(r: &Reply, what: &str) {
@@ -180,7 +183,10 @@ async fn http_rbac_allows_and_denies_requests() {
         request_from("127.0.0.1", addr, m, path, h)
     };
 
-    assert_upstream(&go("GET", "/public/a", &[]).await, "path and method allowed");
+    assert_upstream(
+        &go("GET", "/public/a", &[]).await,
+        "path and method allowed",
+    );
     let r = go("GET", "/private", &[]).await;
     assert_denied(&r, "no ALLOW policy matches");
     let line = log_line(&log, "GET /private 403").await;
@@ -203,9 +209,15 @@ async fn http_rbac_allows_and_denies_requests() {
     let from_denied = request_from("127.0.0.3", addr, "GET", "/public/a", &[]).await;
     assert_denied(&from_denied, "source address denied");
     let forged = go("GET", "/public/b", &[("x-forwarded-for", "198.51.100.9")]).await;
-    assert_upstream(&forged, "x-forwarded-for is not trusted without trusted hops");
+    assert_upstream(
+        &forged,
+        "x-forwarded-for is not trusted without trusted hops",
+    );
 
-    assert_upstream(&go("PUT", "/open/x", &[]).await, "ALLOW disabled on the route");
+    assert_upstream(
+        &go("PUT", "/open/x", &[]).await,
+        "ALLOW disabled on the route",
+    );
     assert_denied(&go("DELETE", "/open/x", &[]).await, "DENY still on");
     assert_upstream(&go("GET", "/override/ok", &[]).await, "route rules allow");
     assert_denied(
@@ -218,7 +230,10 @@ async fn http_rbac_allows_and_denies_requests() {
     // (skipped on /open, without shadow rules on /override) allowed 4, denied 3, shadow 5.
     assert!(stats.contains("http.ingress.rbac.denied: 6\n"), "{stats}");
     assert!(stats.contains("http.ingress.rbac.allowed: 12\n"), "{stats}");
-    assert!(stats.contains("http.ingress.rbac.shadow_denied: 5\n"), "{stats}");
+    assert!(
+        stats.contains("http.ingress.rbac.shadow_denied: 5\n"),
+        "{stats}"
+    );
     let prom = admin(&p, "/stats/prometheus").await.body;
     assert!(
         prom.contains("envoy_http_rbac_denied_total{envoy_http_conn_manager_prefix=\"ingress\"} 6"),
@@ -298,10 +313,7 @@ fn tcp_listener(port: u16, log: &std::path::Path) -> String {
 async fn exchange_from(source: &str, port: u16, msg: &[u8]) -> Vec<u8> {
     let sock = TcpSocket::new_v4().unwrap();
     sock.bind(format!("{source}:0").parse().unwrap()).unwrap();
-    let mut s: TcpStream = sock
-        .connect(([127, 0, 0, 1], port).into())
-        .await
-        .unwrap();
+    let mut s: TcpStream = sock.connect(([127, 0, 0, 1], port).into()).await.unwrap();
     let _ = s.write_all(msg).await;
     let mut buf = vec![0u8; 64];
     let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
@@ -324,7 +336,10 @@ async fn network_rbac_closes_denied_connections_before_upstream() {
     assert_eq!(exchange_from("127.0.0.1", port, b"hello").await, b"hello");
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
     let denied = exchange_from("127.0.0.3", port, b"let me in").await;
-    assert!(denied.is_empty(), "a denied connection is closed: {denied:?}");
+    assert!(
+        denied.is_empty(),
+        "a denied connection is closed: {denied:?}"
+    );
     let line = log_line(&log, "127.0.0.3").await;
     assert_eq!(
         line,

@@ -18,7 +18,9 @@ pub(crate) fn http_rbac(at: &At<'_>, r: &http_pb::Rbac) -> Result<m::HttpRbac> {
     left.shadow_rules = None;
     left.shadow_rules_stat_prefix.clear();
     if left.matcher.is_some() || left.shadow_matcher.is_some() {
-        return Err(at.field("matcher").err("matcher trees are not supported; use rules"));
+        return Err(at
+            .field("matcher")
+            .err("matcher trees are not supported; use rules"));
     }
     rest(at, &left)?;
     Ok(m::HttpRbac {
@@ -46,7 +48,9 @@ pub(crate) fn network_rbac(at: &At<'_>, r: &net_pb::Rbac) -> Result<m::NetworkRb
     left.shadow_rules_stat_prefix.clear();
     left.stat_prefix.clear();
     if left.matcher.is_some() || left.shadow_matcher.is_some() {
-        return Err(at.field("matcher").err("matcher trees are not supported; use rules"));
+        return Err(at
+            .field("matcher")
+            .err("matcher trees are not supported; use rules"));
     }
     if left.enforcement_type != 0 {
         return Err(at
@@ -86,7 +90,9 @@ fn rules(at: &At<'_>, r: &pb::Rbac) -> Result<m::Rules> {
 
 fn policy(at: &At<'_>, p: &pb::Policy) -> Result<m::Policy> {
     if p.condition.is_some() || p.checked_condition.is_some() || p.cel_config.is_some() {
-        return Err(at.field("condition").err("CEL conditions are not supported"));
+        return Err(at
+            .field("condition")
+            .err("CEL conditions are not supported"));
     }
     Ok(m::Policy {
         permissions: each(&at.field("permissions"), &p.permissions, permission)?,

@@ -82,7 +82,11 @@ pub async fn run(
             // Never built yet: `from_pb` rejects it until it is implemented.
             HttpFilterKind::JwtAuthn(_) => {}
             HttpFilterKind::Rbac(rbac) => {
-                super::rbac::run(ctx, &f.name, rbac, route, req, &out.metadata)?;
+                if let Some(denied) =
+                    super::rbac::run(ctx, &f.name, rbac, route, req, &out.metadata)
+                {
+                    return Err(denied);
+                }
             }
             HttpFilterKind::Cors => {
                 let Some(policy) = route.filters.cors(&f.name) else {

@@ -63,10 +63,12 @@ pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: TcpStream, meta: 
     stats.downstream_cx_total.inc();
     stats.downstream_cx_active.inc();
     let _ = stream.set_nodelay(true);
-    let has_rbac = hcm
-        .http_filters
-        .iter()
-        .any(|f| matches!(f.kind, weft_proxy_config::runtime::listener::HttpFilterKind::Rbac(_)));
+    let has_rbac = hcm.http_filters.iter().any(|f| {
+        matches!(
+            f.kind,
+            weft_proxy_config::runtime::listener::HttpFilterKind::Rbac(_)
+        )
+    });
     let ctx = Arc::new(Ctx {
         rbac_stats: has_rbac.then(|| shared.stats.http_rbac(&hcm.stat_prefix)),
         shared,

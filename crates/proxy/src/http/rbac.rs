@@ -20,7 +20,7 @@ pub const DENIED_BODY: &str = "RBAC: access denied";
 
 type LocalReply = (http::Response<super::ProxyBody>, Outcome);
 
-/// Runs one RBAC filter named `filter_name`; `Err` is the 403 of a denial.
+/// Runs one RBAC filter named `filter_name`; `Some` is the 403 of a denial.
 pub(super) fn run(
     ctx: &Ctx,
     filter_name: &str,
@@ -28,9 +28,9 @@ pub(super) fn run(
     route: &Route,
     req: &Request<Incoming>,
     metadata: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), LocalReply> {
+) -> Option<LocalReply> {
     let rbac = match route.filters.rbac(filter_name) {
-        Some(None) => return Ok(()),
+        Some(None) => return None,
         Some(Some(r)) => r,
         None => configured,
     };
@@ -58,9 +58,9 @@ pub(super) fn run(
                 flags: "-",
                 details: v.details().into(),
             };
-            Err((reply::local(403, DENIED_BODY), outcome))
+            Some((reply::local(403, DENIED_BODY), outcome))
         }
-        _ => Ok(()),
+        _ => None,
     }
 }
 

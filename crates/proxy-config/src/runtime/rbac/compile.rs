@@ -48,10 +48,14 @@ fn engine(at: &At<'_>, rules: Option<&m::Rules>) -> Result<Option<Engine>> {
     for (name, p) in &rules.policies {
         let pat = at.field("policies").field(name);
         if p.permissions.is_empty() {
-            return Err(pat.field("permissions").err("at least one permission is required"));
+            return Err(pat
+                .field("permissions")
+                .err("at least one permission is required"));
         }
         if p.principals.is_empty() {
-            return Err(pat.field("principals").err("at least one principal is required"));
+            return Err(pat
+                .field("principals")
+                .err("at least one principal is required"));
         }
         let permissions = list(&pat.field("permissions"), &p.permissions, permission)?;
         let principals = list(&pat.field("principals"), &p.principals, principal)?;
@@ -104,7 +108,10 @@ fn permission(at: &At<'_>, p: &m::Permission) -> Result<Permission> {
         set.push(Permission::Or(rule_set(&at.field("or_rules"), &s.rules)?));
     }
     if let Some(inner) = &p.not_rule {
-        set.push(Permission::Not(Box::new(permission(&at.field("not_rule"), inner)?)));
+        set.push(Permission::Not(Box::new(permission(
+            &at.field("not_rule"),
+            inner,
+        )?)));
     }
     if let Some(h) = &p.header {
         set.push(Permission::Header(compile_header(&at.field("header"), h)?));
@@ -113,7 +120,10 @@ fn permission(at: &At<'_>, p: &m::Permission) -> Result<Permission> {
         set.push(Permission::UrlPath(path(&at.field("url_path"), u)?));
     }
     if let Some(c) = &p.destination_ip {
-        set.push(Permission::DestinationIp(cidr(&at.field("destination_ip"), c)?));
+        set.push(Permission::DestinationIp(cidr(
+            &at.field("destination_ip"),
+            c,
+        )?));
     }
     if let Some(port) = p.destination_port {
         set.push(Permission::DestinationPort(port));
@@ -161,7 +171,10 @@ fn principal(at: &At<'_>, p: &m::Principal) -> Result<Principal> {
         set.push(Principal::Or(id_set(&at.field("or_ids"), &s.ids)?));
     }
     if let Some(inner) = &p.not_id {
-        set.push(Principal::Not(Box::new(principal(&at.field("not_id"), inner)?)));
+        set.push(Principal::Not(Box::new(principal(
+            &at.field("not_id"),
+            inner,
+        )?)));
     }
     if let Some(a) = &p.authenticated {
         let name = a
@@ -172,7 +185,11 @@ fn principal(at: &At<'_>, p: &m::Principal) -> Result<Principal> {
         set.push(Principal::Authenticated(name));
     }
     let ips = [
-        (&p.direct_remote_ip, "direct_remote_ip", Principal::DirectRemoteIp as fn(_) -> _),
+        (
+            &p.direct_remote_ip,
+            "direct_remote_ip",
+            Principal::DirectRemoteIp as fn(_) -> _,
+        ),
         (&p.remote_ip, "remote_ip", Principal::RemoteIp),
         (&p.source_ip, "source_ip", Principal::SourceIp),
     ];
@@ -258,7 +275,10 @@ fn value_match(at: &At<'_>, v: &m::ValueMatcher) -> Result<ValueMatch> {
         });
     }
     if let Some(s) = &v.string_match {
-        set.push(ValueMatch::Str(compile_string(&at.field("string_match"), s)?));
+        set.push(ValueMatch::Str(compile_string(
+            &at.field("string_match"),
+            s,
+        )?));
     }
     if let Some(b) = v.bool_match {
         set.push(ValueMatch::Bool(b));

@@ -7,8 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use super::{Action, Engine, MetadataMatch, Permission, Policy, Principal, ValueMatch, Verdict};
 use super::in_net;
+use super::{Action, Engine, MetadataMatch, Permission, Policy, Principal, ValueMatch, Verdict};
 use crate::runtime::matcher::PseudoHeaders;
 
 /// The peer certificate of a TLS connection terminated by the proxy.

@@ -117,7 +117,11 @@ fn allow_without_a_matching_policy_denies() {
 
 #[test]
 fn deny_match_denies_and_names_the_policy() {
-    let r = rules("DENY", json!({"header": {"name": ":method", "exact_match": "DELETE"}}), ANY());
+    let r = rules(
+        "DENY",
+        json!({"header": {"name": ":method", "exact_match": "DELETE"}}),
+        ANY(),
+    );
     assert!(Req::default().allowed(&r));
     let del = Req {
         method: "DELETE",
@@ -171,8 +175,12 @@ fn permission_matchers() {
         sni: "db.example",
         ..Default::default()
     };
-    assert!(base.allowed(&allow(json!({"header": {"name": "x-team", "exact_match": "blue"}}))));
-    assert!(!base.allowed(&allow(json!({"header": {"name": "x-team", "exact_match": "red"}}))));
+    assert!(base.allowed(&allow(
+        json!({"header": {"name": "x-team", "exact_match": "blue"}})
+    )));
+    assert!(!base.allowed(&allow(
+        json!({"header": {"name": "x-team", "exact_match": "red"}})
+    )));
     assert!(base.allowed(&allow(json!({"url_path": {"path": {"exact": "/api/v1"}}}))));
     assert!(base.allowed(&allow(
         json!({"destination_ip": {"address_prefix": "10.0.0.0", "prefix_len": 24}})
@@ -182,9 +190,15 @@ fn permission_matchers() {
     )));
     assert!(base.allowed(&allow(json!({"destination_port": 8080}))));
     assert!(!base.allowed(&allow(json!({"destination_port": 9090}))));
-    assert!(base.allowed(&allow(json!({"destination_port_range": {"start": 8000, "end": 8081}}))));
-    assert!(!base.allowed(&allow(json!({"destination_port_range": {"start": 8000, "end": 8080}}))));
-    assert!(base.allowed(&allow(json!({"requested_server_name": {"suffix": ".example"}}))));
+    assert!(base.allowed(&allow(
+        json!({"destination_port_range": {"start": 8000, "end": 8081}})
+    )));
+    assert!(!base.allowed(&allow(
+        json!({"destination_port_range": {"start": 8000, "end": 8080}})
+    )));
+    assert!(base.allowed(&allow(
+        json!({"requested_server_name": {"suffix": ".example"}})
+    )));
     assert!(!base.allowed(&allow(json!({"requested_server_name": {"exact": "web"}}))));
 }
 
@@ -194,7 +208,9 @@ fn permission_and_or_not() {
     let other = json!({"destination_port": 1});
     let allow = |p: Value| rules("ALLOW", p, ANY());
     let req = Req::default();
-    assert!(req.allowed(&allow(json!({"and_rules": {"rules": [port, {"any": true}]}}))));
+    assert!(req.allowed(&allow(
+        json!({"and_rules": {"rules": [port, {"any": true}]}})
+    )));
     assert!(!req.allowed(&allow(json!({"and_rules": {"rules": [port, other]}}))));
     assert!(req.allowed(&allow(json!({"or_rules": {"rules": [other, port]}}))));
     assert!(!req.allowed(&allow(json!({"or_rules": {"rules": [other]}}))));
@@ -221,7 +237,8 @@ fn principal_matchers() {
     assert!(!plain.allowed(&allow(auth)), "no certificate on plaintext");
     assert!(tls.allowed(&allow(json!({"authenticated": {}}))));
     assert!(!plain.allowed(&allow(json!({"authenticated": {}}))));
-    let ns = json!({"authenticated": {"principal_name": {"safe_regex": {"regex": ".*/ns/bar/.*"}}}});
+    let ns =
+        json!({"authenticated": {"principal_name": {"safe_regex": {"regex": ".*/ns/bar/.*"}}}});
     assert!(!tls.allowed(&allow(ns)));
     let net = |ip: &str, len: u32| json!({"address_prefix": ip, "prefix_len": len});
     assert!(plain.allowed(&allow(json!({"direct_remote_ip": net("192.168.1.0", 24)}))));
@@ -229,7 +246,9 @@ fn principal_matchers() {
     assert!(plain.allowed(&allow(json!({"source_ip": net("192.168.0.0", 16)}))));
     assert!(plain.allowed(&allow(json!({"remote_ip": net("203.0.113.0", 24)}))));
     assert!(!plain.allowed(&allow(json!({"remote_ip": net("192.168.1.0", 24)}))));
-    assert!(plain.allowed(&allow(json!({"header": {"name": "x-user", "prefix_match": "a"}}))));
+    assert!(plain.allowed(&allow(
+        json!({"header": {"name": "x-user", "prefix_match": "a"}})
+    )));
     assert!(plain.allowed(&allow(json!({"url_path": {"path": {"exact": "/p"}}}))));
     let ids = |k: &str, v: Value| json!({k: {"ids": v}});
     let yes = json!({"any": true});
@@ -257,19 +276,35 @@ fn metadata_matchers_read_istio_authn() {
         ..Default::default()
     };
     let allow = |path: Value, value: Value| {
-        rules("ALLOW", ANY(), json!({"metadata": {"filter": "istio_authn", "path": path, "value": value}}))
+        rules(
+            "ALLOW",
+            ANY(),
+            json!({"metadata": {"filter": "istio_authn", "path": path, "value": value}}),
+        )
     };
     let key = |k: &str| json!([{"key": k}]);
-    assert!(req.allowed(&allow(key("request.auth.principal"), json!({"string_match": {"prefix": "https://issuer/"}}))));
-    assert!(!req.allowed(&allow(key("request.auth.principal"), json!({"string_match": {"exact": "bob"}}))));
+    assert!(req.allowed(&allow(
+        key("request.auth.principal"),
+        json!({"string_match": {"prefix": "https://issuer/"}})
+    )));
+    assert!(!req.allowed(&allow(
+        key("request.auth.principal"),
+        json!({"string_match": {"exact": "bob"}})
+    )));
     let one_of = |s: &str| json!({"list_match": {"one_of": {"string_match": {"exact": s}}}});
     assert!(req.allowed(&allow(key("request.auth.audiences"), one_of("a2"))));
     assert!(!req.allowed(&allow(key("request.auth.audiences"), one_of("a3"))));
     let claim = |c: &str| json!([{"key": "request.auth.claims"}, {"key": c}]);
     assert!(req.allowed(&allow(claim("groups"), one_of("ops"))));
     assert!(req.allowed(&allow(claim("admin"), json!({"bool_match": true}))));
-    assert!(req.allowed(&allow(claim("level"), json!({"double_match": {"exact": 3.0}}))));
-    assert!(req.allowed(&allow(claim("level"), json!({"double_match": {"range": {"start": 1.0, "end": 4.0}}}))));
+    assert!(req.allowed(&allow(
+        claim("level"),
+        json!({"double_match": {"exact": 3.0}})
+    )));
+    assert!(req.allowed(&allow(
+        claim("level"),
+        json!({"double_match": {"range": {"start": 1.0, "end": 4.0}}})
+    )));
     assert!(!req.allowed(&allow(claim("missing"), json!({"present_match": true}))));
     assert!(req.allowed(&allow(claim("missing"), json!({"present_match": false}))));
     let inverted = rules(
@@ -279,7 +314,10 @@ fn metadata_matchers_read_istio_authn() {
             "value": {"present_match": true}, "invert": true}}),
     );
     assert!(!req.allowed(&inverted));
-    assert!(Req::default().allowed(&inverted), "no metadata: inverted presence matches");
+    assert!(
+        Req::default().allowed(&inverted),
+        "no metadata: inverted presence matches"
+    );
 }
 
 #[test]
@@ -288,9 +326,17 @@ fn request_matchers_match_nothing_on_connections() {
         http: false,
         ..Default::default()
     };
-    let deny_get = rules("DENY", json!({"header": {"name": ":method", "exact_match": "GET"}}), ANY());
+    let deny_get = rules(
+        "DENY",
+        json!({"header": {"name": ":method", "exact_match": "GET"}}),
+        ANY(),
+    );
     assert!(tcp.allowed(&deny_get));
-    let allow_path = rules("ALLOW", json!({"url_path": {"path": {"prefix": "/"}}}), ANY());
+    let allow_path = rules(
+        "ALLOW",
+        json!({"url_path": {"path": {"prefix": "/"}}}),
+        ANY(),
+    );
     assert!(!tcp.allowed(&allow_path));
 }
 
@@ -314,8 +360,10 @@ fn bad_config_names_the_field() {
         none,
         "Listener l: rules.policies.p.principals: at least one principal is required"
     );
-    let cidr = bad(json!({"rules": {"policies": {"p": {"permissions": [{"any": true}],
-        "principals": [{"remote_ip": {"address_prefix": "nope"}}]}}}}));
+    let cidr = bad(
+        json!({"rules": {"policies": {"p": {"permissions": [{"any": true}],
+        "principals": [{"remote_ip": {"address_prefix": "nope"}}]}}}}),
+    );
     assert_eq!(
         cidr,
         "Listener l: rules.policies.p.principals[0].remote_ip.address_prefix: \"nope\" is not an IP address"

@@ -23,10 +23,10 @@ use weft_xds::pb::envoy::extensions::filters::network::rbac::v3::Rbac as Network
 
 use crate::context::{Config, Context};
 use crate::listener::http_filter;
-use prost::{Message, Name};
-use weft_xds::pb::google::protobuf::Any;
 use crate::view::ProxyView;
+use prost::{Message, Name};
 use rules::Traffic;
+use weft_xds::pb::google::protobuf::Any;
 
 pub const HTTP_FILTER: &str = "envoy.filters.http.rbac";
 pub const NETWORK_FILTER: &str = "envoy.filters.network.rbac";
@@ -38,9 +38,7 @@ const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
 pub(crate) fn http_filters(ctx: &Context, view: &ProxyView, _port: Option<u32>) -> Vec<HttpFilter> {
     rule_sets(ctx, view, Traffic::Http)
         .into_iter()
-        .map(|rules| {
-            http_filter(HTTP_FILTER, canonical(&HttpRbac::default(), &rules))
-        })
+        .map(|rules| http_filter(HTTP_FILTER, canonical(&HttpRbac::default(), &rules)))
         .collect()
 }
 
@@ -98,7 +96,10 @@ fn rule_sets(ctx: &Context, view: &ProxyView, traffic: Traffic) -> Vec<rbac::Rba
         .iter()
         .filter(|p| applies(ctx, view, p))
         .collect();
-    for p in applicable.iter().filter(|p| p.spec.action() == Action::Custom) {
+    for p in applicable
+        .iter()
+        .filter(|p| p.spec.action() == Action::Custom)
+    {
         tracing::warn!(
             policy = %format!("{}/{}", p.namespace, p.name),
             "AuthorizationPolicy action CUSTOM (ext_authz) is not supported; policy left out"

@@ -88,7 +88,8 @@ fn uses_http_only(rule: &Rule) -> bool {
             && o.paths.is_empty()
             && o.not_paths.is_empty())
     };
-    let src = |s: &Source| !(s.request_principals.is_empty() && s.not_request_principals.is_empty());
+    let src =
+        |s: &Source| !(s.request_principals.is_empty() && s.not_request_principals.is_empty());
     rule.to.iter().filter_map(|t| t.operation.as_ref()).any(op)
         || rule.from.iter().filter_map(|f| f.source.as_ref()).any(src)
         || rule.when.iter().any(|c| c.key.starts_with("request."))
@@ -117,7 +118,12 @@ fn or_ids(ids: Vec<Principal>) -> Principal {
 }
 
 /// Values of one field: ORed, or negated for a `not*` field; nothing for an empty field.
-fn field_rules<F>(out: &mut Vec<Permission>, values: &[String], negate: bool, f: F) -> Result<(), String>
+fn field_rules<F>(
+    out: &mut Vec<Permission>,
+    values: &[String],
+    negate: bool,
+    f: F,
+) -> Result<(), String>
 where
     F: Fn(&str) -> Result<Permission, String>,
 {
@@ -133,7 +139,12 @@ where
     Ok(())
 }
 
-fn field_ids<F>(out: &mut Vec<Principal>, values: &[String], negate: bool, f: F) -> Result<(), String>
+fn field_ids<F>(
+    out: &mut Vec<Principal>,
+    values: &[String],
+    negate: bool,
+    f: F,
+) -> Result<(), String>
 where
     F: Fn(&str) -> Result<Principal, String>,
 {
@@ -216,10 +227,13 @@ enum Leaf {
     Id(Principal),
 }
 
+type ToPermission = Box<dyn Fn(&str) -> Result<Permission, String>>;
+type ToPrincipal = Box<dyn Fn(&str) -> Result<Principal, String>>;
+
 /// How a `when` key is matched: on the permission side or the principal side.
 enum KeyKind {
-    Perm(Box<dyn Fn(&str) -> Result<Permission, String>>),
-    Id(Box<dyn Fn(&str) -> Result<Principal, String>>),
+    Perm(ToPermission),
+    Id(ToPrincipal),
 }
 
 fn condition(c: &Condition, mode: HttpOnly) -> Result<Vec<Leaf>, String> {
@@ -271,7 +285,9 @@ fn condition_key(key: &str) -> Result<KeyKind, String> {
         })));
     }
     Ok(match key {
-        "source.ip" => KeyKind::Id(Box::new(|x| ip_id(x, principal::Identifier::DirectRemoteIp))),
+        "source.ip" => KeyKind::Id(Box::new(|x| {
+            ip_id(x, principal::Identifier::DirectRemoteIp)
+        })),
         "remote.ip" => KeyKind::Id(Box::new(|x| ip_id(x, principal::Identifier::RemoteIp))),
         "source.namespace" => id_of(v::source_namespace),
         "source.principal" => id_of(v::source_principal),
@@ -283,11 +299,13 @@ fn condition_key(key: &str) -> Result<KeyKind, String> {
                 .map(|c| perm(permission::Rule::DestinationIp(c)))
                 .ok_or_else(|| format!("{x:?} is not an IP address or CIDR range"))
         })),
-        "destination.port" => {
-            KeyKind::Perm(Box::new(|x| Ok(perm(permission::Rule::DestinationPort(port(x)?)))))
-        }
+        "destination.port" => KeyKind::Perm(Box::new(|x| {
+            Ok(perm(permission::Rule::DestinationPort(port(x)?)))
+        })),
         "connection.sni" => KeyKind::Perm(Box::new(|x| {
-            Ok(perm(permission::Rule::RequestedServerName(v::wildcard(x, ""))))
+            Ok(perm(permission::Rule::RequestedServerName(v::wildcard(
+                x, "",
+            ))))
         })),
         k if k.starts_with("experimental.") => {
             return Err(format!("condition {k:?} is experimental and not supported"));

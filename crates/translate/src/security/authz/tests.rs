@@ -63,7 +63,11 @@ fn filters_per_action_in_istio_order() {
     .concat();
     let sets = rule_sets(&context(&yaml), &sidecar(), Traffic::Http);
     assert_eq!(actions(&sets), vec![LOG, DENY, ALLOW]);
-    assert!(sets[2].policies.contains_key("ns[default]-policy[a]-rule[0]"));
+    assert!(
+        sets[2]
+            .policies
+            .contains_key("ns[default]-policy[a]-rule[0]")
+    );
 }
 
 #[test]
@@ -75,7 +79,10 @@ fn no_policy_no_filter_and_allow_nothing_denies() {
         Traffic::Http,
     );
     assert_eq!(actions(&sets), vec![ALLOW]);
-    assert!(sets[0].policies.is_empty(), "ALLOW with no rules denies all");
+    assert!(
+        sets[0].policies.is_empty(),
+        "ALLOW with no rules denies all"
+    );
     let deny_nothing = policy("default", "d", "{action: DENY}");
     assert!(rule_sets(&context(&deny_nothing), &sidecar(), Traffic::Http).is_empty());
 }
@@ -85,9 +92,21 @@ fn which_policies_apply() {
     let yaml = [
         policy("istio-system", "mesh", "{action: DENY, rules: [{}]}"),
         policy("other", "elsewhere", "{action: DENY, rules: [{}]}"),
-        policy("default", "mine", "{selector: {matchLabels: {app: web}}, action: DENY, rules: [{}]}"),
-        policy("default", "theirs", "{selector: {matchLabels: {app: db}}, action: DENY, rules: [{}]}"),
-        policy("istio-system", "mesh-web", "{selector: {matchLabels: {app: web}}, action: DENY, rules: [{}]}"),
+        policy(
+            "default",
+            "mine",
+            "{selector: {matchLabels: {app: web}}, action: DENY, rules: [{}]}",
+        ),
+        policy(
+            "default",
+            "theirs",
+            "{selector: {matchLabels: {app: db}}, action: DENY, rules: [{}]}",
+        ),
+        policy(
+            "istio-system",
+            "mesh-web",
+            "{selector: {matchLabels: {app: web}}, action: DENY, rules: [{}]}",
+        ),
     ]
     .concat();
     let sets = rule_sets(&context(&yaml), &sidecar(), Traffic::Http);
@@ -154,12 +173,19 @@ fn untranslatable_rules_fail_closed_for_deny_and_are_dropped_for_allow() {
     let bad = "{key: experimental.envoy.filters.x, values: [a]}";
     let yaml = [
         policy("default", "a", &format!("{{rules: [{{when: [{bad}]}}]}}")),
-        policy("default", "d", &format!("{{action: DENY, rules: [{{when: [{bad}]}}]}}")),
+        policy(
+            "default",
+            "d",
+            &format!("{{action: DENY, rules: [{{when: [{bad}]}}]}}"),
+        ),
     ]
     .concat();
     let ctx = context(&yaml);
     let sets = rule_sets(&ctx, &sidecar(), Traffic::Http);
-    assert_eq!(sets[0].policies["ns[default]-policy[d]-rule[0]"], rules::match_all());
+    assert_eq!(
+        sets[0].policies["ns[default]-policy[d]-rule[0]"],
+        rules::match_all()
+    );
     assert!(sets[1].policies.is_empty());
 }
 
@@ -185,7 +211,9 @@ fn encoding_is_canonical_whatever_the_map_order() {
 #[test]
 fn value_forms() {
     use weft_xds::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern as P;
-    let pattern = |m: weft_xds::pb::envoy::r#type::matcher::v3::StringMatcher| m.match_pattern.expect("pattern");
+    let pattern = |m: weft_xds::pb::envoy::r#type::matcher::v3::StringMatcher| {
+        m.match_pattern.expect("pattern")
+    };
     assert_eq!(
         pattern(values::wildcard("ns/sa", values::SPIFFE)),
         P::Exact("spiffe://ns/sa".into())
@@ -194,9 +222,15 @@ fn value_forms() {
         pattern(values::wildcard("cluster.local/*", values::SPIFFE)),
         P::Prefix("spiffe://cluster.local/".into())
     );
-    assert_eq!(pattern(values::wildcard("*/sa/x", values::SPIFFE)), P::Suffix("/sa/x".into()));
+    assert_eq!(
+        pattern(values::wildcard("*/sa/x", values::SPIFFE)),
+        P::Suffix("/sa/x".into())
+    );
     assert!(matches!(pattern(values::wildcard("*", "")), P::SafeRegex(r) if r.regex == ".+"));
-    assert_eq!(values::cidr("10.1.2.3").map(|c| c.prefix_len), Some(Some(crate::pbutil::u32v(32))));
+    assert_eq!(
+        values::cidr("10.1.2.3").map(|c| c.prefix_len),
+        Some(Some(crate::pbutil::u32v(32)))
+    );
     assert!(values::cidr("10.1.2.3/33").is_none());
     assert_eq!(values::quote("a.b*"), "a\\.b\\*");
 }

@@ -65,14 +65,22 @@ fn wildcard_regex(v: &str, segment: &str) -> String {
     }
     let (lead, rest) = v.strip_prefix('*').map_or(("", v), |r| (segment, r));
     let (body, trail) = rest.strip_suffix('*').map_or((rest, ""), |b| (b, segment));
-    let star = |s: &str| if s.is_empty() { String::new() } else { format!("{s}*") };
+    let star = |s: &str| {
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!("{s}*")
+        }
+    };
     format!("{}{}{}", star(lead), quote(body), star(trail))
 }
 
 pub fn authenticated(name: StringMatcher) -> Principal {
-    id(principal::Identifier::Authenticated(principal::Authenticated {
-        principal_name: Some(name),
-    }))
+    id(principal::Identifier::Authenticated(
+        principal::Authenticated {
+            principal_name: Some(name),
+        },
+    ))
 }
 
 /// `principals` / `source.principal`: the peer's SPIFFE id (Istio writes it without the scheme).
@@ -139,7 +147,9 @@ pub fn header(name: &str, v: &str) -> HeaderMatcher {
 /// `hosts`: `:authority`, case-insensitive, with or without a port when the value has none.
 pub fn host(v: &str) -> HeaderMatcher {
     let body = wildcard_regex(v, ".");
-    let has_port = v.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    let has_port = v
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
     let port = if has_port { "" } else { "(:[0-9]+)?" };
     HeaderMatcher {
         name: ":authority".into(),
@@ -195,9 +205,11 @@ fn string_value(m: StringMatcher) -> ValueMatcher {
 
 fn one_of(m: StringMatcher) -> ValueMatcher {
     ValueMatcher {
-        match_pattern: Some(value_matcher::MatchPattern::ListMatch(Box::new(ListMatcher {
-            match_pattern: Some(list_matcher::MatchPattern::OneOf(Box::new(string_value(m)))),
-        }))),
+        match_pattern: Some(value_matcher::MatchPattern::ListMatch(Box::new(
+            ListMatcher {
+                match_pattern: Some(list_matcher::MatchPattern::OneOf(Box::new(string_value(m)))),
+            },
+        ))),
     }
 }
 
