@@ -262,3 +262,129 @@ fn value_matcher(at: &At<'_>, v: &mt::ValueMatcher) -> Result<m::ValueMatcher> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+
+    use weft_xds::pack;
+    use weft_xds::pb::envoy::config::core::v3 as core;
+    use weft_xds::pb::envoy::config::listener::v3 as li;
+    use weft_xds::pb::envoy::extensions::filters::network::tcp_proxy::v3 as tcp;
+
+    use super::*;
+    use crate::runtime::listener::build_listener;
+
+    fn rules(condition: bool) -> pb::Rbac {
+        let policy = pb::Policy {
+            permissions: vec![pb::Permission {
+                rule: Some(pb::permission::Rule::DestinationPort(5432)),
+            }],
+            principals: vec![pb::Principal {
+                identifier: Some(pb::principal::Identifier::DirectRemoteIp(core::CidrRange {
+                    address_prefix: "10.0.0.0".into(),
+                    prefix_len: Some(weft_xds::pb::google::protobuf::UInt32Value { value: 8 }),
+                })),
+            }],
+            condition: condition.then(Default::default),
+            ..Default::default()
+        };
+        pb::Rbac {
+            action: pb::rbac::Action::Deny as i32,
+            policies: HashMap::from([("p".to_string(), policy)]),
+            ..Default::default()
+        }
+    }
+
+    fn tcp_listener(rbac: net_pb::Rbac) -> li::Listener {
+        let filter = |name: &str, any| li::Filter {
+            name: name.into(),
+            config_type: Some(li::filter::ConfigType::TypedConfig(any)),
+        };
+        let proxy = tcp::TcpProxy {
+            stat_prefix: "db".into(),
+            cluster_specifier: Some(tcp::tcp_proxy::ClusterSpecifier::Cluster("db".into())),
+            ..Default::default()
+        };
+        li::Listener {
+            name: "l1".into(),
+            address: Some(core::Address {
+                address: Some(core::address::Address::SocketAddress(core::SocketAddress {
+                    address: "127.0.0.1".into(),
+                    port_specifier: Some(core::socket_address::PortSpecifier::PortValue(5432)),
+                    ..Default::default()
+                })),
+            }),
+            filter_chains: vec![li::FilterChain {
+                filters: vec![
+                    filter("envoy.filters.network.rbac", pack(&rbac)),
+                    filter("envoy.filters.network.tcp_proxy", pack(&proxy)),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn network_rbac_before_tcp_proxy_converts_and_compiles() {
+        let rbac = net_pb::Rbac {
+            stat_prefix: "tcp.".into(),
+            rules: Some(rules(false)),
+            ..Default::default()
+        };
+        let model = super::super::listener(&tcp_listener(rbac)).unwrap();
+        let built = build_listener(&model).unwrap();
+        let chain = &built.chains[0];
+        assert_eq!(chain.rbac.len(), 1);
+        assert_eq!(chain.rbac[0].stat_prefix, "tcp.");
+        let engine = chain.rbac[0].rules.as_ref().unwrap();
+        assert_eq!(engine.action, m::Action::Deny);
+        assert_eq!(engine.policies[0].0, "p");
+    }
+
+    #[test]
+    fn cel_conditions_and_continuous_enforcement_are_rejected() {
+        let rbac = net_pb::Rbac {
+            stat_prefix: "tcp.".into(),
+            rules: Some(rules(true)),
+            ..Default::default()
+        };
+        let err = super::super::listener(&tcp_listener(rbac))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "Listener l1: filter_chains[0].filters[0].typed_config.rules.policies.p.condition: CEL conditions are not supported"
+        );
+        let continuous = net_pb::Rbac {
+            stat_prefix: "tcp.".into(),
+            enforcement_type: 1,
+            ..Default::default()
+        };
+        let err = super::super::listener(&tcp_listener(continuous))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("enforcement_type: only ONE_TIME_ON_FIRST_BYTE is supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn per_route_without_rbac_disables() {
+        let at = At::new("RouteConfiguration r");
+        let off = rbac_per_route(&at, &http_pb::RbacPerRoute { rbac: None }).unwrap();
+        assert_eq!(off.rbac, None);
+        let on = http_pb::RbacPerRoute {
+            rbac: Some(http_pb::Rbac {
+                rules: Some(rules(false)),
+                ..Default::default()
+            }),
+        };
+        let on = rbac_per_route(&at, &on).unwrap();
+        assert_eq!(on.rbac.unwrap().rules.unwrap().action, m::Action::Deny);
+    }
+}
