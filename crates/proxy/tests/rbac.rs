@@ -42,10 +42,12 @@ async fn log_line(path: &std::path::Path, needle: &str) -> String {
     );
 }
 
-fn http_listener(port: u16, log: &std::path::Path) -> String {
+/// `extra`: more connection manager fields (indented 10 spaces).
+fn http_listener(name: &str, port: u16, log: &std::path::Path, extra: &str) -> String {
     let filter = format!(
         r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
+          stat_prefix: {name}
+{extra}
           access_log:
           - name: envoy.access_loggers.file
             typed_config:
@@ -118,7 +120,7 @@ fn http_listener(port: u16, log: &std::path::Path) -> String {
 "#,
         log = log.display()
     );
-    listener("http", port, &filter)
+    listener(name, port, &filter)
 }
 
 /// One request from `source` (a loopback address) on a fresh connection.
@@ -176,7 +178,10 @@ async fn http_rbac_allows_and_denies_requests() {
     let port = free_port();
     let log = log_path("http", port);
     let _ = std::fs::remove_file(&log);
-    let yaml = bootstrap(&[http_listener(port, &log)], &[cluster("app", &[app], "")]);
+    let yaml = bootstrap(
+        &[http_listener("ingress", port, &log, "")],
+        &[cluster("app", &[app], "")],
+    );
     let p = proxy(&yaml).await;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let go = |m: &'static str, path: &'static str, h: &'static [(&'static str, &'static str)]| {
@@ -239,6 +244,34 @@ async fn http_rbac_allows_and_denies_requests() {
         prom.contains("envoy_http_rbac_denied_total{envoy_http_conn_manager_prefix=\"ingress\"} 6"),
         "{prom}"
     );
+}
+
+#[tokio::test]
+async fn remote_ip_comes_from_trusted_forwarded_for_hops_only() {
+    let app = backend("app").await;
+    let port = free_port();
+    let log = log_path("xff", port);
+    let _ = std::fs::remove_file(&log);
+    let yaml = bootstrap(
+        &[http_listener(
+            "edge",
+            port,
+            &log,
+            "          xff_num_trusted_hops: 1",
+        )],
+        &[cluster("app", &[app], "")],
+    );
+    let _p = proxy(&yaml).await;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    // One trusted proxy in front: the client is the second entry from the right.
+    let xff = [("x-forwarded-for", "198.51.100.9, 10.0.0.1")];
+    let r = request_from("127.0.0.1", addr, "GET", "/public/a", &xff).await;
+    assert_denied(&r, "client behind a trusted hop is denied");
+    let line = log_line(&log, "GET /public/a 403").await;
+    assert!(line.ends_with("[deny-forwarded]"), "{line}");
+    let xff = [("x-forwarded-for", "10.0.0.1, 198.51.100.9")];
+    let r = request_from("127.0.0.1", addr, "GET", "/public/a", &xff).await;
+    assert_upstream(&r, "the untrusted last hop is not the client");
 }
 
 /// An echo server that counts the connections it accepted.
