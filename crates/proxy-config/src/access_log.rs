@@ -21,6 +21,8 @@ pub struct LogRecord {
     pub response_code: u16,
     pub response_flags: String,
     pub response_code_details: String,
+    /// Why the proxy closed the connection (network RBAC: the denying policy).
+    pub connection_termination_details: String,
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub duration: Duration,
@@ -203,7 +205,7 @@ fn value(op: &Op, r: &LogRecord) -> String {
         Op::ResponseCode => r.response_code.to_string(),
         Op::ResponseFlags => r.response_flags.clone(),
         Op::ResponseCodeDetails => r.response_code_details.clone(),
-        Op::ConnectionTerminationDetails => String::new(),
+        Op::ConnectionTerminationDetails => r.connection_termination_details.clone(),
         Op::UpstreamTransportFailureReason => r.upstream_failure.clone(),
         Op::BytesReceived => r.bytes_received.to_string(),
         Op::BytesSent => r.bytes_sent.to_string(),

@@ -15,6 +15,7 @@ mod dump;
 mod http;
 mod inspect;
 mod listener;
+mod network_rbac;
 mod orig_dst;
 mod pool;
 pub mod secrets;

@@ -176,6 +176,9 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
     let Some(stream) = terminate_tls(&shared, &listener, chain, stream, &mut ctx).await else {
         return;
     };
+    if !crate::network_rbac::admit(&shared, chain, &ctx) {
+        return;
+    }
     match &chain.kind {
         NetworkKind::Tcp(t) => crate::tcp::proxy(shared.clone(), t.clone(), stream, ctx).await,
         NetworkKind::Http(h) => crate::http::serve(shared.clone(), h.clone(), stream, ctx).await,

@@ -154,6 +154,16 @@ named_stat_block!(SslStats {
     gauges: []
 });
 
+named_stat_block!(RbacStats {
+    counters: [
+        allowed = "rbac.allowed",
+        denied = "rbac.denied",
+        shadow_allowed = "rbac.shadow_allowed",
+        shadow_denied = "rbac.shadow_denied"
+    ],
+    gauges: []
+});
+
 impl ClusterStats {
     pub fn count_status(&self, status: u16) {
         class_counter(
@@ -200,6 +210,10 @@ struct Blocks {
     listener: BTreeMap<String, Arc<ListenerStats>>,
     listener_ssl: BTreeMap<String, Arc<SslStats>>,
     cluster_ssl: BTreeMap<String, Arc<SslStats>>,
+    /// By connection manager prefix: `http.<prefix>.rbac.allowed`.
+    http_rbac: BTreeMap<String, Arc<RbacStats>>,
+    /// By network RBAC `stat_prefix` without its trailing dot: `tcp.rbac.allowed`.
+    network_rbac: BTreeMap<String, Arc<RbacStats>>,
 }
 
 /// The proxy's stat store.
@@ -255,6 +269,14 @@ impl Stats {
     pub fn cluster_ssl(&self, name: &str) -> Arc<SslStats> {
         get_or_add(&mut self.lock().cluster_ssl, name)
     }
+    pub fn http_rbac(&self, hcm_prefix: &str) -> Arc<RbacStats> {
+        get_or_add(&mut self.lock().http_rbac, hcm_prefix)
+    }
+    /// Envoy joins the filter's `stat_prefix` and `rbac.` as given (Istio: `tcp.`).
+    pub fn network_rbac(&self, stat_prefix: &str) -> Arc<RbacStats> {
+        let name = stat_prefix.strip_suffix('.').unwrap_or(stat_prefix);
+        get_or_add(&mut self.lock().network_rbac, name)
+    }
 
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
@@ -287,6 +309,13 @@ impl Stats {
         b.cluster_ssl
             .iter()
             .for_each(|(n, s)| push("cluster", n, s.values()));
+        b.http_rbac
+            .iter()
+            .for_each(|(n, s)| push("http", n, s.values()));
+        // No scope: the stat prefix is the whole name (`tcp.rbac.allowed`).
+        b.network_rbac
+            .iter()
+            .for_each(|(n, s)| push("", n, s.values()));
         rows
     }
 
@@ -308,7 +337,10 @@ impl Stats {
         let mut lines: Vec<String> = self
             .rows()
             .into_iter()
-            .map(|(scope, name, stat, _, v)| format!("{scope}.{name}.{stat}: {v}"))
+            .map(|(scope, name, stat, _, v)| match scope {
+                "" => format!("{name}.{stat}: {v}"),
+                _ => format!("{scope}.{name}.{stat}: {v}"),
+            })
             .chain(
                 self.server_rows()
                     .into_iter()
@@ -355,7 +387,12 @@ fn label_of(scope: &str) -> &'static str {
 impl Collector for PromCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut families = Families::new();
+        let mut unscoped = Vec::new();
         for (scope, name, stat, counter, v) in self.0.rows() {
+            if scope.is_empty() {
+                unscoped.push((format!("{name}_{stat}").replace('.', "_"), counter, v));
+                continue;
+            }
             let family = format!("{scope}_{stat}").replace('.', "_");
             families
                 .entry((family, counter))
@@ -380,8 +417,12 @@ impl Collector for PromCollector {
                 encode_value(fam, *counter, *v)?;
             }
         }
-        for (stat, counter, v) in self.0.server_rows() {
-            let name = format!("server_{stat}");
+        let server = self
+            .0
+            .server_rows()
+            .into_iter()
+            .map(|(stat, counter, v)| (format!("server_{stat}"), counter, v));
+        for (name, counter, v) in server.chain(unscoped) {
             let kind = if counter {
                 MetricType::Counter
             } else {

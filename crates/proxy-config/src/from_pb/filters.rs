@@ -130,9 +130,11 @@ pub(crate) fn per_filter_configs(
             m::PerFilterConfig::Fault(http_fault(&at, &unpack(&at, any)?)?)
         } else if weft_xds::same_type(&any.type_url, CORS_POLICY_TYPE) {
             m::PerFilterConfig::Cors(cors_policy(&at, &unpack(&at, any)?)?)
+        } else if weft_xds::same_type(&any.type_url, crate::model::rbac::HTTP_RBAC_PER_ROUTE_TYPE) {
+            m::PerFilterConfig::Rbac(super::rbac::rbac_per_route(&at, &unpack(&at, any)?)?)
         } else {
             return Err(at.err(format!(
-                "unsupported per-filter config type {:?} (HTTPFault and CorsPolicy are supported)",
+                "unsupported per-filter config type {:?} (HTTPFault, CorsPolicy and RBACPerRoute are supported)",
                 any.type_url
             )));
         };

@@ -161,6 +161,8 @@ fn filter(at: &At<'_>, f: &pb::Filter) -> Result<m::Filter> {
             &tat,
             &unpack(&tat, any)?,
         )?))
+    } else if weft_xds::same_type(&any.type_url, crate::model::rbac::NETWORK_RBAC_TYPE) {
+        m::NetworkFilterConfig::Rbac(super::rbac::network_rbac(&tat, &unpack(&tat, any)?)?)
     } else {
         return Err(tat.err(format!("unknown network filter type {:?}", any.type_url)));
     };
@@ -342,9 +344,15 @@ fn http_filters(at: &At<'_>, filters: &[hcm::HttpFilter]) -> Result<Vec<mh::Http
                         unpack(&tat, any)?;
                     Some(mh::HttpFilterConfig::Cors {})
                 }
+                Some(hcm::http_filter::ConfigType::TypedConfig(any))
+                    if weft_xds::same_type(&any.type_url, crate::model::rbac::HTTP_RBAC_TYPE) =>
+                {
+                    let cfg = super::rbac::http_rbac(&tat, &unpack(&tat, any)?)?;
+                    Some(mh::HttpFilterConfig::Rbac(cfg))
+                }
                 Some(hcm::http_filter::ConfigType::TypedConfig(any)) => {
                     return Err(tat.err(format!(
-                        "unknown HTTP filter type {:?} (router, fault and cors are supported)",
+                        "unknown HTTP filter type {:?} (router, fault, cors and rbac are supported)",
                         any.type_url
                     )));
                 }

@@ -9,6 +9,7 @@
 mod cluster;
 mod filters;
 mod listener;
+mod rbac;
 mod route;
 mod route_policy;
 mod tls;

@@ -93,6 +93,8 @@ pub enum PerFilterConfig {
     Fault(HttpFault),
     #[serde(rename = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy")]
     Cors(CorsPolicy),
+    #[serde(rename = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute")]
+    Rbac(super::rbac::RbacPerRoute),
 }
 
 /// `typed_per_filter_config`, keyed by filter name.

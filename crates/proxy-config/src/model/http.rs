@@ -82,4 +82,6 @@ pub enum HttpFilterConfig {
     Fault(super::filters::HttpFault),
     #[serde(rename = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors")]
     Cors {},
+    #[serde(rename = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC")]
+    Rbac(super::rbac::HttpRbac),
 }

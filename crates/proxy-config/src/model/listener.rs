@@ -61,6 +61,8 @@ pub enum NetworkFilterConfig {
         rename = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
     )]
     HttpConnectionManager(Box<HttpConnectionManager>),
+    #[serde(rename = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC")]
+    Rbac(super::rbac::NetworkRbac),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod core;
 pub mod filters;
 pub mod http;
 pub mod listener;
+pub mod rbac;
 pub mod route;
 pub mod tls;
 

@@ -42,8 +42,8 @@ pub struct FilterChain {
     pub matcher: ChainMatch,
     /// `transport_socket`: TLS terminated on this chain.
     pub tls: Option<Arc<super::tls::DownstreamTls>>,
-    /// A network RBAC filter before the terminal filter.
-    pub rbac: Option<Arc<super::rbac::Rbac>>,
+    /// Network RBAC filters before the terminal filter, in order.
+    pub rbac: Vec<Arc<super::rbac::Rbac>>,
     pub kind: NetworkKind,
 }
 
@@ -77,6 +77,9 @@ pub struct Hcm {
     pub preserve_external_request_id: bool,
     pub always_set_request_id_in_response: bool,
     pub use_remote_address: bool,
+    /// Trusted proxies in front of this one: the client is this many entries from the right
+    /// of `x-forwarded-for` (RBAC `remote_ip`); 0 trusts only the connection's peer.
+    pub xff_num_trusted_hops: u32,
     pub skip_xff_append: bool,
     pub server_name: String,
     pub request_timeout: Option<Duration>,
@@ -209,11 +212,7 @@ fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
         at.field("filters")
             .err("at least one network filter is required")
     })?;
-    if !init.is_empty() {
-        return Err(at.field("filters").index(0).err(
-            "only a single terminal filter (tcp_proxy or http_connection_manager) is supported",
-        ));
-    }
+    let rbac = network_rbac(at, init)?;
     let fat = at
         .field("filters")
         .index(c.filters.len() - 1)
@@ -223,15 +222,35 @@ fn build_chain(at: &At<'_>, c: &m::FilterChain) -> Result<FilterChain> {
         Some(NetworkFilterConfig::HttpConnectionManager(h)) => {
             NetworkKind::Http(Arc::new(build_hcm(&fat, h)?))
         }
+        Some(NetworkFilterConfig::Rbac(_)) => {
+            return Err(fat.err("the last filter must be tcp_proxy or http_connection_manager"));
+        }
         None => return Err(fat.err("is required")),
     };
     Ok(FilterChain {
         name: c.name.clone(),
         matcher,
         tls: tls.map(Arc::new),
-        rbac: None,
+        rbac,
         kind,
     })
+}
+
+/// The filters before the terminal one: network RBAC filters only.
+fn network_rbac(at: &At<'_>, init: &[m::Filter]) -> Result<Vec<Arc<super::rbac::Rbac>>> {
+    let mut rbac = Vec::new();
+    for (i, f) in init.iter().enumerate() {
+        let fat = at.field("filters").index(i);
+        let Some(NetworkFilterConfig::Rbac(r)) = &f.typed_config else {
+            return Err(fat.err(
+                "only network RBAC filters may precede the terminal filter \
+                 (tcp_proxy or http_connection_manager)",
+            ));
+        };
+        let compiled = super::rbac::compile_network(&fat.field("typed_config"), r)?;
+        rbac.push(Arc::new(compiled));
+    }
+    Ok(rbac)
 }
 
 fn build_tcp(at: &At<'_>, t: &m::TcpProxy) -> Result<TcpProxy> {
@@ -294,6 +313,7 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
         preserve_external_request_id: h.preserve_external_request_id,
         always_set_request_id_in_response: h.always_set_request_id_in_response,
         use_remote_address: h.use_remote_address.unwrap_or(false),
+        xff_num_trusted_hops: h.xff_num_trusted_hops,
         skip_xff_append: h.skip_xff_append,
         server_name: if h.server_name.is_empty() {
             "envoy".into()
@@ -353,6 +373,9 @@ fn build_http_filters(at: &At<'_>, filters: &[m_http::HttpFilter]) -> Result<Vec
                 HttpFilterKind::Fault(Arc::new(compile_fault(&fat.field("typed_config"), cfg)?))
             }
             Some(HttpFilterConfig::Cors {}) => HttpFilterKind::Cors,
+            Some(HttpFilterConfig::Rbac(cfg)) => HttpFilterKind::Rbac(Arc::new(
+                super::rbac::compile_http(&fat.field("typed_config"), cfg)?,
+            )),
             None => return Err(fat.field("typed_config").err("is required")),
         };
         out.push(HttpFilter {

@@ -18,6 +18,8 @@ use crate::model::route as m;
 pub enum FilterOverride {
     Fault(Arc<Fault>),
     Cors(Arc<Cors>),
+    /// `RBACPerRoute`: `None` disables the RBAC filter for the route.
+    Rbac(Option<Arc<super::rbac::Rbac>>),
 }
 
 /// `typed_per_filter_config` of a route merged over its virtual host's, by filter name.
@@ -38,6 +40,14 @@ impl FilterOverrides {
             _ => None,
         }
     }
+
+    /// `Some(None)`: RBAC disabled here; `Some(Some(r))`: `r` replaces the filter's rules.
+    pub fn rbac(&self, filter_name: &str) -> Option<Option<&Arc<super::rbac::Rbac>>> {
+        match self.0.get(filter_name) {
+            Some(FilterOverride::Rbac(r)) => Some(r.as_ref()),
+            _ => None,
+        }
+    }
 }
 
 /// Compiles `typed_per_filter_config`; entries of `parent` not overridden are kept.
@@ -52,6 +62,9 @@ pub fn compile_overrides(
         let compiled = match cfg {
             PerFilterConfig::Fault(f) => FilterOverride::Fault(Arc::new(compile_fault(&cat, f)?)),
             PerFilterConfig::Cors(c) => FilterOverride::Cors(Arc::new(compile_cors(&cat, c)?)),
+            PerFilterConfig::Rbac(r) => {
+                FilterOverride::Rbac(super::rbac::compile_per_route(&cat, r)?.map(Arc::new))
+            }
         };
         out.0.insert(name.clone(), compiled);
     }

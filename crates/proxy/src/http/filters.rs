@@ -31,7 +31,6 @@ pub struct Filtered {
     /// payloads (`envoy.filters.http.jwt_authn`) and Istio's request identity (`istio_authn`:
     /// `request.auth.principal`, `request.auth.audiences`, `request.auth.presenter`,
     /// `request.auth.claims`); RBAC reads them.
-    #[allow(dead_code)] // Written and read by jwt_authn and RBAC, which are being added.
     pub metadata: serde_json::Map<String, serde_json::Value>,
     _fault: Option<ActiveFault>,
 }
@@ -80,8 +79,15 @@ pub async fn run(
                     return Err(abort_reply(abort));
                 }
             }
-            // Never built yet: `from_pb` rejects both until they are implemented.
-            HttpFilterKind::JwtAuthn(_) | HttpFilterKind::Rbac(_) => {}
+            // Never built yet: `from_pb` rejects it until it is implemented.
+            HttpFilterKind::JwtAuthn(_) => {}
+            HttpFilterKind::Rbac(rbac) => {
+                if let Some(denied) =
+                    super::rbac::run(ctx, &f.name, rbac, route, req, &out.metadata)
+                {
+                    return Err(denied);
+                }
+            }
             HttpFilterKind::Cors => {
                 let Some(policy) = route.filters.cors(&f.name) else {
                     continue;
@@ -94,7 +100,7 @@ pub async fn run(
                         resp.headers_mut().extend(h);
                         let outcome = Outcome {
                             flags: "-",
-                            details: "cors_response",
+                            details: "cors_response".into(),
                         };
                         return Err((resp, outcome));
                     }
@@ -108,7 +114,7 @@ pub async fn run(
 fn abort_reply(abort: Abort) -> LocalReply {
     let outcome = Outcome {
         flags: "FI",
-        details: "fault_filter_abort",
+        details: "fault_filter_abort".into(),
     };
     match abort {
         Abort::Http(status) => (reply::local(status.as_u16(), FAULT_ABORT_BODY), outcome),
@@ -159,7 +165,7 @@ pub fn require_tls(ctx: &Ctx, vh: &VirtualHost, authority: &str, path: &str) -> 
         resp,
         Outcome {
             flags: "-",
-            details: "direct_response",
+            details: "direct_response".into(),
         },
     ))
 }

@@ -31,7 +31,13 @@ fn fail(
     flags: &'static str,
     details: &'static str,
 ) -> (Response<ProxyBody>, Outcome) {
-    (reply::local(status, body), Outcome { flags, details })
+    (
+        reply::local(status, body),
+        Outcome {
+            flags,
+            details: details.into(),
+        },
+    )
 }
 
 /// The request as routed, with what the connection manager knows about it.
@@ -205,7 +211,7 @@ fn respond(
         Response::from_parts(parts, body),
         Outcome {
             flags,
-            details: "via_upstream",
+            details: "via_upstream".into(),
         },
     )
 }

@@ -7,6 +7,7 @@ mod body;
 mod filters;
 mod forward;
 mod mirror;
+pub(crate) mod rbac;
 mod reply;
 mod request_body;
 mod tee;
@@ -45,12 +46,15 @@ struct Ctx {
     hcm: Arc<Hcm>,
     meta: ConnMeta,
     stats: Arc<HttpStats>,
+    /// `http.<prefix>.rbac.*`, when the manager has an RBAC filter.
+    rbac_stats: Option<Arc<crate::stats::RbacStats>>,
 }
 
 /// What a request's handling left for the response hooks.
 struct Outcome {
     flags: &'static str,
-    details: &'static str,
+    /// `response_code_details`; owned where it names something (an RBAC policy).
+    details: std::borrow::Cow<'static, str>,
 }
 
 /// Serves one downstream connection until it closes.
@@ -61,7 +65,14 @@ pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: Stream, meta: Con
     let _ = stream.tcp().set_nodelay(true);
     // ALPN h2 means the client speaks h2 from its first byte; otherwise detect the codec.
     let negotiated_h2 = meta.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
+    let has_rbac = hcm.http_filters.iter().any(|f| {
+        matches!(
+            f.kind,
+            weft_proxy_config::runtime::listener::HttpFilterKind::Rbac(_)
+        )
+    });
     let ctx = Arc::new(Ctx {
+        rbac_stats: has_rbac.then(|| shared.stats.http_rbac(&hcm.stat_prefix)),
         shared,
         hcm: hcm.clone(),
         meta,
@@ -273,7 +284,7 @@ async fn dispatch(
             reply::local(404, ""),
             Outcome {
                 flags: "NR",
-                details: "route_not_found",
+                details: "route_not_found".into(),
             },
         )
     };
@@ -333,7 +344,7 @@ async fn run_action(
             resp,
             Outcome {
                 flags: "-",
-                details: "direct_response",
+                details: "direct_response".into(),
             },
         )
     };

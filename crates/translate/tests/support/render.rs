@@ -16,6 +16,8 @@ const ROOTS: &[&str] = &[
     "envoy/extensions/filters/http/router/v3/router.proto",
     "envoy/extensions/filters/http/fault/v3/fault.proto",
     "envoy/extensions/filters/http/cors/v3/cors.proto",
+    "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+    "envoy/extensions/filters/network/rbac/v3/rbac.proto",
     "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
     "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto",
     "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
@@ -83,6 +85,29 @@ pub fn any_to_json(type_url: &str, bytes: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no descriptor for {name}"));
     let msg = DynamicMessage::decode(desc, bytes).expect("decode");
     let opts = SerializeOptions::new().stringify_64_bit_integers(false);
-    msg.serialize_with_options(serde_json::value::Serializer, &opts)
-        .expect("serialize")
+    let mut json = msg
+        .serialize_with_options(serde_json::value::Serializer, &opts)
+        .expect("serialize");
+    sort_policies(&mut json);
+    json
+}
+
+/// RBAC `policies` maps in name order: decoded maps iterate in hash-map order.
+fn sort_policies(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "policies"
+                    && let serde_json::Value::Object(policies) = child
+                {
+                    let mut entries: Vec<_> = std::mem::take(policies).into_iter().collect();
+                    entries.sort_by(|a, b| a.0.cmp(&b.0));
+                    policies.extend(entries);
+                }
+                sort_policies(child);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_policies),
+        _ => {}
+    }
 }
