@@ -82,4 +82,8 @@ pub enum HttpFilterConfig {
     Fault(super::filters::HttpFault),
     #[serde(rename = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors")]
     Cors {},
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
+    )]
+    JwtAuthn(super::jwt::JwtAuthentication),
 }

@@ -356,6 +356,9 @@ fn build_http_filters(at: &At<'_>, filters: &[m_http::HttpFilter]) -> Result<Vec
                 HttpFilterKind::Fault(Arc::new(compile_fault(&fat.field("typed_config"), cfg)?))
             }
             Some(HttpFilterConfig::Cors {}) => HttpFilterKind::Cors,
+            Some(HttpFilterConfig::JwtAuthn(cfg)) => HttpFilterKind::JwtAuthn(Arc::new(
+                super::jwt::compile_jwt_authn(&fat.field("typed_config"), cfg)?,
+            )),
             None => return Err(fat.field("typed_config").err("is required")),
         };
         out.push(HttpFilter {
