@@ -7,6 +7,8 @@ mod check;
 pub mod keys;
 mod outputs;
 pub mod token;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
