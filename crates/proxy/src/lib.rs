@@ -13,6 +13,7 @@ pub mod ads;
 mod dump;
 mod http;
 mod inspect;
+mod jwks;
 mod listener;
 mod orig_dst;
 mod pool;

@@ -80,8 +80,11 @@ pub async fn run(
                     return Err(abort_reply(abort));
                 }
             }
-            // Never built yet: `from_pb` rejects both until they are implemented.
-            HttpFilterKind::JwtAuthn(_) | HttpFilterKind::Rbac(_) => {}
+            HttpFilterKind::JwtAuthn(authn) => {
+                super::jwt::run(ctx, authn, req, &mut out.metadata).await?;
+            }
+            // Never built yet: `from_pb` rejects it until it is implemented.
+            HttpFilterKind::Rbac(_) => {}
             HttpFilterKind::Cors => {
                 let Some(policy) = route.filters.cors(&f.name) else {
                     continue;

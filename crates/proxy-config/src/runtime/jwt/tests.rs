@@ -316,3 +316,16 @@ fn bad_config_names_the_field() {
     assert_eq!(err.path, "rules[0].requires.provider_name");
     let _ = Arc::new(());
 }
+
+#[test]
+fn details_are_the_status_text_with_underscores() {
+    use JwtError::*;
+    for e in [
+        Missing, BadFormat, HeaderBadBase64, HeaderBadJson, HeaderBadAlg, AlgNotImplemented,
+        PayloadBadBase64, PayloadBadJson, SignatureBadBase64, UnknownIssuer, AudienceNotAllowed,
+        NotYetValid, Expired, KidAlgMismatch, VerificationFail, JwksFetchFail,
+    ] {
+        let want = format!("jwt_authn_access_denied{{{}}}", e.to_string().replace(' ', "_"));
+        assert_eq!(e.details(), want);
+    }
+}

@@ -46,6 +46,40 @@ pub enum JwtError {
 }
 
 impl JwtError {
+    /// Envoy's `response_code_details`: the status text with spaces as underscores.
+    pub fn details(self) -> &'static str {
+        match self {
+            Self::Missing => "jwt_authn_access_denied{Jwt_is_missing}",
+            Self::BadFormat => {
+                "jwt_authn_access_denied{Jwt_is_not_in_the_form_of_Header.Payload.Signature_with_two_dots_and_3_sections}"
+            }
+            Self::HeaderBadBase64 => {
+                "jwt_authn_access_denied{Jwt_header_is_an_invalid_Base64url_encoded}"
+            }
+            Self::HeaderBadJson => "jwt_authn_access_denied{Jwt_header_is_an_invalid_JSON}",
+            Self::HeaderBadAlg => {
+                "jwt_authn_access_denied{Jwt_header_[alg]_field_is_required_and_must_be_a_string}"
+            }
+            Self::AlgNotImplemented => "jwt_authn_access_denied{Jwt_header_[alg]_is_not_supported}",
+            Self::PayloadBadBase64 => {
+                "jwt_authn_access_denied{Jwt_payload_is_an_invalid_Base64url_encoded}"
+            }
+            Self::PayloadBadJson => "jwt_authn_access_denied{Jwt_payload_is_an_invalid_JSON}",
+            Self::SignatureBadBase64 => {
+                "jwt_authn_access_denied{Jwt_signature_is_an_invalid_Base64url_encoded}"
+            }
+            Self::UnknownIssuer => "jwt_authn_access_denied{Jwt_issuer_is_not_configured}",
+            Self::AudienceNotAllowed => "jwt_authn_access_denied{Audiences_in_Jwt_are_not_allowed}",
+            Self::NotYetValid => "jwt_authn_access_denied{Jwt_not_yet_valid}",
+            Self::Expired => "jwt_authn_access_denied{Jwt_is_expired}",
+            Self::KidAlgMismatch => {
+                "jwt_authn_access_denied{Jwks_doesn't_have_key_to_match_kid_or_alg_from_Jwt}"
+            }
+            Self::VerificationFail => "jwt_authn_access_denied{Jwt_verification_fails}",
+            Self::JwksFetchFail => "jwt_authn_access_denied{Jwks_remote_fetch_is_failed}",
+        }
+    }
+
     /// Envoy answers a token for another audience 403 and every other failure 401.
     pub fn http_status(self) -> u16 {
         match self {
