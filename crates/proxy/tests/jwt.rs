@@ -1,0 +1,267 @@
+//! jwt_authn end to end on loopback: a real proxy in front of a real backend, curl as the
+//! client, tokens signed in the test (ES256, ring), one provider with inline keys and one whose
+//! JWKS an in-test HTTP server serves through a cluster, rotated during the test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use bytes::Bytes;
+use common::*;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use ring::rand::SystemRandom;
+use ring::signature::{self as sig, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const JWT_AUTHN: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
+
+struct Key(EcdsaKeyPair, &'static str);
+
+impl Key {
+    fn new(kid: &'static str) -> Self {
+        let alg = &sig::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        Self(
+            EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap(),
+            kid,
+        )
+    }
+
+    fn jwks(&self) -> String {
+        let p = self.0.public_key().as_ref();
+        json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": self.1, "alg": "ES256",
+            "x": B64.encode(&p[1..33]), "y": B64.encode(&p[33..])}]})
+        .to_string()
+    }
+
+    fn token(&self, claims: Value) -> String {
+        let header = json!({"alg": "ES256", "kid": self.1, "typ": "JWT"});
+        let msg = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let s = self.0.sign(&SystemRandom::new(), msg.as_bytes()).unwrap();
+        format!("{msg}.{}", B64.encode(s.as_ref()))
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn claims(iss: &str) -> Value {
+    json!({"iss": iss, "sub": "alice", "aud": "svc", "exp": now() + 600, "team": "blue"})
+}
+
+/// Serves `keys` at any path and counts the fetches.
+async fn jwks_server(keys: Arc<Mutex<String>>, hits: Arc<AtomicUsize>) -> SocketAddr {
+    let sock = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = sock.accept().await {
+            let (keys, hits) = (keys.clone(), hits.clone());
+            let svc = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                hits.fetch_add(1, Ordering::Relaxed);
+                let body = keys.lock().unwrap().clone();
+                async move { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body)))) }
+            });
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn filter(local_jwks: &str, log: &str) -> String {
+    let inline = serde_json::to_string(local_jwks).unwrap();
+    format!(
+        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: {log}
+              log_format: {{ text_format_source: {{ inline_string: "%RESPONSE_CODE% %RESPONSE_CODE_DETAILS%\n" }} }}
+          http_filters:
+          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              "@type": {JWT_AUTHN}
+              providers:
+                local:
+                  issuer: https://local.example
+                  audiences: [svc]
+                  local_jwks: {{ inline_string: {inline} }}
+                  forward_payload_header: x-jwt-payload
+                  payload_in_metadata: local
+                  claim_to_headers: [{{ header_name: x-team, claim_name: team }}]
+                remote:
+                  issuer: https://remote.example
+                  from_headers: [{{ name: x-remote-token, value_prefix: "" }}]
+                  remote_jwks:
+                    http_uri: {{ uri: "http://jwks.example/keys.json", cluster: jwks, timeout: 2s }}
+                    cache_duration: 1s
+              rules:
+              - match: {{ prefix: / }}
+                requires:
+                  requires_any:
+                    requirements: [{{ provider_name: local }}, {{ provider_name: remote }}, {{ allow_missing: {{}} }}]
+          - name: envoy.filters.http.router
+            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
+          route_config:
+            name: local
+            virtual_hosts:
+            - name: api
+              domains: ["*"]
+              routes:
+              - match: {{ prefix: / }}
+                route: {{ cluster: backend }}
+"#
+    )
+}
+
+/// curl's status, headers and body for one request.
+fn curl(port: u16, path: &str, headers: &[String]) -> (u16, String, String) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-sS", "-i", "--max-time", "5", "-H", "Host: api.example"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_authn_end_to_end_with_inline_and_rotated_remote_keys() {
+    assert!(has_curl(), "curl is required for this test (apt-get install curl)");
+    let (local, remote_a, remote_b) = (Key::new("l1"), Key::new("ra"), Key::new("rb"));
+    let served = Arc::new(Mutex::new(remote_a.jwks()));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let jwks_addr = jwks_server(served.clone(), hits.clone()).await;
+    let backend_addr = backend("b").await;
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("weft-jwt-{port}.log"));
+    let yaml = bootstrap(
+        &[listener("http", port, &filter(&local.jwks(), log.to_str().unwrap()))],
+        &[
+            cluster("backend", &[backend_addr], ""),
+            cluster("jwks", &[jwks_addr], ""),
+        ],
+    );
+    let _proxy = proxy(&yaml).await;
+    let port_ = port;
+    let run = move |path: &'static str, headers: Vec<String>| {
+        tokio::task::spawn_blocking(move || curl(port_, path, &headers))
+    };
+
+    let good = local.token(claims("https://local.example"));
+    let (status, _, body) = run("/get", vec![format!("Authorization: Bearer {good}")])
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let seen: Value = serde_json::from_str(&body).unwrap();
+    let h = &seen["headers"];
+    assert!(h.get("authorization").is_none(), "token removed: {h}");
+    assert_eq!(h["x-team"], "blue");
+    assert_eq!(h["x-jwt-payload"], good.split('.').nth(1).unwrap());
+
+    let (status, _, _) = run("/get", vec![]).await.unwrap();
+    assert_eq!(status, 200, "no token: allowed for AuthorizationPolicy to decide");
+
+    let forged = Key::new("l1").token(claims("https://local.example"));
+    let (status, head, body) = run("/get?x=1", vec![format!("Authorization: Bearer {forged}")])
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_str()), (401, "Jwt verification fails"));
+    assert!(
+        head.contains(r#"www-authenticate: bearer realm="http://api.example/get", error="invalid_token""#),
+        "{head}"
+    );
+
+    let mut expired = claims("https://local.example");
+    expired["exp"] = json!(now() - 120);
+    let (status, _, body) = run("/get", vec![format!("Authorization: Bearer {}", local.token(expired))])
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_str()), (401, "Jwt is expired"));
+
+    let mut other_aud = claims("https://local.example");
+    other_aud["aud"] = json!("elsewhere");
+    let t = local.token(other_aud);
+    let (status, _, body) = run("/get", vec![format!("Authorization: Bearer {t}")]).await.unwrap();
+    assert_eq!((status, body.as_str()), (403, "Audiences in Jwt are not allowed"));
+
+    let token_a = remote_a.token(claims("https://remote.example"));
+    let (status, _, body) = run("/get", vec![format!("x-remote-token: {token_a}")]).await.unwrap();
+    assert_eq!(status, 200, "remote keys fetched on first use: {body}");
+    assert!(hits.load(Ordering::Relaxed) >= 1);
+
+    *served.lock().unwrap() = remote_b.jwks();
+    let token_b = remote_b.token(claims("https://remote.example"));
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let (status, _, _) = run("/get", vec![format!("x-remote-token: {token_b}")]).await.unwrap();
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rotated key never accepted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, _, body) = run("/get", vec![format!("x-remote-token: {token_a}")]).await.unwrap();
+    assert_eq!((status, body.as_str()), (401, "Jwks doesn't have key to match kid or alg from Jwt"));
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("401 jwt_authn_access_denied{Jwt_verification_fails}"), "{logged}");
+    assert!(logged.contains("403 jwt_authn_access_denied{Audiences_in_Jwt_are_not_allowed}"));
+    let _ = std::fs::remove_file(&log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_keys_that_cannot_be_fetched_reject_tokens_but_not_anonymous_requests() {
+    let key = Key::new("k");
+    let backend_addr = backend("b").await;
+    let dead = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("weft-jwt-{port}.log"));
+    let yaml = bootstrap(
+        &[listener("http", port, &filter(&key.jwks(), log.to_str().unwrap()))],
+        &[cluster("backend", &[backend_addr], ""), cluster("jwks", &[dead], "")],
+    );
+    let _proxy = proxy(&yaml).await;
+    let t = key.token(claims("https://remote.example"));
+    let r = get(([127, 0, 0, 1], port).into(), "api.example", "/", &[("x-remote-token", &t)]).await;
+    assert_eq!((r.status, r.body.as_str()), (401, "Jwks remote fetch is failed"));
+    let r = get(([127, 0, 0, 1], port).into(), "api.example", "/", &[]).await;
+    assert_eq!(r.status, 200);
+    let _ = std::fs::remove_file(&log);
+}
