@@ -16,6 +16,7 @@ const ROOTS: &[&str] = &[
     "envoy/extensions/filters/http/router/v3/router.proto",
     "envoy/extensions/filters/http/fault/v3/fault.proto",
     "envoy/extensions/filters/http/cors/v3/cors.proto",
+    "envoy/extensions/filters/http/jwt_authn/v3/config.proto",
     "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
     "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto",
     "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",

@@ -1,0 +1,104 @@
+//! RequestAuthentication → `envoy.filters.http.jwt_authn`, as Istio emits it.
+//!
+//! Every RequestAuthentication that applies to the workload contributes its `jwtRules`: those in
+//! the root namespace and in the workload's namespace, without a selector or with one matching
+//! the workload's labels (oldest first). Each rule becomes one provider `origins-N`; one rule
+//! for every path (`prefix: /`) requires any of the providers or `allow_missing`, so an invalid
+//! token is refused (401) and a request without one goes on for AuthorizationPolicy to judge.
+//! Policies attached by `targetRef(s)` are not applied yet. This module only builds xDS; it
+//! reads the registry to name JWKS clusters and does no I/O.
+
+mod provider;
+
+use weft_config::model::security::{JwtRule, RequestAuthentication};
+use weft_xds::pb::envoy::config::route::v3::RouteMatch;
+use weft_xds::pb::envoy::config::route::v3::route_match::PathSpecifier;
+use weft_xds::pb::envoy::extensions::filters::http::jwt_authn::v3::{
+    JwtAuthentication, JwtRequirement, JwtRequirementOrList, RequirementRule,
+    jwt_requirement::RequiresType, requirement_rule::RequirementType,
+};
+use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpFilter, http_filter::ConfigType,
+};
+use weft_xds::pb::google::protobuf::Empty;
+
+use crate::context::{Config, Context};
+use crate::pbutil::any;
+use crate::view::ProxyView;
+
+pub(crate) const JWT_AUTHN_FILTER: &str = "envoy.filters.http.jwt_authn";
+
+/// The jwt_authn filter for the proxy's inbound or gateway HTTP listeners, or nothing when no
+/// RequestAuthentication applies. RequestAuthentication has no port-level settings.
+pub(crate) fn http_filters(ctx: &Context, view: &ProxyView, _port: Option<u32>) -> Vec<HttpFilter> {
+    let rules = applicable_rules(ctx, view);
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let authn = jwt_authentication(ctx, &rules);
+    vec![HttpFilter {
+        name: JWT_AUTHN_FILTER.into(),
+        config_type: Some(ConfigType::TypedConfig(any(&authn))),
+        ..Default::default()
+    }]
+}
+
+/// The jwt rules of every policy that applies, with the policy they come from.
+fn applicable_rules<'a>(
+    ctx: &'a Context,
+    view: &ProxyView,
+) -> Vec<(&'a Config<RequestAuthentication>, &'a JwtRule)> {
+    ctx.request_authentications
+        .iter()
+        .filter(|p| applies(ctx, p, view))
+        .flat_map(|p| p.spec.jwt_rules.iter().map(move |r| (p, r)))
+        .collect()
+}
+
+fn applies(ctx: &Context, p: &Config<RequestAuthentication>, view: &ProxyView) -> bool {
+    if p.spec.target_ref.is_some() || !p.spec.target_refs.is_empty() {
+        return false;
+    }
+    if p.namespace != view.namespace && p.namespace != ctx.root_namespace() {
+        return false;
+    }
+    p.spec.selector.as_ref().is_none_or(|s| {
+        s.match_labels
+            .iter()
+            .all(|(k, v)| view.labels.get(k) == Some(v))
+    })
+}
+
+fn jwt_authentication(
+    ctx: &Context,
+    rules: &[(&Config<RequestAuthentication>, &JwtRule)],
+) -> JwtAuthentication {
+    let mut out = JwtAuthentication {
+        bypass_cors_preflight: true,
+        ..Default::default()
+    };
+    let mut requirements = Vec::new();
+    for (i, (policy, rule)) in rules.iter().enumerate() {
+        let name = format!("origins-{i}");
+        out.providers
+            .insert(name.clone(), provider::jwt_provider(ctx, policy, rule));
+        requirements.push(JwtRequirement {
+            requires_type: Some(RequiresType::ProviderName(name)),
+        });
+    }
+    requirements.push(JwtRequirement {
+        requires_type: Some(RequiresType::AllowMissing(Empty {})),
+    });
+    out.rules.push(RequirementRule {
+        r#match: Some(RouteMatch {
+            path_specifier: Some(PathSpecifier::Prefix("/".into())),
+            ..Default::default()
+        }),
+        requirement_type: Some(RequirementType::Requires(JwtRequirement {
+            requires_type: Some(RequiresType::RequiresAny(JwtRequirementOrList {
+                requirements,
+            })),
+        })),
+    });
+    out
+}
