@@ -204,3 +204,98 @@ fn requirement(at: &At<'_>, r: &pb::JwtRequirement) -> Result<m::JwtRequirement>
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use pb::jwt_requirement::RequiresType as R;
+    use weft_xds::pb::google::protobuf::Empty;
+
+    use super::*;
+
+    const JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+
+    fn req(t: R) -> pb::JwtRequirement {
+        pb::JwtRequirement {
+            requires_type: Some(t),
+        }
+    }
+
+    /// Istio's shape: one provider, one rule `prefix: /` requiring it or nothing.
+    fn istio() -> pb::JwtAuthentication {
+        let provider = pb::JwtProvider {
+            issuer: "https://issuer.example".into(),
+            jwks_source_specifier: Some(pb::jwt_provider::JwksSourceSpecifier::LocalJwks(
+                core::DataSource {
+                    specifier: Some(core::data_source::Specifier::InlineString(JWKS.into())),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        };
+        let any = pb::JwtRequirementOrList {
+            requirements: vec![
+                req(R::ProviderName("origins-0".into())),
+                req(R::AllowMissing(Empty {})),
+            ],
+        };
+        pb::JwtAuthentication {
+            providers: [("origins-0".to_string(), provider)].into(),
+            rules: vec![pb::RequirementRule {
+                r#match: Some(route::RouteMatch {
+                    path_specifier: Some(route::route_match::PathSpecifier::Prefix("/".into())),
+                    ..Default::default()
+                }),
+                requirement_type: Some(pb::requirement_rule::RequirementType::Requires(req(
+                    R::RequiresAny(any),
+                ))),
+            }],
+            bypass_cors_preflight: true,
+            ..Default::default()
+        }
+    }
+
+    fn err(j: &pb::JwtAuthentication) -> String {
+        let at = At::new("Listener l");
+        let e = jwt_authentication(&at.field("typed_config"), j).unwrap_err();
+        format!("{e}")
+    }
+
+    #[test]
+    fn istio_shape_converts_and_compiles() {
+        let at = At::new("Listener l");
+        let m = jwt_authentication(&at, &istio()).unwrap();
+        assert!(m.rules[0].requires.as_ref().unwrap().requires_any.is_some());
+        let rt = crate::runtime::jwt::compile_jwt_authn(&at, &m).unwrap();
+        assert_eq!(rt.providers[0].name, "origins-0");
+        assert!(rt.requirement_for("/anything").is_some());
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let mut j = istio();
+        j.providers.get_mut("origins-0").unwrap().require_expiration = true;
+        let e = err(&j);
+        assert!(e.starts_with("Listener l: typed_config.providers.origins-0: field number"), "{e}");
+        assert!(e.contains("JwtProvider is not supported"), "{e}");
+
+        let mut j = istio();
+        j.rules[0].r#match.as_mut().unwrap().path_specifier = Some(
+            route::route_match::PathSpecifier::SafeRegex(Default::default()),
+        );
+        assert_eq!(
+            err(&j),
+            "Listener l: typed_config.rules[0].match: only prefix and path are supported"
+        );
+
+        let mut j = istio();
+        j.rules[0].requirement_type =
+            Some(pb::requirement_rule::RequirementType::RequirementName("x".into()));
+        assert!(err(&j).contains("typed_config.rules[0].requirement_name: is not supported"));
+
+        let mut j = istio();
+        j.providers.get_mut("origins-0").unwrap().jwks_source_specifier = None;
+        assert!(err(&j).ends_with("providers.origins-0: one of local_jwks, remote_jwks is required"));
+    }
+}
