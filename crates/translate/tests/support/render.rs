@@ -82,6 +82,30 @@ pub fn any_to_json(type_url: &str, bytes: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no descriptor for {name}"));
     let msg = DynamicMessage::decode(desc, bytes).expect("decode");
     let opts = SerializeOptions::new().stringify_64_bit_integers(false);
-    msg.serialize_with_options(serde_json::value::Serializer, &opts)
-        .expect("serialize")
+    let mut json = msg
+        .serialize_with_options(serde_json::value::Serializer, &opts)
+        .expect("serialize");
+    sort_maps(&mut json);
+    json
+}
+
+/// Protobuf maps the translation fills with several entries, rendered in key order (they
+/// decode into hash maps, whose order changes from run to run).
+const MAP_FIELDS: &[&str] = &["providers"];
+
+fn sort_maps(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if MAP_FIELDS.contains(&k.as_str())
+                    && let serde_json::Value::Object(entries) = child
+                {
+                    entries.sort_keys();
+                }
+                sort_maps(child);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_maps),
+        _ => {}
+    }
 }

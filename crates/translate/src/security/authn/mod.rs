@@ -20,10 +20,10 @@ use weft_xds::pb::envoy::extensions::filters::http::jwt_authn::v3::{
 use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpFilter, http_filter::ConfigType,
 };
-use weft_xds::pb::google::protobuf::Empty;
+use weft_xds::pb::google::protobuf::{Any, Empty};
+use weft_xds::prost::{Message, Name};
 
 use crate::context::{Config, Context};
-use crate::pbutil::any;
 use crate::view::ProxyView;
 
 pub(crate) const JWT_AUTHN_FILTER: &str = "envoy.filters.http.jwt_authn";
@@ -38,9 +38,30 @@ pub(crate) fn http_filters(ctx: &Context, view: &ProxyView, _port: Option<u32>) 
     let authn = jwt_authentication(ctx, &rules);
     vec![HttpFilter {
         name: JWT_AUTHN_FILTER.into(),
-        config_type: Some(ConfigType::TypedConfig(any(&authn))),
+        config_type: Some(ConfigType::TypedConfig(pack_sorted(authn))),
         ..Default::default()
     }]
+}
+
+/// Packs the filter config with its `providers` map entries in name order. prost writes maps
+/// in hash-map order, which would make equal configs differ byte for byte (and look like a
+/// listener change on every push). A protobuf message may be sent as concatenated parts, each
+/// holding some map entries; the receiver merges them.
+fn pack_sorted(mut authn: JwtAuthentication) -> Any {
+    let mut providers: Vec<_> = authn.providers.drain().collect();
+    providers.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut value = authn.encode_to_vec();
+    for (name, provider) in providers {
+        let one = JwtAuthentication {
+            providers: [(name, provider)].into(),
+            ..Default::default()
+        };
+        value.extend(one.encode_to_vec());
+    }
+    Any {
+        type_url: JwtAuthentication::type_url(),
+        value,
+    }
 }
 
 /// The jwt rules of every policy that applies, with the policy they come from.
@@ -101,4 +122,35 @@ fn jwt_authentication(
         })),
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use weft_xds::pb::envoy::extensions::filters::http::jwt_authn::v3::JwtProvider;
+
+    use super::*;
+
+    fn config() -> JwtAuthentication {
+        let mut out = JwtAuthentication::default();
+        for i in 0..8 {
+            let p = JwtProvider {
+                issuer: format!("https://issuer-{i}"),
+                ..Default::default()
+            };
+            out.providers.insert(format!("origins-{i}"), p);
+        }
+        out
+    }
+
+    #[test]
+    fn packing_is_byte_for_byte_stable_and_keeps_every_provider() {
+        let a = pack_sorted(config());
+        for _ in 0..4 {
+            assert_eq!(pack_sorted(config()).value, a.value);
+        }
+        let back: JwtAuthentication = weft_xds::unpack(&a).unwrap();
+        assert_eq!(back, config());
+    }
 }
