@@ -138,7 +138,9 @@ async fn fetch(shared: &Shared, src: &RemoteJwks) -> Result<Jwks, FetchError> {
         Sender::H1(mut s) => {
             // HTTP/1.1 wants the origin form; the authority is in Host.
             let path = src.uri.path_and_query().map_or("/", |p| p.as_str());
-            *req.uri_mut() = path.parse().map_err(|_| FetchError::Status(StatusCode::BAD_REQUEST))?;
+            *req.uri_mut() = path
+                .parse()
+                .map_err(|_| FetchError::Status(StatusCode::BAD_REQUEST))?;
             s.send_request(req).await?
         }
         Sender::H2(mut s) => s.send_request(req).await?,

@@ -163,7 +163,10 @@ fn curl(port: u16, path: &str, headers: &[String]) -> (u16, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_authn_end_to_end_with_inline_and_rotated_remote_keys() {
-    assert!(has_curl(), "curl is required for this test (apt-get install curl)");
+    assert!(
+        has_curl(),
+        "curl is required for this test (apt-get install curl)"
+    );
     let (local, remote_a, remote_b) = (Key::new("l1"), Key::new("ra"), Key::new("rb"));
     let served = Arc::new(Mutex::new(remote_a.jwks()));
     let hits = Arc::new(AtomicUsize::new(0));
@@ -172,7 +175,11 @@ async fn jwt_authn_end_to_end_with_inline_and_rotated_remote_keys() {
     let port = free_port();
     let log = std::env::temp_dir().join(format!("weft-jwt-{port}.log"));
     let yaml = bootstrap(
-        &[listener("http", port, &filter(&local.jwks(), log.to_str().unwrap()))],
+        &[listener(
+            "http",
+            port,
+            &filter(&local.jwks(), log.to_str().unwrap()),
+        )],
         &[
             cluster("backend", &[backend_addr], ""),
             cluster("jwks", &[jwks_addr], ""),
@@ -196,7 +203,10 @@ async fn jwt_authn_end_to_end_with_inline_and_rotated_remote_keys() {
     assert_eq!(h["x-jwt-payload"], good.split('.').nth(1).unwrap());
 
     let (status, _, _) = run("/get", vec![]).await.unwrap();
-    assert_eq!(status, 200, "no token: allowed for AuthorizationPolicy to decide");
+    assert_eq!(
+        status, 200,
+        "no token: allowed for AuthorizationPolicy to decide"
+    );
 
     let forged = Key::new("l1").token(claims("https://local.example"));
     let (status, head, body) = run("/get?x=1", vec![format!("Authorization: Bearer {forged}")])
@@ -204,25 +214,37 @@ async fn jwt_authn_end_to_end_with_inline_and_rotated_remote_keys() {
         .unwrap();
     assert_eq!((status, body.as_str()), (401, "Jwt verification fails"));
     assert!(
-        head.contains(r#"www-authenticate: bearer realm="http://api.example/get", error="invalid_token""#),
+        head.contains(
+            r#"www-authenticate: bearer realm="http://api.example/get", error="invalid_token""#
+        ),
         "{head}"
     );
 
     let mut expired = claims("https://local.example");
     expired["exp"] = json!(now() - 120);
-    let (status, _, body) = run("/get", vec![format!("Authorization: Bearer {}", local.token(expired))])
-        .await
-        .unwrap();
+    let (status, _, body) = run(
+        "/get",
+        vec![format!("Authorization: Bearer {}", local.token(expired))],
+    )
+    .await
+    .unwrap();
     assert_eq!((status, body.as_str()), (401, "Jwt is expired"));
 
     let mut other_aud = claims("https://local.example");
     other_aud["aud"] = json!("elsewhere");
     let t = local.token(other_aud);
-    let (status, _, body) = run("/get", vec![format!("Authorization: Bearer {t}")]).await.unwrap();
-    assert_eq!((status, body.as_str()), (403, "Audiences in Jwt are not allowed"));
+    let (status, _, body) = run("/get", vec![format!("Authorization: Bearer {t}")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (403, "Audiences in Jwt are not allowed")
+    );
 
     let token_a = remote_a.token(claims("https://remote.example"));
-    let (status, _, body) = run("/get", vec![format!("x-remote-token: {token_a}")]).await.unwrap();
+    let (status, _, body) = run("/get", vec![format!("x-remote-token: {token_a}")])
+        .await
+        .unwrap();
     assert_eq!(status, 200, "remote keys fetched on first use: {body}");
     assert!(hits.load(Ordering::Relaxed) >= 1);
 
@@ -230,18 +252,28 @@ async fn jwt_authn_end_to_end_with_inline_and_rotated_remote_keys() {
     let token_b = remote_b.token(claims("https://remote.example"));
     let deadline = Instant::now() + Duration::from_secs(6);
     loop {
-        let (status, _, _) = run("/get", vec![format!("x-remote-token: {token_b}")]).await.unwrap();
+        let (status, _, _) = run("/get", vec![format!("x-remote-token: {token_b}")])
+            .await
+            .unwrap();
         if status == 200 {
             break;
         }
         assert!(Instant::now() < deadline, "rotated key never accepted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (status, _, body) = run("/get", vec![format!("x-remote-token: {token_a}")]).await.unwrap();
-    assert_eq!((status, body.as_str()), (401, "Jwks doesn't have key to match kid or alg from Jwt"));
+    let (status, _, body) = run("/get", vec![format!("x-remote-token: {token_a}")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (401, "Jwks doesn't have key to match kid or alg from Jwt")
+    );
 
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("401 jwt_authn_access_denied{Jwt_verification_fails}"), "{logged}");
+    assert!(
+        logged.contains("401 jwt_authn_access_denied{Jwt_verification_fails}"),
+        "{logged}"
+    );
     assert!(logged.contains("403 jwt_authn_access_denied{Audiences_in_Jwt_are_not_allowed}"));
     let _ = std::fs::remove_file(&log);
 }
@@ -254,13 +286,29 @@ async fn remote_keys_that_cannot_be_fetched_reject_tokens_but_not_anonymous_requ
     let port = free_port();
     let log = std::env::temp_dir().join(format!("weft-jwt-{port}.log"));
     let yaml = bootstrap(
-        &[listener("http", port, &filter(&key.jwks(), log.to_str().unwrap()))],
-        &[cluster("backend", &[backend_addr], ""), cluster("jwks", &[dead], "")],
+        &[listener(
+            "http",
+            port,
+            &filter(&key.jwks(), log.to_str().unwrap()),
+        )],
+        &[
+            cluster("backend", &[backend_addr], ""),
+            cluster("jwks", &[dead], ""),
+        ],
     );
     let _proxy = proxy(&yaml).await;
     let t = key.token(claims("https://remote.example"));
-    let r = get(([127, 0, 0, 1], port).into(), "api.example", "/", &[("x-remote-token", &t)]).await;
-    assert_eq!((r.status, r.body.as_str()), (401, "Jwks remote fetch is failed"));
+    let r = get(
+        ([127, 0, 0, 1], port).into(),
+        "api.example",
+        "/",
+        &[("x-remote-token", &t)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (401, "Jwks remote fetch is failed")
+    );
     let r = get(([127, 0, 0, 1], port).into(), "api.example", "/", &[]).await;
     assert_eq!(r.status, 200);
     let _ = std::fs::remove_file(&log);

@@ -277,7 +277,10 @@ mod tests {
         let mut j = istio();
         j.providers.get_mut("origins-0").unwrap().require_expiration = true;
         let e = err(&j);
-        assert!(e.starts_with("Listener l: typed_config.providers.origins-0: field number"), "{e}");
+        assert!(
+            e.starts_with("Listener l: typed_config.providers.origins-0: field number"),
+            "{e}"
+        );
         assert!(e.contains("JwtProvider is not supported"), "{e}");
 
         let mut j = istio();
@@ -290,12 +293,18 @@ mod tests {
         );
 
         let mut j = istio();
-        j.rules[0].requirement_type =
-            Some(pb::requirement_rule::RequirementType::RequirementName("x".into()));
+        j.rules[0].requirement_type = Some(pb::requirement_rule::RequirementType::RequirementName(
+            "x".into(),
+        ));
         assert!(err(&j).contains("typed_config.rules[0].requirement_name: is not supported"));
 
         let mut j = istio();
-        j.providers.get_mut("origins-0").unwrap().jwks_source_specifier = None;
-        assert!(err(&j).ends_with("providers.origins-0: one of local_jwks, remote_jwks is required"));
+        j.providers
+            .get_mut("origins-0")
+            .unwrap()
+            .jwks_source_specifier = None;
+        assert!(
+            err(&j).ends_with("providers.origins-0: one of local_jwks, remote_jwks is required")
+        );
     }
 }

@@ -10,7 +10,7 @@ use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Method, Request};
 use hyper::body::Incoming;
 use serde_json::{Map, Value};
-use weft_proxy_config::runtime::jwt::{self, JwtAuthn, JwtError, JwksSource};
+use weft_proxy_config::runtime::jwt::{self, JwksSource, JwtAuthn, JwtError};
 
 use super::{Ctx, Outcome, ProxyBody, reply};
 

@@ -142,7 +142,12 @@ impl Checker<'_> {
 
     /// Every token found at this provider's locations must verify with it.
     fn provider(&mut self, i: usize) -> Result<(), JwtError> {
-        let tokens: Vec<Found> = self.found.iter().filter(|f| f.provider == i).cloned().collect();
+        let tokens: Vec<Found> = self
+            .found
+            .iter()
+            .filter(|f| f.provider == i)
+            .cloned()
+            .collect();
         if tokens.is_empty() {
             return Err(JwtError::Missing);
         }
@@ -159,7 +164,12 @@ impl Checker<'_> {
             }
         }
         for value in values {
-            let at: Vec<Found> = self.found.iter().filter(|f| f.value == value).cloned().collect();
+            let at: Vec<Found> = self
+                .found
+                .iter()
+                .filter(|f| f.value == value)
+                .cloned()
+                .collect();
             let iss = Jwt::decode(&value)?.claim_str("iss").map(str::to_string);
             let own = at.into_iter().find(|f| {
                 let issuer = &self.authn.providers[f.provider].issuer;
@@ -194,13 +204,23 @@ impl Checker<'_> {
 }
 
 /// Envoy's order: format, issuer, time, audiences, then keys and signature.
-fn verify_token(p: &Provider, token: &str, keys: Option<Arc<Jwks>>, now: u64) -> Result<Jwt, JwtError> {
+fn verify_token(
+    p: &Provider,
+    token: &str,
+    keys: Option<Arc<Jwks>>,
+    now: u64,
+) -> Result<Jwt, JwtError> {
     let jwt = Jwt::decode(token)?;
     if !p.issuer.is_empty() && jwt.claim_str("iss") != Some(p.issuer.as_str()) {
         return Err(JwtError::UnknownIssuer);
     }
     jwt.check_time(now, p.clock_skew_secs)?;
-    if !p.audiences.is_empty() && !jwt.audiences().iter().any(|a| p.audiences.iter().any(|w| w == a)) {
+    if !p.audiences.is_empty()
+        && !jwt
+            .audiences()
+            .iter()
+            .any(|a| p.audiences.iter().any(|w| w == a))
+    {
         return Err(JwtError::AudienceNotAllowed);
     }
     let keys = keys.ok_or(JwtError::JwksFetchFail)?;
@@ -216,5 +236,7 @@ fn most_specific(errs: impl Iterator<Item = JwtError>) -> JwtError {
         JwtError::UnknownIssuer => 1,
         _ => 2,
     };
-    errs.fold(JwtError::Missing, |best, e| if rank(&e) > rank(&best) { e } else { best })
+    errs.fold(JwtError::Missing, |best, e| {
+        if rank(&e) > rank(&best) { e } else { best }
+    })
 }

@@ -18,7 +18,10 @@ pub struct Jwk {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyMaterial {
     /// Big-endian modulus and exponent.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     /// Uncompressed SEC1 point (`04 || x || y`).
     EcP256(Vec<u8>),
     EcP384(Vec<u8>),

@@ -6,9 +6,9 @@
 mod check;
 pub mod keys;
 mod outputs;
-pub mod token;
 #[cfg(test)]
 mod tests;
+pub mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +74,10 @@ pub struct RemoteJwks {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenLocation {
     /// The header's value after `prefix` (empty: the whole value).
-    Header { name: HeaderName, prefix: String },
+    Header {
+        name: HeaderName,
+        prefix: String,
+    },
     Param(String),
     Cookie(String),
 }
@@ -274,11 +277,7 @@ fn compile_rule(at: &At<'_>, r: &m::RequirementRule, names: &[&str]) -> Result<R
     Ok(Rule { path, requires })
 }
 
-fn compile_requirement(
-    at: &At<'_>,
-    q: &m::JwtRequirement,
-    names: &[&str],
-) -> Result<Requirement> {
+fn compile_requirement(at: &At<'_>, q: &m::JwtRequirement, names: &[&str]) -> Result<Requirement> {
     let list = |field: &str, l: &m::RequirementList| -> Result<Vec<Requirement>> {
         let lat = at.field(field).field("requirements");
         if l.requirements.len() < 2 {

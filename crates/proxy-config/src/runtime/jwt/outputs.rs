@@ -102,7 +102,10 @@ pub fn metadata(authn: &JwtAuthn, verified: &[VerifiedToken]) -> Map<String, Val
 fn istio_identity(jwt: &super::Jwt) -> Value {
     let mut m = Map::new();
     if let (Some(iss), Some(sub)) = (jwt.claim_str("iss"), jwt.claim_str("sub")) {
-        m.insert("request.auth.principal".into(), json!(format!("{iss}/{sub}")));
+        m.insert(
+            "request.auth.principal".into(),
+            json!(format!("{iss}/{sub}")),
+        );
     }
     m.insert("request.auth.audiences".into(), json!(jwt.audiences()));
     if let Some(azp) = jwt.claim_str("azp") {

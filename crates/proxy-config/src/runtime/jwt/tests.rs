@@ -20,7 +20,13 @@ fn rsa_key() -> &'static sig::RsaKeyPair {
     static KEY: OnceLock<sig::RsaKeyPair> = OnceLock::new();
     KEY.get_or_init(|| {
         let out = std::process::Command::new("openssl")
-            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ])
             .args(["-outform", "DER"])
             .output()
             .expect("openssl is required for the RSA JWT tests (apt-get install openssl)");
@@ -146,9 +152,18 @@ fn verdict_for(s: &Signer, alg: &str, kid: &str) -> Result<(), JwtError> {
 #[test]
 fn every_supported_algorithm_verifies_and_a_changed_signature_fails() {
     let cases = [
-        (Signer::Rsa, vec!["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]),
-        (Signer::ec(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256"), vec!["ES256"]),
-        (Signer::ec(&sig::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384"), vec!["ES384"]),
+        (
+            Signer::Rsa,
+            vec!["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
+        ),
+        (
+            Signer::ec(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256"),
+            vec!["ES256"],
+        ),
+        (
+            Signer::ec(&sig::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384"),
+            vec!["ES384"],
+        ),
         (Signer::ed(), vec!["EdDSA"]),
     ];
     for (s, algs) in &cases {
@@ -170,28 +185,41 @@ fn a_key_of_another_type_does_not_verify() {
     let ec = Signer::ec(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256");
     let a = authn(json!({"keys": [ec.jwk("k1")]}), json!({}));
     let t = token(&Signer::Rsa, "RS256", Some("k1"), claims());
-    assert_eq!(run(&a, &bearer(&t), "/").result, Err(JwtError::KidAlgMismatch));
+    assert_eq!(
+        run(&a, &bearer(&t), "/").result,
+        Err(JwtError::KidAlgMismatch)
+    );
 }
 
 #[test]
 fn alg_none_and_hmac_are_refused_even_with_a_secret_in_the_set() {
     let ed = Signer::ed();
-    let jwks = json!({"keys": [ed.jwk("k1"), {"kty": "oct", "kid": "h", "k": B64.encode("secret")}]});
+    let jwks =
+        json!({"keys": [ed.jwk("k1"), {"kty": "oct", "kid": "h", "k": B64.encode("secret")}]});
     let a = authn(jwks, json!({}));
     let none = format!(
         "{}.{}.",
         B64.encode(json!({"alg": "none"}).to_string()),
         B64.encode(claims().to_string())
     );
-    assert_eq!(run(&a, &bearer(&none), "/").result, Err(JwtError::AlgNotImplemented));
+    assert_eq!(
+        run(&a, &bearer(&none), "/").result,
+        Err(JwtError::AlgNotImplemented)
+    );
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"secret");
     let msg = format!(
         "{}.{}",
         B64.encode(json!({"alg": "HS256", "kid": "h"}).to_string()),
         B64.encode(claims().to_string())
     );
-    let hs = format!("{msg}.{}", B64.encode(ring::hmac::sign(&key, msg.as_bytes())));
-    assert_eq!(run(&a, &bearer(&hs), "/").result, Err(JwtError::AlgNotImplemented));
+    let hs = format!(
+        "{msg}.{}",
+        B64.encode(ring::hmac::sign(&key, msg.as_bytes()))
+    );
+    assert_eq!(
+        run(&a, &bearer(&hs), "/").result,
+        Err(JwtError::AlgNotImplemented)
+    );
 }
 
 #[test]
@@ -199,9 +227,15 @@ fn kid_selects_the_key_and_without_kid_every_fitting_key_is_tried() {
     let (a1, a2) = (Signer::ed(), Signer::ed());
     let a = authn(json!({"keys": [a1.jwk("one"), a2.jwk("two")]}), json!({}));
     let t = token(&a2, "EdDSA", Some("three"), claims());
-    assert_eq!(run(&a, &bearer(&t), "/").result, Err(JwtError::KidAlgMismatch));
+    assert_eq!(
+        run(&a, &bearer(&t), "/").result,
+        Err(JwtError::KidAlgMismatch)
+    );
     let t = token(&a2, "EdDSA", Some("one"), claims());
-    assert_eq!(run(&a, &bearer(&t), "/").result, Err(JwtError::VerificationFail));
+    assert_eq!(
+        run(&a, &bearer(&t), "/").result,
+        Err(JwtError::VerificationFail)
+    );
     let t = token(&a2, "EdDSA", None, claims());
     assert_eq!(run(&a, &bearer(&t), "/").result, Ok(()));
 }
@@ -217,10 +251,23 @@ fn time_issuer_and_audience_checks() {
     let jwks = json!({"keys": [s.jwk("k")]});
     let a = authn(jwks.clone(), json!({"audiences": ["svc"]}));
     let r = |c: Value| run(&a, &bearer(&token(&s, "EdDSA", Some("k"), c)), "/").result;
-    assert_eq!(r(with(claims(), "exp", json!(NOW - 61))), Err(JwtError::Expired));
-    assert_eq!(r(with(claims(), "exp", json!(NOW - 30))), Ok(()), "within the skew");
-    assert_eq!(r(with(claims(), "nbf", json!(NOW + 120))), Err(JwtError::NotYetValid));
-    assert_eq!(r(with(claims(), "iss", json!("https://evil"))), Err(JwtError::UnknownIssuer));
+    assert_eq!(
+        r(with(claims(), "exp", json!(NOW - 61))),
+        Err(JwtError::Expired)
+    );
+    assert_eq!(
+        r(with(claims(), "exp", json!(NOW - 30))),
+        Ok(()),
+        "within the skew"
+    );
+    assert_eq!(
+        r(with(claims(), "nbf", json!(NOW + 120))),
+        Err(JwtError::NotYetValid)
+    );
+    assert_eq!(
+        r(with(claims(), "iss", json!("https://evil"))),
+        Err(JwtError::UnknownIssuer)
+    );
     let wrong_aud = r(with(claims(), "aud", json!("nope")));
     assert_eq!(wrong_aud, Err(JwtError::AudienceNotAllowed));
     assert_eq!(JwtError::AudienceNotAllowed.http_status(), 403);
@@ -228,8 +275,16 @@ fn time_issuer_and_audience_checks() {
     let t = token(&s, "EdDSA", Some("k"), with(claims(), "aud", json!("nope")));
     assert_eq!(run(&any_aud, &bearer(&t), "/").result, Ok(()));
     let strict = authn(jwks, json!({"clock_skew_seconds": 1}));
-    let t = token(&s, "EdDSA", Some("k"), with(claims(), "exp", json!(NOW - 30)));
-    assert_eq!(run(&strict, &bearer(&t), "/").result, Err(JwtError::Expired));
+    let t = token(
+        &s,
+        "EdDSA",
+        Some("k"),
+        with(claims(), "exp", json!(NOW - 30)),
+    );
+    assert_eq!(
+        run(&strict, &bearer(&t), "/").result,
+        Err(JwtError::Expired)
+    );
 }
 
 #[test]
@@ -246,7 +301,10 @@ fn tokens_come_from_the_configured_header_param_and_cookie() {
     let v = run(&a, &h, "/");
     assert_eq!(v.result, Ok(()));
     assert_eq!(v.verified.len(), 1);
-    assert!(run(&a, &bearer(&t), "/").verified.is_empty(), "default header not read");
+    assert!(
+        run(&a, &bearer(&t), "/").verified.is_empty(),
+        "default header not read"
+    );
     let v = run(&a, &HeaderMap::new(), &format!("/x?a=1&jwt={t}"));
     assert_eq!(v.verified.len(), 1, "from the query parameter");
     let mut h = HeaderMap::new();
@@ -264,7 +322,10 @@ fn istio_requirement_passes_without_token_and_fails_with_a_bad_one() {
     let v = run(&a, &HeaderMap::new(), "/");
     assert_eq!(v.result, Ok(()));
     assert!(v.verified.is_empty());
-    assert_eq!(run(&a, &bearer("abc"), "/").result, Err(JwtError::BadFormat));
+    assert_eq!(
+        run(&a, &bearer("abc"), "/").result,
+        Err(JwtError::BadFormat)
+    );
 }
 
 #[test]
@@ -281,15 +342,24 @@ fn outputs_and_metadata() {
     let mut h = bearer(&t);
     let v = run(&a, &h, "/");
     apply_outputs(&a, &v.verified, &mut h);
-    assert!(h.get("authorization").is_none(), "token removed without forward");
+    assert!(
+        h.get("authorization").is_none(),
+        "token removed without forward"
+    );
     assert_eq!(h["x-payload"], t.split('.').nth(1).unwrap());
     assert_eq!(h["x-group"], "admins");
     assert_eq!(h["x-level"], "3");
     assert_eq!(h["x-aud"], "svc,other");
     let md = metadata(&a, &v.verified);
-    assert_eq!(md["envoy.filters.http.jwt_authn"]["payload"]["sub"], "alice");
+    assert_eq!(
+        md["envoy.filters.http.jwt_authn"]["payload"]["sub"],
+        "alice"
+    );
     let istio = &md[ISTIO_AUTHN];
-    assert_eq!(istio["request.auth.principal"], "https://issuer.example/alice");
+    assert_eq!(
+        istio["request.auth.principal"],
+        "https://issuer.example/alice"
+    );
     assert_eq!(istio["request.auth.audiences"], json!(["svc", "other"]));
     assert_eq!(istio["request.auth.presenter"], "web");
     assert_eq!(istio["request.auth.claims"]["group"], "admins");
@@ -321,11 +391,27 @@ fn bad_config_names_the_field() {
 fn details_are_the_status_text_with_underscores() {
     use JwtError::*;
     for e in [
-        Missing, BadFormat, HeaderBadBase64, HeaderBadJson, HeaderBadAlg, AlgNotImplemented,
-        PayloadBadBase64, PayloadBadJson, SignatureBadBase64, UnknownIssuer, AudienceNotAllowed,
-        NotYetValid, Expired, KidAlgMismatch, VerificationFail, JwksFetchFail,
+        Missing,
+        BadFormat,
+        HeaderBadBase64,
+        HeaderBadJson,
+        HeaderBadAlg,
+        AlgNotImplemented,
+        PayloadBadBase64,
+        PayloadBadJson,
+        SignatureBadBase64,
+        UnknownIssuer,
+        AudienceNotAllowed,
+        NotYetValid,
+        Expired,
+        KidAlgMismatch,
+        VerificationFail,
+        JwksFetchFail,
     ] {
-        let want = format!("jwt_authn_access_denied{{{}}}", e.to_string().replace(' ', "_"));
+        let want = format!(
+            "jwt_authn_access_denied{{{}}}",
+            e.to_string().replace(' ', "_")
+        );
         assert_eq!(e.details(), want);
     }
 }

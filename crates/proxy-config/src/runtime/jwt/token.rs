@@ -138,7 +138,10 @@ impl Jwt {
             .map_err(|_| JwtError::SignatureBadBase64)?;
         Ok(Self {
             alg: alg.to_string(),
-            kid: header.get("kid").and_then(Value::as_str).map(str::to_string),
+            kid: header
+                .get("kid")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             payload,
             payload_b64: p.to_string(),
             signed: format!("{h}.{p}"),
@@ -213,12 +216,16 @@ impl Jwt {
                     .verify(params, msg, sig_bytes)
                     .is_ok()
             }
-            KeyMaterial::EcP256(point) => UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point)
-                .verify(msg, sig_bytes)
-                .is_ok(),
-            KeyMaterial::EcP384(point) => UnparsedPublicKey::new(&sig::ECDSA_P384_SHA384_FIXED, point)
-                .verify(msg, sig_bytes)
-                .is_ok(),
+            KeyMaterial::EcP256(point) => {
+                UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(msg, sig_bytes)
+                    .is_ok()
+            }
+            KeyMaterial::EcP384(point) => {
+                UnparsedPublicKey::new(&sig::ECDSA_P384_SHA384_FIXED, point)
+                    .verify(msg, sig_bytes)
+                    .is_ok()
+            }
             KeyMaterial::Ed25519(x) => UnparsedPublicKey::new(&sig::ED25519, x)
                 .verify(msg, sig_bytes)
                 .is_ok(),

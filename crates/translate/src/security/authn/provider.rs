@@ -80,7 +80,10 @@ fn jwks_source(
         None => "neither jwks nor jwksUri is set (OpenID discovery is not supported)".to_string(),
         Some(uri) => match remote(ctx, &policy.namespace, uri) {
             Ok((uri, cluster)) => {
-                let timeout = rule.timeout.as_ref().map_or(duration(DEFAULT_JWKS_TIMEOUT), duration_of);
+                let timeout = rule
+                    .timeout
+                    .as_ref()
+                    .map_or(duration(DEFAULT_JWKS_TIMEOUT), duration_of);
                 return JwksSourceSpecifier::RemoteJwks(RemoteJwks {
                     http_uri: Some(HttpUri {
                         uri,
@@ -108,13 +111,19 @@ fn remote(ctx: &Context, namespace: &str, uri: &str) -> Result<(String, String),
     let rest = match uri.split_once("://") {
         Some(("http", rest)) => rest,
         Some(("https", _)) => {
-            return Err(format!("jwksUri {uri}: https is not supported by weft's proxy yet"));
+            return Err(format!(
+                "jwksUri {uri}: https is not supported by weft's proxy yet"
+            ));
         }
         _ => return Err(format!("jwksUri {uri}: not an http URL")),
     };
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
     let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u32>().map_err(|_| format!("jwksUri {uri}: bad port"))?),
+        Some((h, p)) => (
+            h,
+            p.parse::<u32>()
+                .map_err(|_| format!("jwksUri {uri}: bad port"))?,
+        ),
         None => (authority, 80),
     };
     let service = ctx
@@ -124,5 +133,8 @@ fn remote(ctx: &Context, namespace: &str, uri: &str) -> Result<(String, String),
     if service.port(port).is_none() {
         return Err(format!("jwksUri {uri}: service {host} has no port {port}"));
     }
-    Ok((uri.to_string(), outbound_cluster(port, "", &service.hostname)))
+    Ok((
+        uri.to_string(),
+        outbound_cluster(port, "", &service.hostname),
+    ))
 }
