@@ -161,40 +161,71 @@ fn curl(port: u16, path: &str, headers: &[String]) -> (u16, String, String) {
     (status, head.to_lowercase(), body.to_string())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jwt_authn_end_to_end_with_inline_and_rotated_remote_keys() {
-    assert!(
-        has_curl(),
-        "curl is required for this test (apt-get install curl)"
-    );
-    let (local, remote_a, remote_b) = (Key::new("l1"), Key::new("ra"), Key::new("rb"));
-    let served = Arc::new(Mutex::new(remote_a.jwks()));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let jwks_addr = jwks_server(served.clone(), hits.clone()).await;
-    let backend_addr = backend("b").await;
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("weft-jwt-{port}.log"));
-    let yaml = bootstrap(
-        &[listener(
-            "http",
-            port,
-            &filter(&local.jwks(), log.to_str().unwrap()),
-        )],
-        &[
-            cluster("backend", &[backend_addr], ""),
-            cluster("jwks", &[jwks_addr], ""),
-        ],
-    );
-    let _proxy = proxy(&yaml).await;
-    let port_ = port;
-    let run = move |path: &'static str, headers: Vec<String>| {
-        tokio::task::spawn_blocking(move || curl(port_, path, &headers))
-    };
+/// A proxy with the filter above, its backend and a JWKS server serving `remote`'s keys.
+struct Setup {
+    _proxy: weft_proxy::Proxy,
+    port: u16,
+    log: std::path::PathBuf,
+    local: Key,
+    served: Arc<Mutex<String>>,
+    hits: Arc<AtomicUsize>,
+}
 
-    let good = local.token(claims("https://local.example"));
-    let (status, _, body) = run("/get", vec![format!("Authorization: Bearer {good}")])
-        .await
-        .unwrap();
+impl Setup {
+    async fn start(remote: &Key) -> Self {
+        assert!(
+            has_curl(),
+            "curl is required for this test (apt-get install curl)"
+        );
+        let local = Key::new("l1");
+        let served = Arc::new(Mutex::new(remote.jwks()));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let jwks_addr = jwks_server(served.clone(), hits.clone()).await;
+        let backend_addr = backend("b").await;
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("weft-jwt-{port}.log"));
+        let filter = filter(&local.jwks(), log.to_str().unwrap());
+        let yaml = bootstrap(
+            &[listener("http", port, &filter)],
+            &[
+                cluster("backend", &[backend_addr], ""),
+                cluster("jwks", &[jwks_addr], ""),
+            ],
+        );
+        Self {
+            _proxy: proxy(&yaml).await,
+            port,
+            log,
+            local,
+            served,
+            hits,
+        }
+    }
+
+    /// curl through the proxy (on a blocking thread).
+    async fn curl(&self, path: &'static str, header: Option<String>) -> (u16, String, String) {
+        let port = self.port;
+        let headers: Vec<String> = header.into_iter().collect();
+        tokio::task::spawn_blocking(move || curl(port, path, &headers))
+            .await
+            .unwrap()
+    }
+
+    async fn bearer(&self, token: &str) -> (u16, String, String) {
+        self.curl("/get", Some(format!("Authorization: Bearer {token}")))
+            .await
+    }
+}
+
+fn local_claims() -> Value {
+    claims("https://local.example")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_keys_accept_valid_tokens_and_refuse_bad_ones() {
+    let s = Setup::start(&Key::new("unused")).await;
+    let good = s.local.token(local_claims());
+    let (status, _, body) = s.bearer(&good).await;
     assert_eq!(status, 200, "{body}");
     let seen: Value = serde_json::from_str(&body).unwrap();
     let h = &seen["headers"];
@@ -202,80 +233,73 @@ async fn jwt_authn_end_to_end_with_inline_and_rotated_remote_keys() {
     assert_eq!(h["x-team"], "blue");
     assert_eq!(h["x-jwt-payload"], good.split('.').nth(1).unwrap());
 
-    let (status, _, _) = run("/get", vec![]).await.unwrap();
+    let (status, _, _) = s.curl("/get", None).await;
     assert_eq!(
         status, 200,
         "no token: allowed for AuthorizationPolicy to decide"
     );
 
-    let forged = Key::new("l1").token(claims("https://local.example"));
-    let (status, head, body) = run("/get?x=1", vec![format!("Authorization: Bearer {forged}")])
-        .await
-        .unwrap();
+    let forged = Key::new("l1").token(local_claims());
+    let header = format!("Authorization: Bearer {forged}");
+    let (status, head, body) = s.curl("/get?x=1", Some(header)).await;
     assert_eq!((status, body.as_str()), (401, "Jwt verification fails"));
-    assert!(
-        head.contains(
-            r#"www-authenticate: bearer realm="http://api.example/get", error="invalid_token""#
-        ),
-        "{head}"
-    );
+    let challenge =
+        r#"www-authenticate: bearer realm="http://api.example/get", error="invalid_token""#;
+    assert!(head.contains(challenge), "{head}");
 
-    let mut expired = claims("https://local.example");
+    let mut expired = local_claims();
     expired["exp"] = json!(now() - 120);
-    let (status, _, body) = run(
-        "/get",
-        vec![format!("Authorization: Bearer {}", local.token(expired))],
-    )
-    .await
-    .unwrap();
+    let (status, _, body) = s.bearer(&s.local.token(expired)).await;
     assert_eq!((status, body.as_str()), (401, "Jwt is expired"));
 
-    let mut other_aud = claims("https://local.example");
+    let mut other_aud = local_claims();
     other_aud["aud"] = json!("elsewhere");
-    let t = local.token(other_aud);
-    let (status, _, body) = run("/get", vec![format!("Authorization: Bearer {t}")])
-        .await
-        .unwrap();
+    let (status, _, body) = s.bearer(&s.local.token(other_aud)).await;
     assert_eq!(
         (status, body.as_str()),
         (403, "Audiences in Jwt are not allowed")
     );
 
-    let token_a = remote_a.token(claims("https://remote.example"));
-    let (status, _, body) = run("/get", vec![format!("x-remote-token: {token_a}")])
-        .await
-        .unwrap();
-    assert_eq!(status, 200, "remote keys fetched on first use: {body}");
-    assert!(hits.load(Ordering::Relaxed) >= 1);
+    let (status, _, body) = s.bearer("not-a-jwt").await;
+    assert_eq!(status, 401, "{body}");
 
-    *served.lock().unwrap() = remote_b.jwks();
-    let token_b = remote_b.token(claims("https://remote.example"));
+    let logged = std::fs::read_to_string(&s.log).unwrap();
+    assert!(
+        logged.contains("401 jwt_authn_access_denied{Jwt_verification_fails}"),
+        "{logged}"
+    );
+    assert!(logged.contains("403 jwt_authn_access_denied{Audiences_in_Jwt_are_not_allowed}"));
+    let _ = std::fs::remove_file(&s.log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_keys_are_fetched_through_the_cluster_and_follow_rotation() {
+    let (remote_a, remote_b) = (Key::new("ra"), Key::new("rb"));
+    let s = Setup::start(&remote_a).await;
+    let remote = |k: &Key| {
+        format!(
+            "x-remote-token: {}",
+            k.token(claims("https://remote.example"))
+        )
+    };
+    let (status, _, body) = s.curl("/get", Some(remote(&remote_a))).await;
+    assert_eq!(status, 200, "remote keys fetched on first use: {body}");
+    assert!(s.hits.load(Ordering::Relaxed) >= 1);
+
+    *s.served.lock().unwrap() = remote_b.jwks();
     let deadline = Instant::now() + Duration::from_secs(6);
     loop {
-        let (status, _, _) = run("/get", vec![format!("x-remote-token: {token_b}")])
-            .await
-            .unwrap();
+        let (status, _, _) = s.curl("/get", Some(remote(&remote_b))).await;
         if status == 200 {
             break;
         }
         assert!(Instant::now() < deadline, "rotated key never accepted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (status, _, body) = run("/get", vec![format!("x-remote-token: {token_a}")])
-        .await
-        .unwrap();
-    assert_eq!(
-        (status, body.as_str()),
-        (401, "Jwks doesn't have key to match kid or alg from Jwt")
-    );
-
-    let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        logged.contains("401 jwt_authn_access_denied{Jwt_verification_fails}"),
-        "{logged}"
-    );
-    assert!(logged.contains("403 jwt_authn_access_denied{Audiences_in_Jwt_are_not_allowed}"));
-    let _ = std::fs::remove_file(&log);
+    let (status, _, body) = s.curl("/get", Some(remote(&remote_a))).await;
+    let refused = "Jwks doesn't have key to match kid or alg from Jwt";
+    assert_eq!((status, body.as_str()), (401, refused));
+    let _ = std::fs::remove_file(&s.log);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
