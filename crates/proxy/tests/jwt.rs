@@ -159,10 +159,15 @@ async fn inline_keys_accept_valid_tokens_and_refuse_bad_ones() {
     assert_eq!(h["x-team"], "blue");
     assert_eq!(h["x-jwt-payload"], good.split('.').nth(1).unwrap());
 
-    let (status, _, _) = s.curl("/get", None).await;
+    let (status, _, body) = s.curl("/get", Some("x-team: forged".into())).await;
     assert_eq!(
         status, 200,
         "no token: allowed for AuthorizationPolicy to decide"
+    );
+    let seen: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        seen["headers"].get("x-team").is_none(),
+        "forged claim header removed"
     );
 
     let forged = Key::new("l1").token(local_claims());

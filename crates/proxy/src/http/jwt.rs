@@ -1,7 +1,8 @@
 //! The jwt_authn filter on a request: the rule for its path, remote keys made ready (the first
 //! request waits for the first fetch up to the URI's timeout), the verdict, then either Envoy's
 //! local reply (401, or 403 for a wrong audience, with `www-authenticate`) or the outputs on
-//! the request and the dynamic metadata for later filters. When several tokens verify,
+//! the request and the dynamic metadata for later filters. Output headers a client sent are
+//! removed first, so they can only come from a verified token. When several tokens verify,
 //! `istio_authn` describes the first.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -30,6 +31,7 @@ pub async fn run(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
+    jwt::strip_output_headers(authn, req.headers_mut());
     let Some(requirement) = authn.requirement_for(&path) else {
         return Ok(());
     };

@@ -17,7 +17,7 @@ use http::HeaderName;
 
 pub use check::{Verdict, VerifiedToken, check};
 pub use keys::{Jwks, JwksError};
-pub use outputs::{ISTIO_AUTHN, apply_outputs, metadata};
+pub use outputs::{ISTIO_AUTHN, apply_outputs, metadata, strip_output_headers};
 pub use token::{Jwt, JwtError};
 
 use crate::error::{At, Result};

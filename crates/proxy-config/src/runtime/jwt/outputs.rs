@@ -12,6 +12,31 @@ use crate::model::jwt::JWT_AUTHN_FILTER;
 /// The metadata namespace of Istio's request authentication results.
 pub const ISTIO_AUTHN: &str = "istio_authn";
 
+/// Removes what a client sent in the headers this filter writes (`forward_payload_header`,
+/// `claim_to_headers`), so that upstream only ever sees values from verified tokens. Envoy only
+/// sets these headers; weft also clears them because a mesh promises that identity headers
+/// cannot be forged. A header that is also a token location is left alone.
+pub fn strip_output_headers(authn: &JwtAuthn, headers: &mut HeaderMap) {
+    let is_location = |name: &http::HeaderName| {
+        authn.providers.iter().any(|p| {
+            p.locations
+                .iter()
+                .any(|l| matches!(l, TokenLocation::Header { name: n, .. } if n == name))
+        })
+    };
+    for p in &authn.providers {
+        let outputs = p
+            .forward_payload_header
+            .iter()
+            .chain(p.claim_to_headers.iter().map(|(h, _)| h));
+        for name in outputs {
+            if !is_location(name) {
+                headers.remove(name);
+            }
+        }
+    }
+}
+
 /// Edits the request headers for every verified token.
 pub fn apply_outputs(authn: &JwtAuthn, verified: &[VerifiedToken], headers: &mut HeaderMap) {
     for v in verified {

@@ -415,3 +415,19 @@ fn details_are_the_status_text_with_underscores() {
         assert_eq!(e.details(), want);
     }
 }
+
+#[test]
+fn output_headers_from_the_client_are_removed_but_token_headers_stay() {
+    let s = Signer::ed();
+    let a = authn(
+        json!({"keys": [s.jwk("k")]}),
+        json!({"forward_payload_header": "x-payload", "forward": true,
+            "claim_to_headers": [{"header_name": "x-group", "claim_name": "group"}]}),
+    );
+    let mut h = bearer("whatever");
+    h.insert("x-group", "forged".parse().unwrap());
+    h.insert("x-payload", "forged".parse().unwrap());
+    strip_output_headers(&a, &mut h);
+    assert!(h.get("x-group").is_none() && h.get("x-payload").is_none());
+    assert!(h.get("authorization").is_some());
+}
