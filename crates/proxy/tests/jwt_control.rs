@@ -105,6 +105,25 @@ async fn call(addr: SocketAddr, headers: &[(&str, &str)]) -> Option<common::Repl
     tokio::time::timeout(Duration::from_secs(3), get).await.ok()
 }
 
+/// Waits (bounded) until the policy is in force: a forged token is refused.
+async fn wait_for_enforcement(inbound: SocketAddr) {
+    let forged = Key::new("l1").token(claims("https://local.example"));
+    let forged = format!("Bearer {forged}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = call(inbound, &[("authorization", &forged)]).await;
+        if let Some(r) = r.filter(|r| r.status == 401) {
+            assert_eq!(r.body, "Jwt verification fails");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "jwt_authn never enforced on the inbound listener"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_authentication_from_the_control_plane_is_enforced_by_the_sidecar() {
     let (local, remote) = (Key::new("l1"), Key::new("r1"));
@@ -123,24 +142,7 @@ async fn request_authentication_from_the_control_plane_is_enforced_by_the_sideca
     let proxy = common::proxy(&bootstrap(cp.xds_address)).await;
     let inbound: SocketAddr = format!("{SIDECAR_IP}:{}", one.port()).parse().unwrap();
 
-    // The policy is in force once a forged token is refused.
-    let forged = format!(
-        "Bearer {}",
-        Key::new("l1").token(claims("https://local.example"))
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = call(inbound, &[("authorization", &forged)]).await;
-        if r.as_ref().is_some_and(|r| r.status == 401) {
-            assert_eq!(r.unwrap().body, "Jwt verification fails");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "jwt_authn never enforced on the inbound listener"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_enforcement(inbound).await;
 
     let good = local.token(claims("https://local.example"));
     let r = call(inbound, &[("authorization", &format!("Bearer {good}"))])
