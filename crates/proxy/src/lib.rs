@@ -14,6 +14,7 @@ pub mod ads;
 mod dump;
 mod http;
 mod inspect;
+mod jwks;
 mod listener;
 mod network_rbac;
 mod orig_dst;

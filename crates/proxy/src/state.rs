@@ -50,6 +50,8 @@ pub struct Shared {
     pub ads: std::sync::Mutex<crate::ads::AdsStatus>,
     /// SDS secrets by name (static, from ADS, or set in-process by the identity agent).
     pub secrets: Arc<crate::secrets::SecretStore>,
+    /// Remote JWKS of jwt_authn providers, kept across config updates.
+    pub jwks: crate::jwks::JwksCache,
 }
 
 impl Shared {
@@ -64,6 +66,7 @@ impl Shared {
             quit: tokio::sync::Notify::new(),
             ads: Default::default(),
             secrets: Default::default(),
+            jwks: Default::default(),
         }
     }
 

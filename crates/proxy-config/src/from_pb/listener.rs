@@ -350,9 +350,16 @@ fn http_filters(at: &At<'_>, filters: &[hcm::HttpFilter]) -> Result<Vec<mh::Http
                     let cfg = super::rbac::http_rbac(&tat, &unpack(&tat, any)?)?;
                     Some(mh::HttpFilterConfig::Rbac(cfg))
                 }
+                Some(hcm::http_filter::ConfigType::TypedConfig(any))
+                    if weft_xds::same_type(&any.type_url, super::jwt::JWT_AUTHN_TYPE) =>
+                {
+                    Some(mh::HttpFilterConfig::JwtAuthn(
+                        super::jwt::jwt_authentication(&tat, &unpack(&tat, any)?)?,
+                    ))
+                }
                 Some(hcm::http_filter::ConfigType::TypedConfig(any)) => {
                     return Err(tat.err(format!(
-                        "unknown HTTP filter type {:?} (router, fault, cors and rbac are supported)",
+                        "unknown HTTP filter type {:?} (router, fault, cors, rbac and jwt_authn are supported)",
                         any.type_url
                     )));
                 }

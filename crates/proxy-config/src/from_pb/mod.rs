@@ -8,6 +8,7 @@
 
 mod cluster;
 mod filters;
+mod jwt;
 mod listener;
 mod rbac;
 mod route;

@@ -84,4 +84,8 @@ pub enum HttpFilterConfig {
     Cors {},
     #[serde(rename = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC")]
     Rbac(super::rbac::HttpRbac),
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
+    )]
+    JwtAuthn(super::jwt::JwtAuthentication),
 }

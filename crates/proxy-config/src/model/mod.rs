@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod core;
 pub mod filters;
 pub mod http;
+pub mod jwt;
 pub mod listener;
 pub mod rbac;
 pub mod route;

@@ -376,6 +376,9 @@ fn build_http_filters(at: &At<'_>, filters: &[m_http::HttpFilter]) -> Result<Vec
             Some(HttpFilterConfig::Rbac(cfg)) => HttpFilterKind::Rbac(Arc::new(
                 super::rbac::compile_http(&fat.field("typed_config"), cfg)?,
             )),
+            Some(HttpFilterConfig::JwtAuthn(cfg)) => HttpFilterKind::JwtAuthn(Arc::new(
+                super::jwt::compile_jwt_authn(&fat.field("typed_config"), cfg)?,
+            )),
             None => return Err(fat.field("typed_config").err("is required")),
         };
         out.push(HttpFilter {

@@ -79,8 +79,9 @@ pub async fn run(
                     return Err(abort_reply(abort));
                 }
             }
-            // Never built yet: `from_pb` rejects it until it is implemented.
-            HttpFilterKind::JwtAuthn(_) => {}
+            HttpFilterKind::JwtAuthn(authn) => {
+                super::jwt::run(ctx, authn, req, &mut out.metadata).await?;
+            }
             HttpFilterKind::Rbac(rbac) => {
                 if let Some(denied) =
                     super::rbac::run(ctx, &f.name, rbac, route, req, &out.metadata)

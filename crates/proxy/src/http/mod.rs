@@ -6,6 +6,7 @@ mod attempt;
 mod body;
 mod filters;
 mod forward;
+mod jwt;
 mod mirror;
 pub(crate) mod rbac;
 mod reply;

@@ -18,6 +18,7 @@ const ROOTS: &[&str] = &[
     "envoy/extensions/filters/http/cors/v3/cors.proto",
     "envoy/extensions/filters/http/rbac/v3/rbac.proto",
     "envoy/extensions/filters/network/rbac/v3/rbac.proto",
+    "envoy/extensions/filters/http/jwt_authn/v3/config.proto",
     "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
     "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto",
     "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
@@ -88,26 +89,27 @@ pub fn any_to_json(type_url: &str, bytes: &[u8]) -> serde_json::Value {
     let mut json = msg
         .serialize_with_options(serde_json::value::Serializer, &opts)
         .expect("serialize");
-    sort_policies(&mut json);
+    sort_maps(&mut json);
     json
 }
 
-/// RBAC `policies` maps in name order: decoded maps iterate in hash-map order.
-fn sort_policies(v: &mut serde_json::Value) {
+/// Protobuf maps the translation fills with several entries, rendered in key order (they
+/// decode into hash maps, whose order changes from run to run).
+const MAP_FIELDS: &[&str] = &["providers", "policies"];
+
+fn sort_maps(v: &mut serde_json::Value) {
     match v {
-        serde_json::Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                if key == "policies"
-                    && let serde_json::Value::Object(policies) = child
+        serde_json::Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if MAP_FIELDS.contains(&k.as_str())
+                    && let serde_json::Value::Object(entries) = child
                 {
-                    let mut entries: Vec<_> = std::mem::take(policies).into_iter().collect();
-                    entries.sort_by(|a, b| a.0.cmp(&b.0));
-                    policies.extend(entries);
+                    entries.sort_keys();
                 }
-                sort_policies(child);
+                sort_maps(child);
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_policies),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_maps),
         _ => {}
     }
 }
