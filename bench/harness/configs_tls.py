@@ -52,7 +52,8 @@ def pki_paths(directory: str) -> Pki:
 def _openssl(args: list[str], cwd: str) -> None:
     res = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
     if res.returncode != 0:
-        raise RuntimeError(f"openssl {' '.join(args[:2])} failed: {(res.stderr or res.stdout).strip()[-300:]}")
+        why = (res.stderr or res.stdout).strip()[-300:]
+        raise RuntimeError(f"openssl {' '.join(args[:2])} failed: {why}")
 
 
 def _leaf(directory: str, ca: Pki, name: str, identity: str) -> None:
@@ -66,7 +67,8 @@ def _leaf(directory: str, ca: Pki, name: str, identity: str) -> None:
         )
     ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
     _openssl(["genpkey", *ec, "-out", f"{name}.key"], directory)
-    _openssl(["req", "-new", "-key", f"{name}.key", "-subj", f"/O=weft bench/CN={name}", "-out", f"{name}.csr"], directory)
+    subject = f"/O=weft bench/CN={name}"
+    _openssl(["req", "-new", "-key", f"{name}.key", "-subj", subject, "-out", f"{name}.csr"], directory)
     serial = "0x10" if name == "client" else "0x11"
     _openssl(
         ["x509", "-req", "-in", f"{name}.csr", "-CA", ca.ca, "-CAkey", "ca.key", "-set_serial", serial,
@@ -97,7 +99,8 @@ def make_pki(directory: str) -> Pki:
 
 
 def _common_tls(crt: str, key: str, ca: str | None, peer_id: str | None) -> dict:
-    ctx: dict = {"tls_certificates": [{"certificate_chain": {"filename": crt}, "private_key": {"filename": key}}]}
+    pair = {"certificate_chain": {"filename": crt}, "private_key": {"filename": key}}
+    ctx: dict = {"tls_certificates": [pair]}
     if ca is not None:
         validation: dict = {"trusted_ca": {"filename": ca}}
         if peer_id is not None:
@@ -140,7 +143,10 @@ def _bootstrap(admin_port: int, listeners: list[dict], clusters: list[dict]) -> 
 def weft_outbound(b: configs.Backend, port: int, admin: int, b_port: int, pki: Pki | None) -> str:
     """Proxy A: plaintext HTTP in with the shared routing table; `api` goes to proxy B, over
     mTLS when `pki` is given."""
-    vhosts = [configs._vhost(vh, d, [(p, "to_b" if c == "api" else c) for p, c in r]) for vh, d, r in configs.ROUTES]
+    vhosts = [
+        configs._vhost(vh, domains, [(p, "to_b" if c == "api" else c) for p, c in routes])
+        for vh, domains, routes in configs.ROUTES
+    ]
     to_b = configs._cluster("to_b", b_port)
     if pki is not None:
         to_b["transport_socket"] = upstream_tls(pki)
@@ -166,7 +172,9 @@ def weft_tls_terminating(b: configs.Backend, port: int, admin: int, pki: Pki) ->
 def _haproxy_head(stats_sock: str) -> str:
     # The stats socket lets the harness read CumSslConns: proof that TLS was really on.
     return (
-        configs._haproxy_global(1000).replace("global\n", f"global\n    stats socket {stats_sock} mode 600 level user\n", 1)
+        configs._haproxy_global(1000).replace(
+            "global\n", f"global\n    stats socket {stats_sock} mode 600 level user\n", 1
+        )
         + "    mode http\n"
     )
 

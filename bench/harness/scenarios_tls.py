@@ -7,6 +7,7 @@ not run carries `unsupported` with the reason.
 """
 
 import re
+import shlex
 import time
 
 from . import configs, configs_tls, load
@@ -29,13 +30,15 @@ def _pki(bench: Bench) -> configs_tls.Pki:
 
 def _rate_fn(bench: Bench):
     def fn(t: Target, seconds: int) -> dict:
-        return load.h2load(t.port, configs.HOST, configs.PATH, S3_CONNS, 1, seconds, bench.s.cpu_load, S3_RATE)
+        cpu = bench.s.cpu_load
+        return load.h2load(t.port, configs.HOST, configs.PATH, S3_CONNS, 1, seconds, cpu, S3_RATE)
 
     return fn
 
 
 def _rate_cmd(bench: Bench) -> str:
-    argv = load.h2load_argv(0, configs.HOST, configs.PATH, S3_CONNS, 1, bench.s.seconds, "h2load.log", S3_RATE)
+    seconds = bench.s.seconds
+    argv = load.h2load_argv(0, configs.HOST, configs.PATH, S3_CONNS, 1, seconds, "h2load.log", S3_RATE)
     return bench.show(pinned(argv, bench.s.cpu_load)).replace("127.0.0.1:0", "127.0.0.1:<proxy A port>")
 
 
@@ -96,7 +99,8 @@ def _s3_summary(rows: list[dict]) -> str:
         + " ".join(f"{t}={cell(t, 'mTLS', 'mtls_minus_plain_p90_us', '+.0f')}" for t in ("weft", "haproxy"))
     )
     parts.append(
-        "vCPU/1k-rps mTLS: " + " ".join(f"{t}={cell(t, 'mTLS', 'vcpu_per_1k_rps', '.3f')}" for t in ("weft", "haproxy"))
+        "vCPU/1k-rps mTLS: "
+        + " ".join(f"{t}={cell(t, 'mTLS', 'vcpu_per_1k_rps', '.3f')}" for t in ("weft", "haproxy"))
     )
     return "S3 " + "; ".join(parts)
 
@@ -129,8 +133,8 @@ def s3(bench: Bench) -> dict:
                 r.update(target=t.name, unsupported=t.unsupported)
         commands = [
             f"backend: {bench.backend_cmd}",
-            f"pki: {bench.show(['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'])}"
-            " (CA, client and server leaves; see bench/harness/configs_tls.py)",
+            "pki: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256, openssl req / x509 -req "
+            "(CA, client and server leaves in $WORK/pki; see bench/harness/configs_tls.py)",
             *[f"{t.name}: {t.command}" for t in targets[1:] if t.command],
             _rate_cmd(bench),
         ]
@@ -151,8 +155,16 @@ S7_VARIANTS = [
 ]
 
 
+def _dollar_quoted(text: str) -> str:
+    """`text` as a bash $'...' string, so a command with CR LF in it prints on one line."""
+    for raw, escaped in (("\\", "\\\\"), ("'", "\\'"), ("\r", "\\r"), ("\n", "\\n")):
+        text = text.replace(raw, escaped)
+    return f"$'{text}'"
+
+
 def s_time_argv(port: int, pki: configs_tls.Pki, mode: list[str], seconds: int) -> list[str]:
-    return ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", *mode, "-time", str(seconds), "-CAfile", pki.ca]
+    target = f"127.0.0.1:{port}"
+    return ["openssl", "s_time", "-connect", target, *mode, "-time", str(seconds), "-CAfile", pki.ca]
 
 
 def s_time(port: int, pki: configs_tls.Pki, mode: list[str], seconds: int, cpu: str | None) -> dict:
@@ -229,10 +241,13 @@ def s7(bench: Bench) -> dict:
             targets.append(start_terminating(bench, kind, pki))
         for variant, mode in S7_VARIANTS:
             rows += _s7_variant(bench, targets, pki, variant, mode)
-        commands = [f"backend: {bench.backend_cmd}", *[f"{t.name}: {t.command}" for t in targets if t.command]]
+        commands = [f"backend: {bench.backend_cmd}"]
+        commands += [f"{t.name}: {t.command}" for t in targets if t.command]
+        commands.append("S7_REQUEST=" + _dollar_quoted(S7_REQUEST))
         for _, mode in S7_VARIANTS:
             argv = pinned(s_time_argv(0, pki, mode, bench.s.seconds), bench.s.cpu_load)
-            commands.append(bench.show(argv).replace("127.0.0.1:0", "127.0.0.1:<proxy port>"))
+            shown = bench.show(argv).replace("127.0.0.1:0", "127.0.0.1:<proxy port>")
+            commands.append(shown.replace(shlex.quote(S7_REQUEST), '"$S7_REQUEST"'))
     finally:
         for t in targets:
             t.stop()

@@ -10,6 +10,7 @@ that fails stops the scenario.
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import time
@@ -129,6 +130,8 @@ def _spawn(bench: Bench, name: str, argv: list[str], log: str) -> Proc:
 
 
 def _fail(t: Target, why: str) -> Target:
+    # weft's config errors start with `weft: FILE:LINE: `; the report keeps only the reason.
+    why = re.sub(r"weft: \S+\.yaml:\d+: ", "", why)
     t.stop()
     t.proc = None
     if t.name.startswith("weft"):
@@ -148,7 +151,8 @@ def start_pair(bench: Bench, label: str, pki: Pki | None) -> Target:
         return t
     if kind == "weft":
         admin_a, admin_b = free_port(), free_port()
-        cfg_b = bench.write(f"weft-{tag}-b.yaml", configs_tls.weft_inbound(bench.backend, b_port, admin_b, pki))
+        text_b = configs_tls.weft_inbound(bench.backend, b_port, admin_b, pki)
+        cfg_b = bench.write(f"weft-{tag}-b.yaml", text_b)
         cfg_a = bench.write(
             f"weft-{tag}-a.yaml", configs_tls.weft_outbound(bench.backend, t.port, admin_a, b_port, pki)
         )
@@ -156,7 +160,8 @@ def start_pair(bench: Bench, label: str, pki: Pki | None) -> Target:
         t.stats = {"a": admin_a, "b": admin_b}
     else:
         socks = bench.path(f"haproxy-{tag}-a.sock"), bench.path(f"haproxy-{tag}-b.sock")
-        cfg_b = bench.write(f"haproxy-{tag}-b.cfg", configs_tls.haproxy_inbound(bench.backend, b_port, pki, socks[1]))
+        text_b = configs_tls.haproxy_inbound(bench.backend, b_port, pki, socks[1])
+        cfg_b = bench.write(f"haproxy-{tag}-b.cfg", text_b)
         cfg_a = bench.write(
             f"haproxy-{tag}-a.cfg", configs_tls.haproxy_outbound(bench.backend, t.port, b_port, pki, socks[0])
         )
@@ -212,12 +217,14 @@ def start_terminating(bench: Bench, kind: str, pki: Pki) -> Target:
         return t
     if kind == "weft":
         admin = free_port()
-        t.config_path = bench.write("weft-s7-tls.yaml", configs_tls.weft_tls_terminating(bench.backend, t.port, admin, pki))
+        text = configs_tls.weft_tls_terminating(bench.backend, t.port, admin, pki)
+        t.config_path = bench.write("weft-s7-tls.yaml", text)
         argv = bench._weft_argv(t.config_path)
         t.stats = {"admin": admin}
     else:
         sock = bench.path("haproxy-s7.sock")
-        t.config_path = bench.write("haproxy-s7-tls.cfg", configs_tls.haproxy_tls_terminating(bench.backend, t.port, pki, sock))
+        text = configs_tls.haproxy_tls_terminating(bench.backend, t.port, pki, sock)
+        t.config_path = bench.write("haproxy-s7-tls.cfg", text)
         argv = ["haproxy", "-db", "-f", t.config_path]
         t.stats = {"sock": sock}
     proc = _spawn(bench, kind, argv, f"s7-{kind}.log")
