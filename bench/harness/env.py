@@ -16,6 +16,7 @@ APT_TOOLS = {
     "haproxy": "haproxy",
     "iperf3": "iperf3",
     "taskset": "util-linux",
+    "openssl": "openssl",
 }
 CACHE_DIR = os.environ.get("WEFT_BENCH_CACHE", os.path.expanduser("~/.cache/weft-bench"))
 
@@ -131,6 +132,7 @@ def tool_versions(weft: str) -> dict[str, str]:
         "nginx": _first_line(["nginx", "-v"]),
         "haproxy": _first_line(["haproxy", "-v"]),
         "iperf3": _first_line(["iperf3", "--version"]),
+        "openssl": _first_line(["openssl", "version"]),
         "python": platform.python_version(),
         "rustc": _first_line(["rustc", "--version"]),
     }

@@ -77,14 +77,25 @@ def wrk(port: int, host: str, path: str, conns: int, seconds: int, cpu: str | No
 
 
 def h2load_argv(
-    port: int, host: str, path: str, conns: int, streams: int, seconds: int, log: str
+    port: int,
+    host: str,
+    path: str,
+    conns: int,
+    streams: int,
+    seconds: int,
+    log: str,
+    rate: int | None = None,
 ) -> list[str]:
+    """h2c by default; with `rate` (requests/s in total), HTTP/1.1 keep-alive at that fixed
+    rate spread evenly over the connections (`--h1 --rps`, S3)."""
+    paced = [] if rate is None else ["--h1", f"--rps={max(rate // conns, 1)}"]
     return [
         "h2load",
         "-t1",
         f"-c{conns}",
         f"-m{streams}",
         f"-D{seconds}",
+        *paced,
         f"--log-file={log}",
         "-H",
         f":authority: {host}",
@@ -99,9 +110,18 @@ def _percentile(sorted_values: list[int], pct: float) -> int:
     return sorted_values[idx]
 
 
-def h2load(port: int, host: str, path: str, conns: int, streams: int, seconds: int, cpu: str | None) -> dict:
+def h2load(
+    port: int,
+    host: str,
+    path: str,
+    conns: int,
+    streams: int,
+    seconds: int,
+    cpu: str | None,
+    rate: int | None = None,
+) -> dict:
     with tempfile.NamedTemporaryFile(prefix="h2load-", suffix=".log") as log:
-        argv = pinned(h2load_argv(port, host, path, conns, streams, seconds, log.name), cpu)
+        argv = pinned(h2load_argv(port, host, path, conns, streams, seconds, log.name, rate), cpu)
         code, text, load_cpu = _run_timed(argv, seconds + 30)
         durations, non2xx = [], 0
         with open(log.name, encoding="ascii", errors="replace") as f:

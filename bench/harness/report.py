@@ -28,6 +28,11 @@ def _direct_ratio(rows: list[dict], row: dict) -> str:
     return f"{row['rps'] / base['rps']:.2f}"
 
 
+def _triple(row: dict, key: str) -> str:
+    values = [row.get(key.format(p)) for p in ("p50", "p90", "p99")]
+    return "—" if None in values else " / ".join(format(v, "+,.0f") for v in values)
+
+
 # Per table kind: (header, cell function(rows, row)).
 COLUMNS = {
     "baseline": [
@@ -60,6 +65,27 @@ COLUMNS = {
         ("proxy CPU µs/req", lambda rs, r: _num(r.get("cpu_us_per_req"), ".1f")),
         ("errors", lambda rs, r: _num(r.get("errors"))),
     ],
+    "pair": [
+        ("target", lambda rs, r: r["target"]),
+        ("between A and B", lambda rs, r: r["variant"]),
+        ("req/s", lambda rs, r: _num(r.get("rps"))),
+        ("p50 µs", lambda rs, r: _num(r.get("p50_us"))),
+        ("p90 µs", lambda rs, r: _num(r.get("p90_us"))),
+        ("p99 µs", lambda rs, r: _num(r.get("p99_us"))),
+        ("added p50/p90/p99 µs", lambda rs, r: _triple(r, "added_{}_us")),
+        ("mTLS − plaintext p50/p90/p99 µs", lambda rs, r: _triple(r, "mtls_minus_plain_{}_us")),
+        ("vCPU per 1,000 rps (A+B)", lambda rs, r: _num(r.get("vcpu_per_1k_rps"), ".3f")),
+        ("errors", lambda rs, r: _num(r.get("errors"))),
+    ],
+    "handshake": [
+        ("variant", lambda rs, r: r["variant"]),
+        ("target", lambda rs, r: r["target"]),
+        ("handshakes/s", lambda rs, r: _num(r.get("rps"))),
+        ("resumed", lambda rs, r: _num(r.get("resumed"))),
+        ("proxy CPU µs/handshake", lambda rs, r: _num(r.get("cpu_us_per_req"), ".1f")),
+        ("handshakes per proxy-CPU-second", lambda rs, r: _num(r.get("per_core"))),
+        ("RSS MB", lambda rs, r: _mb(r.get("rss_kb"))),
+    ],
     "idle": [
         ("variant", lambda rs, r: r["variant"]),
         ("target", lambda rs, r: r["target"]),
@@ -85,12 +111,15 @@ COLUMNS = {
 }
 
 
+LEAD_COLUMNS = ("variant", "target", "clusters+routes", "between A and B")
+
+
 def _table(kind: str, rows: list[dict]) -> list[str]:
     cols = COLUMNS[kind]
     out = ["| " + " | ".join(h for h, _ in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         if r.get("unsupported"):
-            lead = [fn(rows, r) for h, fn in cols if h in ("variant", "target", "clusters+routes")]
+            lead = [fn(rows, r) for h, fn in cols if h in LEAD_COLUMNS]
             rest = len(cols) - len(lead)
             cells = lead + [f"weft: not supported yet ({r['unsupported'][:160]})"] + ["—"] * (rest - 1)
         else:

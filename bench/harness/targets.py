@@ -36,6 +36,7 @@ class Target:
     idle_mem: dict = field(default_factory=dict)
     command: str = ""
     config_path: str = ""
+    stats: dict = field(default_factory=dict)  # where its counters are read (admin port, socket)
 
     def stop(self) -> None:
         if self.proc is not None:
