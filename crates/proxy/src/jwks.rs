@@ -132,7 +132,7 @@ async fn fetch(shared: &Shared, src: &RemoteJwks) -> Result<Jwks, FetchError> {
         .map_err(|e| FetchError::Body(e.to_string()))?;
     let sender = host
         .pool
-        .checkout(&host, &cluster.cfg, &cluster.stats)
+        .checkout(&host, &cluster.cfg, &cluster.stats, cluster.tls.as_deref())
         .await?;
     let resp = match sender {
         Sender::H1(mut s) => {

@@ -43,6 +43,7 @@ async fn control_plane(dir: PathBuf) -> ControlPlane {
             max: Duration::from_secs(1),
         },
         ads: AdsOptions::default(),
+        ca: None,
     };
     ControlPlane::start(opts).await.unwrap()
 }

@@ -42,6 +42,7 @@ async fn control_plane(dir: &Path) -> ControlPlane {
             max: Duration::from_secs(1),
         },
         ads: AdsOptions::default(),
+        ca: None,
     };
     ControlPlane::start(opts).await.unwrap()
 }

@@ -106,11 +106,11 @@ fn local_jwks(at: &At<'_>, ds: &core::DataSource) -> Result<mc::DataSource> {
     match &ds.specifier {
         Some(Specifier::InlineString(s)) => Ok(mc::DataSource {
             inline_string: Some(s.clone()),
-            filename: None,
+            ..Default::default()
         }),
         Some(Specifier::Filename(f)) => Ok(mc::DataSource {
-            inline_string: None,
             filename: Some(f.clone()),
+            ..Default::default()
         }),
         _ => Err(at.err("only inline_string and filename are supported")),
     }

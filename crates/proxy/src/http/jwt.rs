@@ -99,7 +99,7 @@ fn denied(req: &Request<Incoming>, path: &str, e: JwtError) -> LocalReply {
     }
     let outcome = Outcome {
         flags: "-",
-        details: e.details(),
+        details: e.details().into(),
     };
     (resp, outcome)
 }
