@@ -32,15 +32,21 @@ impl Resources {
 
     /// Names of the secrets the served config asks ADS for.
     pub fn sds_names(&self) -> Vec<String> {
-        let snap = self.snapshot();
-        let chains = snap
+        // The static and dynamic resources directly: assembling a snapshot would copy every
+        // EDS cluster.
+        let listeners = self
+            .base
             .listeners
             .values()
+            .chain(self.listeners.values().map(|e| &e.built));
+        let chains = listeners
             .flat_map(|l| l.chains.iter().chain(l.default_chain.iter()))
             .filter_map(|c| c.tls.as_deref().map(|t| &t.common));
-        let clusters = snap
+        let clusters = self
+            .base
             .clusters
             .values()
+            .chain(self.clusters.values().map(|e| &e.built))
             .filter_map(|c| c.tls.as_deref().map(|t| &t.common));
         let names: BTreeSet<String> = chains
             .chain(clusters)
