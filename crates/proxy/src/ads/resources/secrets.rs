@@ -47,7 +47,11 @@ impl Resources {
             .clusters
             .values()
             .chain(self.clusters.values().map(|e| &e.built))
-            .filter_map(|c| c.tls.as_deref().map(|t| &t.common));
+            .flat_map(|c| {
+                let matches = c.tls_matches.iter().filter_map(|m| m.tls.as_deref());
+                c.tls.as_deref().into_iter().chain(matches)
+            })
+            .map(|t| &t.common);
         let names: BTreeSet<String> = chains
             .chain(clusters)
             .flat_map(|c: &CommonTls| sds_names(c))
