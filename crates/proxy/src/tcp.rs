@@ -91,7 +91,7 @@ async fn connect(
         return Err("UO");
     }
     let active = ActiveRequest::new(host.clone(), cluster.stats.clone());
-    match connect_tcp(&host, &cluster.cfg, &cluster.stats, cluster.tls.as_deref()).await {
+    match connect_tcp(&host, &cluster.cfg, &cluster.stats, cluster.tls_for(&host)).await {
         Ok(stream) => {
             // A connected TCP upstream is the whole attempt: it counts as a success.
             cluster.report(&host, AttemptOutcome::Status(200));

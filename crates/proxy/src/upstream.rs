@@ -106,6 +106,8 @@ pub struct UpstreamCluster {
     pub limits: Arc<Limits>,
     /// TLS to this cluster's hosts (`transport_socket`).
     pub tls: Option<Arc<ClientTls>>,
+    /// TLS of each `transport_socket_matches` entry (`None`: plaintext).
+    tls_matches: Vec<Option<Arc<ClientTls>>>,
 }
 
 /// What a host choice may depend on besides the cluster's own state.
@@ -150,6 +152,17 @@ pub struct RequestPermit {
 pub struct Overflow;
 
 impl UpstreamCluster {
+    /// The TLS to use for `host`: its transport socket match's, else the cluster's.
+    pub fn tls_for(&self, host: &Host) -> Option<&ClientTls> {
+        match host.ep.socket_match {
+            Some(i) => self
+                .tls_matches
+                .get(usize::from(i))
+                .and_then(|t| t.as_deref()),
+            None => self.tls.as_deref(),
+        }
+    }
+
     /// A slot for one more request, or `Overflow` when the circuit breaker is open.
     pub fn request_permit(&self) -> Result<RequestPermit, Overflow> {
         let slot = self.limits.request(&self.cfg.breakers)?;
@@ -269,7 +282,11 @@ fn build_one(
     secrets: &Arc<SecretStore>,
 ) -> UpstreamCluster {
     // Pooled connections are only kept when they would be made the same way.
-    let same_protocol = old.is_some_and(|o| o.cfg.protocol == cfg.protocol && o.cfg.tls == cfg.tls);
+    let same_protocol = old.is_some_and(|o| {
+        o.cfg.protocol == cfg.protocol
+            && o.cfg.tls == cfg.tls
+            && o.cfg.tls_matches == cfg.tls_matches
+    });
     let old = old.filter(|_| same_protocol);
     let limits = old.map_or_else(
         || Arc::new(Limits::new(stats.cluster_limits(&cfg.stat_name))),
@@ -294,6 +311,15 @@ fn build_one(
         ),
         _ => None,
     };
+    let client_tls = |t: Option<&Arc<weft_proxy_config::runtime::tls::UpstreamTls>>| {
+        t.map(|t| {
+            Arc::new(ClientTls {
+                cfg: t.clone(),
+                secrets: secrets.clone(),
+                stats: stats.cluster_ssl(&cfg.stat_name),
+            })
+        })
+    };
     let cstats = stats.cluster(&cfg.stat_name);
     cstats.membership_total.set(members.hosts.len() as i64);
     UpstreamCluster {
@@ -301,13 +327,12 @@ fn build_one(
         members: ArcSwap::new(members),
         original_dst,
         rr: AtomicU64::new(old.map_or(0, |o| o.rr.load(Ordering::Relaxed))),
-        tls: cfg.tls.as_ref().map(|t| {
-            Arc::new(ClientTls {
-                cfg: t.clone(),
-                secrets: secrets.clone(),
-                stats: stats.cluster_ssl(&cfg.stat_name),
-            })
-        }),
+        tls: client_tls(cfg.tls.as_ref()),
+        tls_matches: cfg
+            .tls_matches
+            .iter()
+            .map(|m| client_tls(m.tls.as_ref()))
+            .collect(),
         stats: cstats,
         limits,
     }

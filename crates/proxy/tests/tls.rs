@@ -150,6 +150,11 @@ async fn curl_and_openssl_get_through_mtls_and_the_peer_principal_is_logged() {
         "{log}"
     );
     assert_eq!(stat(&s.proxy, "listener.mtls.ssl.handshake").await, 2);
+    let prom = common::admin(&s.proxy, "/stats/prometheus").await.body;
+    assert!(
+        prom.contains("envoy_listener_ssl_handshake_total{envoy_listener_address=\"mtls\"} 2"),
+        "{prom}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -417,3 +417,46 @@ async fn an_http2_cluster_without_alpn_offers_h2_and_the_peer_serves_h2() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_socket_matches_send_mtls_to_istio_endpoints_and_plaintext_to_the_rest() {
+    let (ca, files) = (Ca::new("auto CA"), Files::new("auto"));
+    let server_ports = (common::free_port(), common::free_port());
+    let _server = server_proxy(&ca, &files, server_ports.0, server_ports.1).await;
+    let plain = common::backend("plain").await;
+    let endpoint = |addr: SocketAddr, metadata: serde_json::Value| {
+        json!({"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": addr.port()}}},
+            "metadata": metadata})
+    };
+    let istio = json!({"filter_metadata": {"envoy.transport_socket_match": {"tlsMode": "istio"}}});
+    let c = json!({"name": "auto", "type": "STATIC", "connect_timeout": "1s",
+        "transport_socket_matches": [
+            {"name": "tlsMode-istio", "match": {"tlsMode": "istio"},
+             "transport_socket": upstream(istio_common(&[SERVER_ID], &ISTIO_ALPN), "")},
+            {"name": "tlsMode-disabled", "match": {}, "transport_socket": {"name": "envoy.transport_sockets.raw_buffer",
+             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"}}}],
+        "load_assignment": {"cluster_name": "auto", "endpoints": [{"lb_endpoints": [
+            endpoint(SocketAddr::from(([127, 0, 0, 1], server_ports.0)), istio),
+            endpoint(plain, json!({}))]}]}});
+    let port = common::free_port();
+    let l = listener(
+        "out",
+        port,
+        vec![chain(hcm_to("auto", json!([])), None, "")],
+        false,
+    );
+    let client = common::proxy(&bootstrap(vec![l], vec![c], vec![])).await;
+    client
+        .shared()
+        .secrets
+        .set("default", ca.leaf("client", 40).secret());
+    client.shared().secrets.set("ROOTCA", ca.root_secret());
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        let r = common::get(SocketAddr::from(([127, 0, 0, 1], port)), "s", "/", &[]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        seen.insert(r.json()["backend"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["app", "plain"]);
+    assert_eq!(stat(&client, "cluster.auto.ssl.handshake").await, 1);
+}

@@ -69,6 +69,23 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
             .as_ref()
             .map(|t| super::tls::transport_socket(&at.field("transport_socket"), t))
             .transpose()?,
+        transport_socket_matches: c
+            .transport_socket_matches
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let tat = at.field("transport_socket_matches").index(i);
+                Ok(m::TransportSocketMatch {
+                    name: t.name.clone(),
+                    match_: t.r#match.as_ref().map(weft_xds::struct_to_json),
+                    transport_socket: t
+                        .transport_socket
+                        .as_ref()
+                        .map(|s| super::tls::transport_socket(&tat.field("transport_socket"), s))
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -111,6 +128,7 @@ fn cluster_rest(c: &pb::Cluster) -> pb::Cluster {
     left.dns_lookup_family = 0;
     left.respect_dns_ttl = false;
     left.transport_socket = None;
+    left.transport_socket_matches.clear();
     left
 }
 

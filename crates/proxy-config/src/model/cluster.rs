@@ -58,6 +58,17 @@ pub struct Cluster {
     /// Accepted: the system resolver does not report TTLs, so `dns_refresh_rate` is used.
     pub respect_dns_ttl: bool,
     pub transport_socket: Option<super::tls::TransportSocket>,
+    pub transport_socket_matches: Vec<TransportSocketMatch>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransportSocketMatch {
+    pub name: String,
+    /// A struct of fields the endpoint's `envoy.transport_socket_match` metadata must have.
+    #[serde(rename = "match")]
+    pub match_: Option<Value>,
+    pub transport_socket: Option<super::tls::TransportSocket>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

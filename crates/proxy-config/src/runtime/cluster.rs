@@ -12,6 +12,7 @@ use crate::model::core::Address;
 pub mod dns;
 pub mod outlier;
 pub mod policy;
+pub mod socket_match;
 
 pub use dns::{DnsConfig, DnsTarget};
 pub use policy::{Breakers, OutlierConfig};
@@ -62,6 +63,8 @@ pub struct Cluster {
     pub locality_weighted: bool,
     /// `transport_socket`: TLS originated to this cluster's hosts.
     pub tls: Option<Arc<super::tls::UpstreamTls>>,
+    /// `transport_socket_matches`, chosen per endpoint (`Endpoint::socket_match`).
+    pub tls_matches: Arc<Vec<socket_match::SocketMatch>>,
 }
 
 /// Envoy's default overprovisioning factor (percent).
@@ -82,6 +85,8 @@ pub struct Endpoint {
     pub eds_healthy: bool,
     /// The assignment's `policy.overprovisioning_factor` (percent, default 140).
     pub overprovisioning: u32,
+    /// Index into the cluster's `transport_socket_matches`; `None` takes `transport_socket`.
+    pub socket_match: Option<u8>,
 }
 
 impl Default for Endpoint {
@@ -94,6 +99,7 @@ impl Default for Endpoint {
             locality_weight: 0,
             eds_healthy: true,
             overprovisioning: DEFAULT_OVERPROVISIONING,
+            socket_match: None,
         }
     }
 }
@@ -135,8 +141,13 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
     };
     let lb = lb_policy(&at, c)?;
     let (protocol, idle_timeout) = protocol_of(&at, c)?;
+    let tls_matches = socket_match::build_matches(&at, c)?;
     let endpoints = match (&discovery, &c.load_assignment) {
-        (Discovery::Static, Some(la)) => build_endpoints(&at.field("load_assignment"), la)?,
+        (Discovery::Static, Some(la)) => {
+            let mut eps = build_endpoints(&at.field("load_assignment"), la)?;
+            socket_match::assign(&tls_matches, la, &mut eps);
+            eps
+        }
         _ => Vec::new(),
     };
     let (panic_threshold, locality_weighted) = common_lb(&at, c)?;
@@ -158,6 +169,7 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
         panic_threshold,
         locality_weighted,
         tls: tls.map(Arc::new),
+        tls_matches: Arc::new(tls_matches),
     })
 }
 

@@ -119,9 +119,12 @@ pub struct UpstreamTls {
 }
 
 impl PartialEq for UpstreamTls {
-    /// Same config, ignoring what was built from it (matchers compare by their source text).
+    /// Same config, ignoring what was built from it. Matchers compare by their source text;
+    /// inline keys compare by value (their `Debug` is redacted).
     fn eq(&self, other: &Self) -> bool {
-        format!("{:?}{:?}", self.common, self.sni) == format!("{:?}{:?}", other.common, other.sni)
+        self.common.certificate == other.common.certificate
+            && format!("{:?}{:?}", self.common, self.sni)
+                == format!("{:?}{:?}", other.common, other.sni)
     }
 }
 

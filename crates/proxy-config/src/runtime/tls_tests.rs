@@ -217,6 +217,18 @@ fn validation_and_sds_rejections_name_the_field() {
         with(json!({"validation_context_sds_secret_config": {"name": ""}})),
         format!("{p}.validation_context_sds_secret_config.name: must not be empty")
     );
+}
+
+#[test]
+fn sds_source_and_protocol_rejections_name_the_field() {
+    let p = "Cluster c: typed_config.common_tls_context";
+    let with = |extra: Value| {
+        let mut c = json!({"tls_certificates": [cert()]});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        up_err(json!({ "common_tls_context": c }))
+    };
     let sds_err = format!(
         "{p}.validation_context_sds_secret_config.sds_config: only ads {{}} or an api_config_source of api_type GRPC with one envoy_grpc service naming cluster \"sds-grpc\" (the in-process identity agent) are supported"
     );

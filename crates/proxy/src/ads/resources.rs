@@ -12,7 +12,9 @@ use weft_proxy_config::error::{At, ConfigError};
 use weft_proxy_config::from_pb;
 use weft_proxy_config::model;
 use weft_proxy_config::model::cluster::ClusterLoadAssignment;
-use weft_proxy_config::runtime::cluster::{Discovery, Endpoint, build_cluster, build_endpoints};
+use weft_proxy_config::runtime::cluster::{
+    Discovery, Endpoint, build_cluster, build_endpoints, socket_match,
+};
 use weft_proxy_config::runtime::listener::build_listener;
 use weft_proxy_config::runtime::route::build_route_table;
 use weft_proxy_config::runtime::secret::Secret;
@@ -405,11 +407,11 @@ impl Resources {
             let c = match &e.built.discovery {
                 Discovery::Eds { service_name } => {
                     let mut c = (*e.built).clone();
-                    c.endpoints = self
-                        .endpoints
-                        .get(service_name)
-                        .map(|a| a.built.clone())
-                        .unwrap_or_default();
+                    let assignment = self.endpoints.get(service_name);
+                    c.endpoints = assignment.map(|a| a.built.clone()).unwrap_or_default();
+                    if let Some(a) = assignment {
+                        socket_match::assign(&c.tls_matches, &a.model, &mut c.endpoints);
+                    }
                     Arc::new(c)
                 }
                 _ => e.built.clone(),

@@ -160,7 +160,7 @@ async fn exchange(
     let cluster = plan.cluster;
     let sender = host
         .pool
-        .checkout(host, &cluster.cfg, &cluster.stats, cluster.tls.as_deref())
+        .checkout(host, &cluster.cfg, &cluster.stats, cluster.tls_for(host))
         .await
         .map_err(|e| match e {
             ConnectError::Overflow => Failure::Overflow,

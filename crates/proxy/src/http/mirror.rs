@@ -98,7 +98,7 @@ async fn send_mirror(
     let send = async {
         let sender = host
             .pool
-            .checkout(&host, &cluster.cfg, &cluster.stats, cluster.tls.as_deref())
+            .checkout(&host, &cluster.cfg, &cluster.stats, cluster.tls_for(&host))
             .await
             .ok()?;
         let req = head.with_body(UpstreamBody::full(body));

@@ -98,6 +98,10 @@ fn inline_contexts(snap: &Snapshot) -> Vec<&CommonTls> {
     let clusters = snap
         .clusters
         .values()
-        .filter_map(|c| c.tls.as_deref().map(|t| &t.common));
+        .flat_map(|c| {
+            let matches = c.tls_matches.iter().filter_map(|m| m.tls.as_deref());
+            c.tls.as_deref().into_iter().chain(matches)
+        })
+        .map(|t| &t.common);
     chains.chain(clusters).collect()
 }

@@ -32,16 +32,26 @@ impl Resources {
 
     /// Names of the secrets the served config asks ADS for.
     pub fn sds_names(&self) -> Vec<String> {
-        let snap = self.snapshot();
-        let chains = snap
+        // The static and dynamic resources directly: assembling a snapshot would copy every
+        // EDS cluster.
+        let listeners = self
+            .base
             .listeners
             .values()
+            .chain(self.listeners.values().map(|e| &e.built));
+        let chains = listeners
             .flat_map(|l| l.chains.iter().chain(l.default_chain.iter()))
             .filter_map(|c| c.tls.as_deref().map(|t| &t.common));
-        let clusters = snap
+        let clusters = self
+            .base
             .clusters
             .values()
-            .filter_map(|c| c.tls.as_deref().map(|t| &t.common));
+            .chain(self.clusters.values().map(|e| &e.built))
+            .flat_map(|c| {
+                let matches = c.tls_matches.iter().filter_map(|m| m.tls.as_deref());
+                c.tls.as_deref().into_iter().chain(matches)
+            })
+            .map(|t| &t.common);
         let names: BTreeSet<String> = chains
             .chain(clusters)
             .flat_map(|c: &CommonTls| sds_names(c))
