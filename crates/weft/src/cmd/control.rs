@@ -202,8 +202,10 @@ mod tests {
             issue_credential: Vec::new(),
             credential_ttl: Duration::from_secs(60),
         };
-        let mut mesh = MeshConfig::default();
-        mesh.trust_domain = Some("example.org".into());
+        let mesh = MeshConfig {
+            trust_domain: Some("example.org".into()),
+            ..MeshConfig::default()
+        };
         let opts = args.options(&mesh).expect("options").expect("CA on");
         assert_eq!(opts.trust_domain, "example.org");
         args.trust_domain = Some("Bad Domain".into());
