@@ -151,9 +151,10 @@ async fn rotation_renews_a_short_lived_certificate_before_it_expires() {
         );
         assert!(new.not_after > old.not_after);
         assert_ne!(new.key_pem, old.key_pem, "a fresh key each time");
+        // Half of what is left of 4 s, less the sub-second precision of X.509 times.
         let gap = renewed_at.duration_since(*obtained_at).unwrap();
         assert!(
-            gap >= Duration::from_millis(1500),
+            gap >= Duration::from_millis(1000),
             "renewed at about half life: {gap:?}"
         );
     }

@@ -113,29 +113,37 @@ fn sidecar(xds: SocketAddr, credential: &Path, sa: &str) -> (Running, mpsc::Rece
     spawn(&all, &env)
 }
 
+/// `weft control` with a CA in `dir/ca` writing a credential for default/reviews.
+fn control_with_ca(dir: &Path) -> (Running, mpsc::Receiver<String>, SocketAddr, PathBuf) {
+    let xds = free_addr();
+    let (xds_text, http) = (xds.to_string(), free_addr().to_string());
+    let credential = dir.join("reviews.credential");
+    let issue = format!("default/reviews={}", credential.display());
+    let (config, ca_dir) = (dir.join("config"), dir.join("ca"));
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_string();
+    let (config, ca_dir) = (path(&config), path(&ca_dir));
+    let args = [
+        "control",
+        "--config-dir",
+        &config,
+        "--xds-address",
+        &xds_text,
+        "--http-address",
+        &http,
+        "--ca-dir",
+        &ca_dir,
+        "--issue-credential",
+        &issue,
+    ];
+    let (running, log) = spawn(&args, &[]);
+    (running, log, xds, credential)
+}
+
 #[test]
 fn sidecar_obtains_its_certificate_from_weft_control() {
     let dir = scratch();
-    let (xds, http) = (free_addr().to_string(), free_addr().to_string());
-    let (ca_dir, credential) = (dir.join("ca"), dir.join("reviews.credential"));
-    let issue = format!("default/reviews={}", credential.display());
-    let config = dir.join("config");
-    let (_control, control_log) = spawn(
-        &[
-            "control",
-            "--config-dir",
-            config.to_str().expect("path"),
-            "--xds-address",
-            &xds,
-            "--http-address",
-            &http,
-            "--ca-dir",
-            ca_dir.to_str().expect("path"),
-            "--issue-credential",
-            &issue,
-        ],
-        &[],
-    );
+    let ca_dir = dir.join("ca");
+    let (_control, control_log, xds, credential) = control_with_ca(&dir);
     wait_for_file(&credential);
     assert_eq!(mode(&credential), 0o600, "credential file");
     assert_eq!(mode(&ca_dir.join("ca-key.pem")), 0o600, "CA key");
@@ -145,7 +153,6 @@ fn sidecar_obtains_its_certificate_from_weft_control() {
         "credential key"
     );
 
-    let xds: SocketAddr = xds.parse().expect("addr");
     let (_ok, ok_log) = sidecar(xds, &credential, "reviews");
     let mut seen = Vec::new();
     let obtained = wait_for_line(&ok_log, "workload certificate obtained", &mut seen);

@@ -176,3 +176,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_flags_take_istio_durations() {
+        assert_eq!(parse_ttl("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_ttl("90m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_ttl("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_ttl("24").is_err());
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("-1h").is_err());
+    }
+
+    #[test]
+    fn trust_domain_defaults_to_mesh_config_and_is_checked() {
+        let mut args = CaArgs {
+            ca_dir: Some("/tmp/ca".into()),
+            cacerts: None,
+            trust_domain: None,
+            workload_cert_ttl: Duration::from_secs(3600),
+            max_workload_cert_ttl: Duration::from_secs(7200),
+            issue_credential: Vec::new(),
+            credential_ttl: Duration::from_secs(60),
+        };
+        let mesh = MeshConfig {
+            trust_domain: Some("example.org".into()),
+            ..MeshConfig::default()
+        };
+        let opts = args.options(&mesh).expect("options").expect("CA on");
+        assert_eq!(opts.trust_domain, "example.org");
+        args.trust_domain = Some("Bad Domain".into());
+        let err = args.options(&mesh).expect_err("refused").to_string();
+        assert!(err.starts_with("--trust-domain:"), "{err}");
+        args.ca_dir = None;
+        assert!(
+            args.options(&mesh).expect("no error").is_none(),
+            "no --ca-dir, no CA"
+        );
+    }
+}

@@ -121,3 +121,60 @@ fn proxy(
         restart: true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_get_their_own_credential_file_apps_do_not() {
+        let yaml = r"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, command: [/bin/true]}]
+";
+        let loaded = weft_config::load_str("test.yaml", yaml, &weft_config::LoadOptions::default());
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let plan = weft_local::plan::plan(&loaded.objects, &Default::default()).expect("plan");
+        assert_eq!(plan.instances.len(), 1, "one instance");
+        let dir = Path::new("/run/creds");
+        let specs = all(
+            &plan,
+            Path::new("/bin/weft"),
+            ([127, 0, 0, 1], 15010).into(),
+            Some(dir),
+        );
+        let proxy = specs
+            .iter()
+            .find(|s| s.name.ends_with(".proxy"))
+            .expect("sidecar");
+        let at = proxy
+            .args
+            .iter()
+            .position(|a| a == "--credential-file")
+            .expect("flag");
+        assert_eq!(proxy.args[at + 1], "/run/creds/web-0.shop.credential");
+        let app = specs
+            .iter()
+            .find(|s| !s.name.ends_with(".proxy"))
+            .expect("app");
+        assert!(!app.args.iter().any(|a| a == "--credential-file"));
+        let without = all(
+            &plan,
+            Path::new("/bin/weft"),
+            ([127, 0, 0, 1], 15010).into(),
+            None,
+        );
+        assert!(
+            without
+                .iter()
+                .all(|s| !s.args.iter().any(|a| a == "--credential-file"))
+        );
+    }
+}
