@@ -2,7 +2,8 @@
 //! background task that fetches through the named cluster (plain HTTP; upstream TLS is not
 //! there yet), keeps the keys for `cache_duration`, refetches after a failure every second and
 //! keeps the last good keys until a fetch succeeds. Entries outlive config updates so a push
-//! does not drop keys. The request path only reads an `ArcSwap`.
+//! does not drop keys; an entry whose source no provider uses any more is dropped at its next
+//! refresh. The request path only reads an `ArcSwap`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -12,7 +13,9 @@ use arc_swap::ArcSwapOption;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use tokio::sync::watch;
-use weft_proxy_config::runtime::jwt::{Jwks, RemoteJwks};
+use weft_proxy_config::runtime::jwt::{self, Jwks, JwksSource, RemoteJwks};
+use weft_proxy_config::runtime::listener::HttpFilterKind;
+use weft_proxy_config::runtime::{NetworkKind, Snapshot};
 
 use crate::http::UpstreamBody;
 use crate::pool::Sender;
@@ -92,10 +95,21 @@ impl JwksCache {
     }
 }
 
-/// Fetches until the proxy is gone.
+/// Fetches until the proxy is gone or no provider of its config uses the source any more.
 async fn refresh(shared: Weak<Shared>, entry: Arc<RemoteKeys>, src: RemoteJwks) {
     loop {
         let Some(s) = shared.upgrade() else { return };
+        if !in_use(&s.live.load().snap, &src) {
+            let key = (src.cluster.clone(), src.uri.to_string());
+            let mut entries = s
+                .jwks
+                .entries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            entries.remove(&key);
+            tracing::debug!(uri = %src.uri, "JWKS source no longer configured");
+            return;
+        }
         let result = tokio::time::timeout(src.timeout, fetch(&s, &src))
             .await
             .unwrap_or(Err(FetchError::Timeout));
@@ -114,6 +128,23 @@ async fn refresh(shared: Weak<Shared>, entry: Arc<RemoteKeys>, src: RemoteJwks) 
         entry.attempted.send_replace(true);
         tokio::time::sleep(wait).await;
     }
+}
+
+/// Whether a jwt_authn provider of the snapshot fetches from this source.
+fn in_use(snap: &Snapshot, src: &RemoteJwks) -> bool {
+    let same = |p: &jwt::Provider| matches!(&p.jwks, JwksSource::Remote(r) if r.cluster == src.cluster && r.uri == src.uri);
+    snap.listeners
+        .values()
+        .flat_map(|l| l.chains.iter().chain(l.default_chain.iter()))
+        .filter_map(|c| match &c.kind {
+            NetworkKind::Http(h) => Some(h),
+            NetworkKind::Tcp(_) => None,
+        })
+        .flat_map(|h| h.http_filters.iter())
+        .any(|f| match &f.kind {
+            HttpFilterKind::JwtAuthn(a) => a.providers.iter().any(same),
+            _ => false,
+        })
 }
 
 async fn fetch(shared: &Shared, src: &RemoteJwks) -> Result<Jwks, FetchError> {
@@ -155,4 +186,60 @@ async fn fetch(shared: &Shared, src: &RemoteJwks) -> Result<Jwks, FetchError> {
         .to_bytes();
     let text = std::str::from_utf8(&body).map_err(|e| FetchError::Body(e.to_string()))?;
     Ok(Jwks::parse(text)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const BOOTSTRAP: &str = r#"
+static_resources:
+  listeners:
+  - name: http
+    address: { socket_address: { address: 127.0.0.1, port_value: 1 } }
+    filter_chains:
+    - filters:
+      - name: hcm
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: in
+          http_filters:
+          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+              providers:
+                p:
+                  issuer: i
+                  remote_jwks: { http_uri: { uri: "http://keys.example/jwks", cluster: keys, timeout: 1s } }
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+          route_config: { name: r, virtual_hosts: [] }
+"#;
+
+    fn source(uri: &str, cluster: &str) -> RemoteJwks {
+        RemoteJwks {
+            uri: uri.parse().unwrap(),
+            cluster: cluster.into(),
+            timeout: Duration::from_secs(1),
+            cache_duration: Duration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn a_source_is_in_use_only_while_a_provider_names_it() {
+        let (_, snap) = weft_proxy_config::bootstrap::load_str("b.yaml", BOOTSTRAP)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(in_use(&snap, &source("http://keys.example/jwks", "keys")));
+        assert!(!in_use(&snap, &source("http://keys.example/other", "keys")));
+        assert!(!in_use(
+            &snap,
+            &source("http://keys.example/jwks", "elsewhere")
+        ));
+        assert!(!in_use(
+            &Snapshot::default(),
+            &source("http://keys.example/jwks", "keys")
+        ));
+    }
 }

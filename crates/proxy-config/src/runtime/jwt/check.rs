@@ -163,21 +163,31 @@ impl Checker<'_> {
                 values.push(f.value.clone());
             }
         }
+        // Every token is verified (so each good one reaches the outputs); the first failure
+        // is the answer.
+        let mut first_err = None;
         for value in values {
-            let at: Vec<Found> = self
-                .found
-                .iter()
-                .filter(|f| f.value == value)
-                .cloned()
-                .collect();
-            let iss = Jwt::decode(&value)?.claim_str("iss").map(str::to_string);
-            let own = at.into_iter().find(|f| {
-                let issuer = &self.authn.providers[f.provider].issuer;
-                issuer.is_empty() || Some(issuer) == iss.as_ref()
-            });
-            self.verify(own.ok_or(JwtError::UnknownIssuer)?)?;
+            if let Err(e) = self.verify_by_issuer(&value) {
+                first_err.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Verifies a token with the provider of its issuer among those it was found for.
+    fn verify_by_issuer(&mut self, value: &str) -> Result<(), JwtError> {
+        let at: Vec<Found> = self
+            .found
+            .iter()
+            .filter(|f| f.value == value)
+            .cloned()
+            .collect();
+        let iss = Jwt::decode(value)?.claim_str("iss").map(str::to_string);
+        let own = at.into_iter().find(|f| {
+            let issuer = &self.authn.providers[f.provider].issuer;
+            issuer.is_empty() || Some(issuer) == iss.as_ref()
+        });
+        self.verify(own.ok_or(JwtError::UnknownIssuer)?)
     }
 
     fn verify(&mut self, f: Found) -> Result<(), JwtError> {

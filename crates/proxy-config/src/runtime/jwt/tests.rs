@@ -431,3 +431,73 @@ fn output_headers_from_the_client_are_removed_but_token_headers_stay() {
     assert!(h.get("x-group").is_none() && h.get("x-payload").is_none());
     assert!(h.get("authorization").is_some());
 }
+
+/// Providers `a` (issuer A, header `x-a`) and `b` (issuer B, header `x-b`) under one rule.
+fn two_providers(s: &Signer, requires: Value) -> JwtAuthn {
+    let jwks = json!({"keys": [s.jwk("k")]}).to_string();
+    let p = |iss: &str, h: &str| json!({"issuer": iss, "local_jwks": {"inline_string": jwks}, "from_headers": [{"name": h}]});
+    let cfg = json!({"providers": {"a": p("A", "x-a"), "b": p("B", "x-b")},
+        "rules": [{"match": {"path": "/exact"}, "requires": requires}, {"match": {"prefix": "/open"}}]});
+    let model: crate::model::jwt::JwtAuthentication = serde_json::from_value(cfg).unwrap();
+    compile_jwt_authn(&At::new("Listener l"), &model).unwrap()
+}
+
+fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(*k, v.parse().unwrap());
+    }
+    h
+}
+
+#[test]
+fn requirement_combinators_and_rule_matching() {
+    let s = Signer::ed();
+    let ta = token(&s, "EdDSA", Some("k"), with(claims(), "iss", json!("A")));
+    let tb = token(&s, "EdDSA", Some("k"), with(claims(), "iss", json!("B")));
+    let only_a = two_providers(&s, json!({"provider_name": "a"}));
+    assert_eq!(
+        run(&only_a, &HeaderMap::new(), "/exact").result,
+        Err(JwtError::Missing)
+    );
+    assert_eq!(
+        run(&only_a, &headers(&[("x-a", &ta)]), "/exact").result,
+        Ok(())
+    );
+    assert!(
+        only_a.requirement_for("/exact/more").is_none(),
+        "path is exact"
+    );
+    assert!(
+        only_a.requirement_for("/open/x").is_none(),
+        "a rule without requires"
+    );
+    assert!(only_a.requirement_for("/other").is_none(), "no rule");
+
+    let all = two_providers(
+        &s,
+        json!({"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}),
+    );
+    assert_eq!(
+        run(&all, &headers(&[("x-a", &ta)]), "/exact").result,
+        Err(JwtError::Missing)
+    );
+    let both = run(&all, &headers(&[("x-a", &ta), ("x-b", &tb)]), "/exact");
+    assert_eq!(both.result, Ok(()));
+    assert_eq!(both.verified.len(), 2);
+
+    let lenient = two_providers(&s, json!({"allow_missing_or_failed": {}}));
+    let v = run(
+        &lenient,
+        &headers(&[("x-a", "garbage"), ("x-b", &tb)]),
+        "/exact",
+    );
+    assert_eq!(v.result, Ok(()));
+    assert_eq!(v.verified.len(), 1, "only the good token counts");
+
+    let missing_ok = two_providers(&s, json!({"allow_missing": {}}));
+    let wrong_iss = token(&s, "EdDSA", Some("k"), with(claims(), "iss", json!("C")));
+    let r = run(&missing_ok, &headers(&[("x-a", &wrong_iss)]), "/exact").result;
+    assert_eq!(r, Err(JwtError::UnknownIssuer));
+    assert_eq!(run(&missing_ok, &HeaderMap::new(), "/exact").result, Ok(()));
+}
