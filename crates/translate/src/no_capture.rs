@@ -23,7 +23,8 @@ use crate::listener::{self, Routes};
 use crate::pbutil::boolv;
 use crate::security::mtls;
 use crate::sidecar::{
-    catch_all, inbound_cluster_for, inbound_filters, inbound_ports, virtual_hosts,
+    catch_all, inbound_cluster_for, inbound_filters, inbound_ports, inbound_tls_passthrough,
+    virtual_hosts,
 };
 use crate::view::ProxyView;
 use crate::{Resources, names};
@@ -46,7 +47,9 @@ pub fn listeners(
     for inst in inbound_ports(view) {
         taken.insert(inst.port);
         let mode = mtls::peer_mode(ctx, &view.namespace, &view.labels, inst.port);
-        let chains = mtls::inbound_chains(mode, inst.port, inbound_filters(ctx, view, inst));
+        let passthrough = inbound_tls_passthrough(ctx, view, inst.port);
+        let filters = inbound_filters(ctx, view, inst);
+        let chains = mtls::inbound_chains(mode, inst.port, filters, passthrough);
         out.listeners.push(listener::bound_with_chains(
             &ip,
             inst.port,

@@ -242,7 +242,8 @@ fn inbound(ctx: &Context, view: &ProxyView, out: &mut Resources) {
     for inst in inbound_ports(view) {
         let mode = mtls::peer_mode(ctx, &view.namespace, &view.labels, inst.port);
         let filters = inbound_filters(ctx, view, inst);
-        chains.extend(mtls::inbound_chains(mode, inst.port, filters));
+        let passthrough = inbound_tls_passthrough(ctx, view, inst.port);
+        chains.extend(mtls::inbound_chains(mode, inst.port, filters, passthrough));
         out.clusters.push(inbound_cluster_for(ctx, view, inst));
     }
     out.listeners.push(listener::virtual_inbound(chains));
@@ -264,6 +265,14 @@ pub(crate) fn inbound_cluster_for(
 ) -> weft_xds::pb::envoy::config::cluster::v3::Cluster {
     let h2 = inst.protocol == Protocol::Grpc || inst.protocol == Protocol::Http2;
     inbound_cluster(ctx, view.capture.app_ip(), inst.port, h2)
+}
+
+/// For TLS that is not mesh mTLS on a PERMISSIVE port: network RBAC, then tcp_proxy.
+pub(crate) fn inbound_tls_passthrough(ctx: &Context, view: &ProxyView, port: u32) -> Vec<Filter> {
+    let cluster = names::inbound_cluster(port);
+    let mut filters = security::network_filters(ctx, view, port);
+    filters.push(listener::tcp_proxy_filter(&cluster, &cluster));
+    filters
 }
 
 /// The network filters of an inbound port: network RBAC and tcp_proxy, or an HTTP connection

@@ -12,8 +12,8 @@ use weft_xds::pb::envoy::config::listener::v3::{Filter, FilterChain, FilterChain
 
 use super::tls_context::{ISTIO_INBOUND_ALPN, istio_inbound, transport_socket};
 use crate::context::{Config, Context};
+use crate::names;
 use crate::pbutil::u32v;
-use crate::{listener, names};
 
 /// What a workload port accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +101,15 @@ fn chain(name: String, m: FilterChainMatch, filters: Vec<Filter>, tls: bool) -> 
 
 /// The inbound filter chains of `port` for `mode`. STRICT is one chain that requires a
 /// handshake, so plaintext fails; PERMISSIVE terminates mesh mTLS (Istio's ALPN), passes other
-/// TLS (the application's own) through to the workload untouched and serves plaintext, as
-/// Istio's three chains do.
-pub fn inbound_chains(mode: PeerMode, port: u32, filters: Vec<Filter>) -> Vec<FilterChain> {
+/// TLS (the application's own) through to the workload untouched with `passthrough` (network
+/// RBAC, then tcp_proxy: authorization applies there too) and serves plaintext, as Istio's
+/// three chains do.
+pub fn inbound_chains(
+    mode: PeerMode,
+    port: u32,
+    filters: Vec<Filter>,
+    passthrough: Vec<Filter>,
+) -> Vec<FilterChain> {
     let name = names::listener(names::WILDCARD, port);
     let on_port = FilterChainMatch {
         destination_port: Some(u32v(port)),
@@ -122,8 +128,6 @@ pub fn inbound_chains(mode: PeerMode, port: u32, filters: Vec<Filter>) -> Vec<Fi
                 transport_protocol: "tls".into(),
                 ..on_port.clone()
             };
-            let cluster = names::inbound_cluster(port);
-            let passthrough = vec![listener::tcp_proxy_filter(&cluster, &cluster)];
             let plain = FilterChainMatch {
                 transport_protocol: "raw_buffer".into(),
                 ..on_port

@@ -107,12 +107,12 @@ spec: {mtls: {mode: STRICT}}
 #[test]
 fn chains_per_mode() {
     let filters = vec![crate::listener::tcp_proxy_filter("x", "x")];
-    let strict = inbound_chains(PeerMode::Strict, 9080, filters.clone());
+    let strict = inbound_chains(PeerMode::Strict, 9080, filters.clone(), filters.clone());
     assert_eq!(strict.len(), 1);
     assert!(strict[0].transport_socket.is_some());
-    let disable = inbound_chains(PeerMode::Disable, 9080, filters.clone());
+    let disable = inbound_chains(PeerMode::Disable, 9080, filters.clone(), filters.clone());
     assert!(disable[0].transport_socket.is_none());
-    let permissive = inbound_chains(PeerMode::Permissive, 9080, filters);
+    let permissive = inbound_chains(PeerMode::Permissive, 9080, filters.clone(), filters);
     let protocols: Vec<_> = permissive
         .iter()
         .map(|c| {
