@@ -38,7 +38,7 @@ pub enum What {
     Listener,
     Route,
     Endpoint,
-    /// SDS secrets (none until mTLS lands).
+    /// SDS secrets: the workload certificate, trust bundles, gateway credentials (`/certs`).
     Secret,
     /// The proxy's log levels (`/logging`); `--level` changes them.
     Log,
@@ -131,7 +131,7 @@ pub fn run_config(args: ConfigArgs) -> anyhow::Result<ExitCode> {
         What::Listener => tables::listeners(&dump),
         What::Route => tables::routes(&dump),
         What::Endpoint => tables::endpoints(&dump),
-        What::Secret => "RESOURCE NAME     TYPE     STATUS\n(no secrets: SDS and mTLS are not implemented yet)\n".into(),
+        What::Secret => tables::secrets(&get_json(&admin, "/certs")?),
         What::Log => String::new(),
         What::All => [
             tables::clusters(&dump),

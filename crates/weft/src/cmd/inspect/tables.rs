@@ -291,3 +291,42 @@ pub fn nacks(syncz: &Value) -> Vec<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// istioctl's `proxy-config secret` table from the proxy's `/certs`: one row per leaf
+/// certificate and per trust bundle.
+pub fn secrets(certs: &Value) -> String {
+    let mut rows = Vec::new();
+    for entry in certs["certificates"].as_array().into_iter().flatten() {
+        for (list, kind) in [("cert_chain", "Cert Chain"), ("ca_cert", "CA")] {
+            let Some(first) = entry[list].as_array().and_then(|l| l.first()) else {
+                continue;
+            };
+            let text = |k: &str| first[k].as_str().unwrap_or_default().to_string();
+            let valid = first["days_until_expiration"]
+                .as_str()
+                .and_then(|d| d.parse::<u64>().ok())
+                .is_some_and(|d| d > 0);
+            rows.push(vec![
+                text("path"),
+                kind.to_string(),
+                "ACTIVE".to_string(),
+                valid.to_string(),
+                text("serial_number"),
+                text("expiration_time"),
+                text("valid_from"),
+            ]);
+        }
+    }
+    render(
+        &[
+            "RESOURCE NAME",
+            "TYPE",
+            "STATUS",
+            "VALID CERT",
+            "SERIAL NUMBER",
+            "NOT AFTER",
+            "NOT BEFORE",
+        ],
+        &rows,
+    )
+}

@@ -117,3 +117,35 @@ fn proxy_status_states() {
         ]
     );
 }
+
+#[test]
+fn secrets_table_lists_chains_and_bundles() {
+    let certs = serde_json::json!({"certificates": [
+        {"ca_cert": [], "cert_chain": [{"path": "default", "serial_number": "1a2b",
+            "days_until_expiration": "0", "valid_from": "2026-12-02T06:00:00Z",
+            "expiration_time": "2026-12-03T06:00:00Z"}]},
+        {"ca_cert": [{"path": "ROOTCA", "serial_number": "ff",
+            "days_until_expiration": "3650", "valid_from": "2026-12-02T00:00:00Z",
+            "expiration_time": "2036-11-30T00:00:00Z"}], "cert_chain": []}
+    ]});
+    let out = secrets(&certs);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("RESOURCE NAME"), "{out}");
+    assert!(
+        lines[1].starts_with("default") && lines[1].contains("Cert Chain"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("1a2b") && lines[1].contains("false"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("ROOTCA") && lines[2].contains("CA"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("true") && lines[2].contains("2036-11-30"),
+        "{out}"
+    );
+}
