@@ -181,7 +181,9 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
     }
     match &chain.kind {
         NetworkKind::Tcp(t) => crate::tcp::proxy(shared.clone(), t.clone(), stream, ctx).await,
-        NetworkKind::Http(h) => crate::http::serve(shared.clone(), h.clone(), stream, ctx).await,
+        NetworkKind::Http(h) => {
+            crate::http::serve(shared.clone(), listener.clone(), h.clone(), stream, ctx).await
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! (which reviews version answered, status codes, timing). The mesh is started once; the
 //! scenarios of examples/traffic are applied one after another by adding files to its config
 //! directory, which the control plane watches. Then the security scenarios: auto mTLS between
-//! sidecars and STRICT refusing plaintext.
+//! sidecars, STRICT refusing plaintext, and an AuthorizationPolicy on the caller's identity.
 //! At the end SIGTERM must stop every process.
 
 mod mesh;
@@ -250,6 +250,25 @@ fn security_scenarios(mesh: &Mesh) {
         get(addr(REVIEWS_V2_INBOUND), None, "/reviews/0", &[]).is_none()
     });
     product_page(mesh);
+
+    // A policy added while the mesh runs reaches connections the sidecars already pool (they
+    // are drained once their listener is replaced).
+    mesh.apply_scenarios(&["mtls-strict", "ratings-allow-reviews-only"]);
+    eventually("productpage's identity is denied by ratings", || {
+        via(PRODUCTPAGE_PROXY, "ratings:9080", "/ratings/0", &[]).is_some_and(|r| r.status == 403)
+    });
+    let denied = via(PRODUCTPAGE_PROXY, "ratings:9080", "/ratings/0", &[]).expect("403");
+    assert!(
+        denied.body.contains("RBAC: access denied"),
+        "{}",
+        denied.body
+    );
+    let allowed = via(REVIEWS_V2_PROXY, "ratings:9080", "/ratings/0", &[]).expect("ratings");
+    assert_eq!(
+        allowed.status, 200,
+        "reviews may call ratings: {}",
+        allowed.body
+    );
 }
 
 #[test]

@@ -192,15 +192,20 @@ impl Update<'_> {
 }
 
 /// Merges accepted resources into `map` as `update` says.
-fn merge<M, R>(map: &mut Map<M, R>, d: Decoded<M, R>, update: &Update) {
+/// Applies an update. A resource whose config did not change keeps its built value (the same
+/// `Arc`), so the data path can tell a replaced listener from an unchanged one.
+fn merge<M: PartialEq, R: Clone>(map: &mut Map<M, R>, d: Decoded<M, R>, update: &Update) {
     let now = SystemTime::now();
+    // Under a wildcard SotW update everything not sent again goes; keep the old entries aside
+    // to reuse what did not change.
+    let mut previous = Map::new();
     match update {
         Update::Sotw { wildcard: true, .. } => {
-            let mut old = std::mem::take(map);
+            previous = std::mem::take(map);
             *map = d
                 .rejected
                 .iter()
-                .filter_map(|n| old.remove_entry(n))
+                .filter_map(|n| previous.remove_entry(n))
                 .collect();
         }
         Update::Sotw { .. } => {}
@@ -211,6 +216,11 @@ fn merge<M, R>(map: &mut Map<M, R>, d: Decoded<M, R>, update: &Update) {
         }
     }
     for (name, model, built) in d.ok {
+        let old = previous.get(&name).or_else(|| map.get(&name));
+        let built = match old {
+            Some(old) if old.model == model => old.built.clone(),
+            _ => built,
+        };
         let entry = Entry {
             model,
             built,

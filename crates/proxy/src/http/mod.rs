@@ -27,8 +27,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::model::http::CodecType;
-use weft_proxy_config::runtime::Hcm;
 use weft_proxy_config::runtime::route::{Action, RequestView};
+use weft_proxy_config::runtime::{Hcm, Listener};
 
 pub use body::ProxyBody;
 pub use upstream_body::UpstreamBody;
@@ -44,6 +44,11 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 
 struct Ctx {
     shared: Arc<Shared>,
+    /// The listener the connection was accepted with: once the snapshot holds another one
+    /// under its name, the connection is drained (HTTP/1.1 answers `connection: close`), so
+    /// new config (an AuthorizationPolicy, say) reaches pooled connections too, as Envoy drains
+    /// the connections of a replaced listener.
+    listener: Arc<Listener>,
     hcm: Arc<Hcm>,
     meta: ConnMeta,
     stats: Arc<HttpStats>,
@@ -59,7 +64,13 @@ struct Outcome {
 }
 
 /// Serves one downstream connection until it closes.
-pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: Stream, meta: ConnMeta) {
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: Arc<Listener>,
+    hcm: Arc<Hcm>,
+    stream: Stream,
+    meta: ConnMeta,
+) {
     let stats = shared.stats.http(&hcm.stat_prefix);
     stats.downstream_cx_total.inc();
     stats.downstream_cx_active.inc();
@@ -75,6 +86,7 @@ pub async fn serve(shared: Arc<Shared>, hcm: Arc<Hcm>, stream: Stream, meta: Con
     let ctx = Arc::new(Ctx {
         rbac_stats: has_rbac.then(|| shared.stats.http_rbac(&hcm.stat_prefix)),
         shared,
+        listener,
         hcm: hcm.clone(),
         meta,
         stats: stats.clone(),
@@ -142,12 +154,22 @@ async fn handle(
         http::Version::HTTP_2 => ctx.stats.downstream_rq_http2_total.inc(),
         _ => ctx.stats.downstream_rq_http1_total.inc(),
     };
+    let req_version = req.version();
     let request_id = prepare_request(&ctx, &mut req);
     let mut rec = log_record(&ctx, &req);
     let (mut resp, outcome) = dispatch(&ctx, &live, req, &mut rec).await;
+    let replaced = !live
+        .snap
+        .listeners
+        .get(&ctx.listener.name)
+        .is_some_and(|l| Arc::ptr_eq(l, &ctx.listener));
+    let h1 = req_version < http::Version::HTTP_2;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ctx.hcm.server_name) {
         h.insert(http::header::SERVER, v);
+    }
+    if replaced && h1 {
+        h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     if ctx.hcm.always_set_request_id_in_response
         && let Some(id) = request_id
