@@ -7,47 +7,17 @@
 
 mod ads_server;
 mod common;
+mod control_fixture;
 
+use control_fixture::{control_plane, temp_dir};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ads_server::fixtures::wait_until;
-use weft_config::model::mesh::MeshConfig;
-use weft_control::AdsOptions;
-use weft_control::debounce::DebounceOptions;
-use weft_control::server::{ControlOptions, ControlPlane};
 use weft_xds::type_url;
 
 /// The sidecar's own address: its HTTP proxy listener is bound there.
 const SIDECAR_IP: &str = "127.0.0.9";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("weft-proxy-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn control_plane(dir: &Path, http_proxy_port: u16) -> ControlPlane {
-    let mut mesh = MeshConfig::default().with_defaults();
-    mesh.proxy_http_port = Some(i32::from(http_proxy_port));
-    let opts = ControlOptions {
-        config_dir: dir.to_path_buf(),
-        extra_config_dirs: Vec::new(),
-        mesh,
-        xds_address: "127.0.0.1:0".parse().unwrap(),
-        http_address: "127.0.0.1:0".parse().unwrap(),
-        poll_interval: Duration::from_millis(50),
-        debounce: DebounceOptions {
-            quiet: Duration::from_millis(50),
-            max: Duration::from_secs(1),
-        },
-        ads: AdsOptions::default(),
-        ca: None,
-    };
-    ControlPlane::start(opts).await.unwrap()
-}
 
 /// Services `one` and `two`, each with a Pod at 127.0.0.1 whose port is the backend's.
 fn services(one: SocketAddr, two: SocketAddr, with_pod_two: bool) -> String {

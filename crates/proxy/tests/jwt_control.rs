@@ -5,48 +5,18 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod control_fixture;
 mod jwt_support;
 
+use control_fixture::{control_plane, temp_dir};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jwt_support::{Key, claims, jwks_server};
-use weft_config::model::mesh::MeshConfig;
-use weft_control::AdsOptions;
-use weft_control::debounce::DebounceOptions;
-use weft_control::server::{ControlOptions, ControlPlane};
 
 const SIDECAR_IP: &str = "127.0.0.10";
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("weft-proxy-jwt-control-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn control_plane(dir: PathBuf) -> ControlPlane {
-    let mut mesh = MeshConfig::default().with_defaults();
-    mesh.proxy_http_port = Some(i32::from(common::free_port()));
-    let opts = ControlOptions {
-        config_dir: dir,
-        extra_config_dirs: Vec::new(),
-        mesh,
-        xds_address: "127.0.0.1:0".parse().unwrap(),
-        http_address: "127.0.0.1:0".parse().unwrap(),
-        poll_interval: Duration::from_millis(50),
-        debounce: DebounceOptions {
-            quiet: Duration::from_millis(50),
-            max: Duration::from_secs(1),
-        },
-        ads: AdsOptions::default(),
-        ca: None,
-    };
-    ControlPlane::start(opts).await.unwrap()
-}
 
 fn service(name: &str, ip: &str, port: u16, pod_ip: &str) -> String {
     format!(
@@ -134,12 +104,12 @@ async fn request_authentication_from_the_control_plane_is_enforced_by_the_sideca
     )
     .await;
     let one = common::backend("one").await;
-    let dir = temp_dir();
+    let dir = temp_dir("jwt-control");
     let mut config = service("one", "10.96.0.31", one.port(), SIDECAR_IP);
     config += &service("jwks", "10.96.0.32", jwks_addr.port(), "127.0.0.1");
     config += &policy(&local.jwks(), jwks_addr.port());
     std::fs::write(dir.join("config.yaml"), config).unwrap();
-    let cp = control_plane(dir.clone()).await;
+    let cp = control_plane(&dir, common::free_port()).await;
     let proxy = common::proxy(&bootstrap(cp.xds_address)).await;
     let inbound: SocketAddr = format!("{SIDECAR_IP}:{}", one.port()).parse().unwrap();
 

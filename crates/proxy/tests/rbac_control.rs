@@ -6,46 +6,16 @@
 
 mod ads_server;
 mod common;
+mod control_fixture;
 
+use control_fixture::{control_plane, temp_dir};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ads_server::fixtures::wait_until;
-use weft_config::model::mesh::MeshConfig;
-use weft_control::AdsOptions;
-use weft_control::debounce::DebounceOptions;
-use weft_control::server::{ControlOptions, ControlPlane};
 
 /// The sidecar's pod address: its inbound listener is bound there.
 const POD_IP: &str = "127.0.0.19";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("weft-proxy-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn control_plane(dir: &Path) -> ControlPlane {
-    let mut mesh = MeshConfig::default().with_defaults();
-    mesh.proxy_http_port = Some(i32::from(common::free_port()));
-    let opts = ControlOptions {
-        config_dir: dir.to_path_buf(),
-        extra_config_dirs: Vec::new(),
-        mesh,
-        xds_address: "127.0.0.1:0".parse().unwrap(),
-        http_address: "127.0.0.1:0".parse().unwrap(),
-        poll_interval: Duration::from_millis(50),
-        debounce: DebounceOptions {
-            quiet: Duration::from_millis(50),
-            max: Duration::from_secs(1),
-        },
-        ads: AdsOptions::default(),
-        ca: None,
-    };
-    ControlPlane::start(opts).await.unwrap()
-}
 
 /// Service `web` on the backend's port, its Pod at the sidecar's address.
 fn workload(port: u16) -> String {
@@ -107,7 +77,7 @@ async fn authorization_policies_from_the_control_plane_are_enforced() {
     let web = common::backend("web").await;
     let dir = temp_dir("rbac-control");
     std::fs::write(dir.join("workload.yaml"), workload(web.port())).unwrap();
-    let cp = control_plane(&dir).await;
+    let cp = control_plane(&dir, common::free_port()).await;
     let proxy = common::proxy(&bootstrap(cp.xds_address)).await;
     let inbound: SocketAddr = format!("{POD_IP}:{}", web.port()).parse().unwrap();
 
