@@ -139,6 +139,12 @@ impl Proxy {
         &self.shared
     }
 
+    /// How long TCP connections of a replaced listener may go on (Envoy's drain time).
+    pub fn set_drain_time(&self, drain: Duration) {
+        let ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX);
+        self.shared.drain_time_ms.store(ms, Ordering::Relaxed);
+    }
+
     /// Resolves when `/quitquitquit` was called.
     pub async fn quit_requested(&self) {
         self.shared.quit.notified().await;

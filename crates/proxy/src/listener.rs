@@ -180,7 +180,10 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
         return;
     }
     match &chain.kind {
-        NetworkKind::Tcp(t) => crate::tcp::proxy(shared.clone(), t.clone(), stream, ctx).await,
+        NetworkKind::Tcp(t) => {
+            let drained = shared.drained(&listener);
+            crate::tcp::proxy(shared.clone(), t.clone(), stream, ctx, drained).await
+        }
         NetworkKind::Http(h) => {
             crate::http::serve(shared.clone(), listener.clone(), h.clone(), stream, ctx).await
         }

@@ -3,17 +3,21 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use weft_proxy_config::model::Bootstrap;
 use weft_proxy_config::runtime::listener::{AccessLogSink, LogTarget};
-use weft_proxy_config::runtime::{NetworkKind, Snapshot};
+use weft_proxy_config::runtime::{Listener, NetworkKind, Snapshot};
 
 use crate::access_log::{LogWriter, open_writer};
 use crate::dump::ConfigRecord;
 use crate::stats::Stats;
 use crate::upstream::{UpstreamCluster, build_clusters};
+
+/// Drain time until `--drain-time` says otherwise.
+const DEFAULT_DRAIN_TIME_MS: u64 = 5_000;
 
 /// One published configuration.
 #[derive(Debug, Default)]
@@ -52,6 +56,12 @@ pub struct Shared {
     pub secrets: Arc<crate::secrets::SecretStore>,
     /// Remote JWKS of jwt_authn providers, kept across config updates.
     pub jwks: crate::jwks::JwksCache,
+    /// Bumped after every publish: open connections watch it to drain when their listener
+    /// was replaced (the data path itself reads `live`, never this channel).
+    pub config_epoch: tokio::sync::watch::Sender<u64>,
+    /// How long a TCP connection of a replaced listener may go on before it is closed
+    /// (Envoy's drain time); milliseconds, set from `weft proxy --drain-time`.
+    pub drain_time_ms: AtomicU64,
 }
 
 impl Shared {
@@ -67,6 +77,8 @@ impl Shared {
             ads: Default::default(),
             secrets: Default::default(),
             jwks: Default::default(),
+            config_epoch: tokio::sync::watch::Sender::new(0),
+            drain_time_ms: AtomicU64::new(DEFAULT_DRAIN_TIME_MS),
         }
     }
 
@@ -91,6 +103,31 @@ impl Shared {
             logs,
         }));
         self.stats.config_updates.inc();
+        self.config_epoch.send_modify(|epoch| *epoch += 1);
+    }
+
+    /// Resolves once `listener` was replaced and the drain time has passed since: what a
+    /// connection that cannot be drained gracefully (TCP proxy) waits for before closing.
+    pub async fn drained(&self, listener: &Arc<Listener>) {
+        let mut epochs = self.config_epoch.subscribe();
+        while !self.listener_replaced(listener) {
+            if epochs.changed().await.is_err() {
+                break;
+            }
+        }
+        let drain = Duration::from_millis(self.drain_time_ms.load(Ordering::Relaxed));
+        tokio::time::sleep(drain).await;
+    }
+
+    /// Whether the live snapshot no longer holds `listener` under its name (changed or removed).
+    pub fn listener_replaced(&self, listener: &Arc<Listener>) -> bool {
+        !self
+            .live
+            .load()
+            .snap
+            .listeners
+            .get(&listener.name)
+            .is_some_and(|l| Arc::ptr_eq(l, listener))
     }
 }
 

@@ -71,7 +71,8 @@ stat_block!(HttpStats {
         rq_redirect,
         downstream_rq_timeout,
         downstream_cx_protocol_error,
-        downstream_rq_header_timeout
+        downstream_rq_header_timeout,
+        downstream_cx_drain_close
     ],
     gauges: [downstream_cx_active, downstream_rq_active]
 });
@@ -81,7 +82,8 @@ stat_block!(TcpStats {
         downstream_cx_total,
         downstream_cx_no_route,
         idle_timeout,
-        upstream_flush_total
+        upstream_flush_total,
+        downstream_cx_drain_close
     ],
     gauges: [downstream_cx_active]
 });

@@ -16,7 +16,15 @@ use crate::state::Shared;
 use crate::tls::Stream;
 use crate::upstream::{ActiveRequest, AttemptOutcome};
 
-pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: Stream, meta: ConnMeta) {
+/// Proxies one downstream connection; `drained` resolves when the connection must close
+/// because its listener was replaced and the drain time passed.
+pub async fn proxy(
+    shared: Arc<Shared>,
+    cfg: Arc<TcpProxy>,
+    downstream: Stream,
+    meta: ConnMeta,
+    drained: impl std::future::Future<Output = ()>,
+) {
     let started = Instant::now();
     let live = shared.live.load_full();
     let stats = shared.stats.tcp(&cfg.stat_prefix);
@@ -42,11 +50,17 @@ pub async fn proxy(shared: Arc<Shared>, cfg: Arc<TcpProxy>, downstream: Stream, 
     match connect(&live, cluster_name, &mut rec).await {
         Ok(upstream) => {
             rec.upstream_local = upstream.stream.local_addr().ok();
-            let (rx, tx, idle) = pipe(downstream, upstream.stream, cfg.idle_timeout).await;
-            rec.bytes_received = rx;
-            rec.bytes_sent = tx;
-            if idle {
-                stats.idle_timeout.inc();
+            let piped = pipe(downstream, upstream.stream, cfg.idle_timeout, drained).await;
+            rec.bytes_received = piped.received;
+            rec.bytes_sent = piped.sent;
+            match piped.end {
+                PipeEnd::Idle => {
+                    stats.idle_timeout.inc();
+                }
+                PipeEnd::Drained => {
+                    stats.downstream_cx_drain_close.inc();
+                }
+                PipeEnd::Closed => {}
             }
         }
         Err(flag) => {
@@ -122,9 +136,26 @@ impl Drop for CxGuard {
     }
 }
 
-/// Copies both ways; returns (bytes from downstream, bytes to downstream, ended by idle
-/// timeout).
-async fn pipe<D, U>(down: D, up: U, idle: Option<std::time::Duration>) -> (u64, u64, bool)
+/// What a finished copy moved and why it ended.
+struct Piped {
+    received: u64,
+    sent: u64,
+    end: PipeEnd,
+}
+
+enum PipeEnd {
+    Closed,
+    Idle,
+    Drained,
+}
+
+/// Copies both ways until both sides closed, the idle timeout passed or `drained` resolved.
+async fn pipe<D, U>(
+    down: D,
+    up: U,
+    idle: Option<std::time::Duration>,
+    drained: impl std::future::Future<Output = ()>,
+) -> Piped
 where
     D: AsyncRead + AsyncWrite,
     U: AsyncRead + AsyncWrite,
@@ -135,20 +166,29 @@ where
     let (mut dbuf, mut ubuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
     let (mut down_open, mut up_open) = (true, true);
     let idle = idle.unwrap_or(std::time::Duration::from_secs(u64::from(u32::MAX)));
-    while down_open || up_open {
+    let mut drained = std::pin::pin!(drained);
+    let end = loop {
+        if !(down_open || up_open) {
+            break PipeEnd::Closed;
+        }
         tokio::select! {
             r = dr.read(&mut dbuf), if down_open => match r {
                 Ok(0) | Err(_) => { down_open = false; let _ = uw.shutdown().await; }
-                Ok(n) => { rx += n as u64; if uw.write_all(&dbuf[..n]).await.is_err() { break; } }
+                Ok(n) => { rx += n as u64; if uw.write_all(&dbuf[..n]).await.is_err() { break PipeEnd::Closed; } }
             },
             r = ur.read(&mut ubuf), if up_open => match r {
                 Ok(0) | Err(_) => { up_open = false; let _ = dw.shutdown().await; }
-                Ok(n) => { tx += n as u64; if dw.write_all(&ubuf[..n]).await.is_err() { break; } }
+                Ok(n) => { tx += n as u64; if dw.write_all(&ubuf[..n]).await.is_err() { break PipeEnd::Closed; } }
             },
-            _ = tokio::time::sleep(idle) => return (rx, tx, true),
+            _ = tokio::time::sleep(idle) => break PipeEnd::Idle,
+            _ = drained.as_mut() => break PipeEnd::Drained,
         }
+    };
+    Piped {
+        received: rx,
+        sent: tx,
+        end,
     }
-    (rx, tx, false)
 }
 
 #[cfg(test)]

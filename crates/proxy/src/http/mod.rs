@@ -83,6 +83,7 @@ pub async fn serve(
             weft_proxy_config::runtime::listener::HttpFilterKind::Rbac(_)
         )
     });
+    let epochs = shared.config_epoch.subscribe();
     let ctx = Arc::new(Ctx {
         rbac_stats: has_rbac.then(|| shared.stats.http_rbac(&hcm.stat_prefix)),
         shared,
@@ -91,19 +92,65 @@ pub async fn serve(
         meta,
         stats: stats.clone(),
     });
+    let drain_ctx = ctx.clone();
     let svc = service_fn(move |req| handle(ctx.clone(), req));
     let mut builder = codec_builder(&hcm);
     if negotiated_h2 {
         builder = builder.http2_only();
     }
-    if let Err(e) = builder
-        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-        .await
-    {
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+    if let Err(e) = drain_on_replace(conn, &drain_ctx, epochs).await {
         count_connection_error(&stats, e.as_ref());
         tracing::debug!(error = %e, "downstream connection ended");
     }
     stats.downstream_cx_active.dec();
+}
+
+type ConnResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// Drives the connection; once a config update replaces its listener, shuts it down
+/// gracefully as Envoy drains a replaced listener: h2 gets GOAWAY and finishes its open
+/// streams, an idle HTTP/1.1 connection closes at once and a busy one after its response.
+async fn drain_on_replace<C>(
+    conn: C,
+    ctx: &Ctx,
+    mut epochs: tokio::sync::watch::Receiver<u64>,
+) -> ConnResult
+where
+    C: std::future::Future<Output = ConnResult> + GracefulConnection,
+{
+    let mut conn = std::pin::pin!(conn);
+    loop {
+        tokio::select! {
+            done = conn.as_mut() => return done,
+            changed = epochs.changed() => {
+                if changed.is_err() || ctx.shared.listener_replaced(&ctx.listener) {
+                    ctx.stats.downstream_cx_drain_close.inc();
+                    conn.as_mut().shutdown_gracefully();
+                    return conn.await;
+                }
+            }
+        }
+    }
+}
+
+/// hyper's connection types expose `graceful_shutdown` as an inherent method; this names it.
+trait GracefulConnection {
+    fn shutdown_gracefully(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S, E> GracefulConnection for auto::UpgradeableConnection<'_, I, S, E>
+where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: hyper::body::Body + Send + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn shutdown_gracefully(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
 }
 
 /// hyper's codec with the manager's limits. hyper answers a request over the header limits
@@ -158,11 +205,7 @@ async fn handle(
     let request_id = prepare_request(&ctx, &mut req);
     let mut rec = log_record(&ctx, &req);
     let (mut resp, outcome) = dispatch(&ctx, &live, req, &mut rec).await;
-    let replaced = !live
-        .snap
-        .listeners
-        .get(&ctx.listener.name)
-        .is_some_and(|l| Arc::ptr_eq(l, &ctx.listener));
+    let replaced = ctx.shared.listener_replaced(&ctx.listener);
     let h1 = req_version < http::Version::HTTP_2;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ctx.hcm.server_name) {

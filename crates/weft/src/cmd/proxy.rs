@@ -33,7 +33,8 @@ pub struct Args {
     /// Worker threads.
     #[arg(long, default_value_t = 2, global = true)]
     pub concurrency: usize,
-    /// How long in-flight work may take to finish on shutdown (e.g. `5s`, `500ms`).
+    /// How long in-flight work may take to finish on shutdown, and how long a TCP connection
+    /// of a listener replaced by a config update goes on before it is closed (`5s`, `500ms`).
     #[arg(long, default_value = "5s", value_parser = parse_duration, global = true)]
     pub drain_time: Duration,
 }
@@ -142,6 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let proxy = Proxy::start(b, snap).await?;
+        proxy.set_drain_time(args.drain_time);
         tracing::info!(admin = %proxy.admin_addr(), "proxy started");
         let agent_task = agent.map(|agent| {
             let secrets = proxy.shared().secrets.clone();
