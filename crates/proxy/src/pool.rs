@@ -199,6 +199,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A TCP connection to `to`, from `from` when the cluster has `upstream_bind_config`.
+async fn tcp_connect(
+    to: std::net::SocketAddr,
+    from: Option<std::net::SocketAddr>,
+) -> std::io::Result<TcpStream> {
+    // A source of the other address family cannot be bound (Istio has one per family).
+    let Some(from) = from.filter(|f| f.is_ipv4() == to.is_ipv4()) else {
+        return TcpStream::connect(to).await;
+    };
+    let sock = if to.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.bind(from)?;
+    sock.connect(to).await
+}
+
 /// A TCP connection to `host`, then the TLS handshake when the cluster has TLS, both within
 /// the connect timeout.
 async fn connect(
@@ -211,7 +229,8 @@ async fn connect(
     stats.upstream_cx_total.inc();
     host.cx_total.fetch_add(1, Ordering::Relaxed);
     let deadline = tokio::time::Instant::now() + cluster.connect_timeout;
-    let res = tokio::time::timeout_at(deadline, TcpStream::connect(host.addr)).await;
+    let res =
+        tokio::time::timeout_at(deadline, tcp_connect(host.addr, cluster.source_address)).await;
     let stream = match res {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {

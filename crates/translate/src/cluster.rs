@@ -9,7 +9,8 @@ use weft_xds::pb::envoy::config::cluster::v3::Cluster;
 use weft_xds::pb::envoy::config::cluster::v3::cluster::{
     ClusterDiscoveryType, DiscoveryType, DnsLookupFamily, EdsClusterConfig, LbPolicy,
 };
-use weft_xds::pb::envoy::config::core::v3::Http2ProtocolOptions;
+use weft_xds::pb::envoy::config::core::v3::socket_address::PortSpecifier;
+use weft_xds::pb::envoy::config::core::v3::{BindConfig, Http2ProtocolOptions, SocketAddress};
 use weft_xds::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
 use weft_xds::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::{
     ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
@@ -21,6 +22,9 @@ use crate::names;
 use crate::pbutil::{ads, any, duration_of};
 use crate::policy::EffectivePolicy;
 use crate::security::client_tls;
+
+/// The source of InboundPassthroughCluster's connections (Istio's `127.0.0.6`).
+const INBOUND_PASSTHROUGH_SOURCE: &str = "127.0.0.6";
 
 fn base(ctx: &Context, name: String, kind: DiscoveryType) -> Cluster {
     Cluster {
@@ -47,7 +51,22 @@ pub fn special_clusters(ctx: &Context) -> Vec<Cluster> {
         DiscoveryType::OriginalDst,
     );
     inbound.lb_policy = LbPolicy::ClusterProvided as i32;
+    inbound.upstream_bind_config = Some(inbound_passthrough_bind());
     vec![blackhole, inbound, passthrough]
+}
+
+/// Istio connects inbound passthrough traffic from 127.0.0.6: the capture rules let the
+/// proxy's own traffic to that source through, so a connection to the pod's own IP is not
+/// captured to 15006 again.
+fn inbound_passthrough_bind() -> BindConfig {
+    BindConfig {
+        source_address: Some(SocketAddress {
+            address: INBOUND_PASSTHROUGH_SOURCE.into(),
+            port_specifier: Some(PortSpecifier::PortValue(0)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// Clusters of one service for a proxy in `namespace`: one per port, plus one per port and

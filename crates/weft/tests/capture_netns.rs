@@ -5,7 +5,8 @@
 //! outside the pod. Checked: an app's HTTP call to a service VIP is captured to 15001 and
 //! handed to the `0.0.0.0_8080` listener (SO_ORIGINAL_DST), other TCP falls through to
 //! PassthroughCluster and reaches its real destination, and an inbound connection to 9080 is
-//! captured to 15006 and reaches the app through `inbound|9080||`; the admin API's counters
+//! captured to 15006 and reaches the app through `inbound|9080||`, one to an undeclared port
+//! reaches the app through InboundPassthroughCluster from 127.0.0.6; the admin API's counters
 //! confirm each path.
 //!
 //! Needs root, `ip`, `iptables`, `iptables-restore` and `setpriv`; otherwise prints
@@ -23,6 +24,8 @@ use netns::{APP_IP, HOST_IP, Lab, Running, WAIT, ok};
 const SERVICE_VIP: &str = "10.96.0.10:8080";
 const BACKEND_PORT: u16 = 8000;
 const ECHO_PORT: u16 = 7777;
+/// A port the app serves that has no inbound chain (not declared in the Service).
+const APP_EXTRA_PORT: u16 = 7070;
 const ADMIN: &str = "127.0.0.1:15000";
 
 /// Not a test: the program the lab runs inside a namespace (see netns/roles.rs).
@@ -55,11 +58,14 @@ fn sidecar_capture_through_iptables_redirect_in_a_network_namespace() {
     let backend = lab.serve(&host, &["http-server", "backend", &backend_addr]);
     let echo = lab.serve(&host, &["echo-server", &echo_addr]);
     let app_server = lab.serve(&app, &["http-server", "app", "127.0.0.1:9080"]);
+    let app_echo_addr = format!("{APP_IP}:{APP_EXTRA_PORT}");
+    let app_echo = lab.serve(&app, &["echo-server", &app_echo_addr]);
     start_proxy(&mut lab);
 
     outbound_http_is_handed_to_its_listener(&lab, &backend);
     other_tcp_goes_through_passthrough(&lab, &echo, &echo_addr);
     inbound_reaches_the_app(&lab, &app_server);
+    inbound_without_a_chain_passes_through(&lab, &app_echo, &app_echo_addr);
     admin_counts_each_path(&lab, &backend_addr, &echo_addr);
 }
 
@@ -105,16 +111,30 @@ fn inbound_reaches_the_app(lab: &Lab, app_server: &Running) {
     assert!(seen.contains("GET /inbound HTTP/1.1"), "{seen}");
 }
 
-/// (d) The admin API accounts for each path exactly once.
+/// (d) Inbound to a port without a chain: virtualInbound's default chain hands it to
+/// InboundPassthroughCluster, which connects from 127.0.0.6 (`upstream_bind_config`) so the
+/// capture rules let it reach the app instead of redirecting it to 15006 again.
+fn inbound_without_a_chain_passes_through(lab: &Lab, app_echo: &Running, to: &str) {
+    let reply = lab.role(&lab.host, &["echo-client", to, "inbound-passthrough"]);
+    assert_eq!(reply, ["echoed inbound-passthrough"]);
+    let seen = app_echo.next("app echo server");
+    assert!(
+        seen.starts_with("accepted peer=127.0.0.6:"),
+        "not from the inbound passthrough source: {seen}"
+    );
+}
+
+/// (e) The admin API accounts for each path exactly once.
 fn admin_counts_each_path(lab: &Lab, backend_addr: &str, echo_addr: &str) {
     let stats = stats(lab);
     for (name, want) in [
         ("listener.0.0.0.0_8080.downstream_cx_total", 1),
         ("cluster.outbound|8080||backend.host.upstream_rq_total", 1),
         ("cluster.PassthroughCluster.upstream_cx_total", 1),
-        ("listener.0.0.0.0_15006.downstream_cx_total", 1),
+        ("listener.0.0.0.0_15006.downstream_cx_total", 2),
         ("listener.0.0.0.0_15006.no_filter_chain_match", 0),
         ("cluster.inbound|9080||.upstream_rq_total", 1),
+        ("cluster.InboundPassthroughCluster.upstream_cx_total", 1),
     ] {
         assert_eq!(
             stats.get(name),

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use weft_xds::pb::envoy::config::cluster::v3 as pb;
+use weft_xds::pb::envoy::config::core::v3 as core;
 use weft_xds::pb::envoy::config::endpoint::v3 as ep;
 use weft_xds::pb::envoy::extensions::upstreams::http::v3 as up;
 
@@ -86,7 +87,31 @@ pub fn cluster(c: &pb::Cluster) -> Result<m::Cluster> {
                 })
             })
             .collect::<Result<_>>()?,
+        upstream_bind_config: bind_config(&at, c.upstream_bind_config.as_ref())?,
     })
+}
+
+/// Only `source_address` is taken: the other bind options (freebind, socket options, extra
+/// addresses) are rejected by name.
+fn bind_config(at: &At<'_>, b: Option<&core::BindConfig>) -> Result<Option<m::BindConfig>> {
+    let Some(b) = b else { return Ok(None) };
+    let bat = at.field("upstream_bind_config");
+    let source = core::Address {
+        address: b
+            .source_address
+            .clone()
+            .map(core::address::Address::SocketAddress),
+    };
+    let source_address = match &b.source_address {
+        Some(_) => {
+            address(&bat.field("source_address"), Some(&source))?.and_then(|a| a.socket_address)
+        }
+        None => None,
+    };
+    let mut left = b.clone();
+    left.source_address = None;
+    rest(&bat, &left)?;
+    Ok(Some(m::BindConfig { source_address }))
 }
 
 fn discovery_type(at: &At<'_>, c: &pb::Cluster) -> Result<m::DiscoveryType> {
@@ -129,6 +154,7 @@ fn cluster_rest(c: &pb::Cluster) -> pb::Cluster {
     left.respect_dns_ttl = false;
     left.transport_socket = None;
     left.transport_socket_matches.clear();
+    left.upstream_bind_config = None;
     left
 }
 

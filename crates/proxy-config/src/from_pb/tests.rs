@@ -435,3 +435,30 @@ fn load_assignment_converts_and_rejects_bad_address() {
         "ClusterLoadAssignment svc: endpoints[0].lb_endpoints[0].endpoint_name: named endpoints are not supported"
     );
 }
+
+#[test]
+fn upstream_bind_config_takes_the_source_address_and_rejects_the_rest() {
+    let source = core::SocketAddress {
+        address: "127.0.0.6".into(),
+        port_specifier: Some(core::socket_address::PortSpecifier::PortValue(0)),
+        ..Default::default()
+    };
+    let mut c = cl::Cluster {
+        name: "InboundPassthroughCluster".into(),
+        upstream_bind_config: Some(core::BindConfig {
+            source_address: Some(source),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let built = build_cluster(&cluster(&c).unwrap()).unwrap();
+    assert_eq!(built.source_address, Some("127.0.0.6:0".parse().unwrap()));
+    if let Some(b) = c.upstream_bind_config.as_mut() {
+        b.freebind = Some(weft_xds::pb::google::protobuf::BoolValue { value: true });
+    }
+    let err = cluster(&c).unwrap_err().to_string();
+    assert!(
+        err.starts_with("Cluster InboundPassthroughCluster: upstream_bind_config: field number 2 "),
+        "{err}"
+    );
+}

@@ -59,6 +59,15 @@ pub struct Cluster {
     pub respect_dns_ttl: bool,
     pub transport_socket: Option<super::tls::TransportSocket>,
     pub transport_socket_matches: Vec<TransportSocketMatch>,
+    pub upstream_bind_config: Option<BindConfig>,
+}
+
+/// `upstream_bind_config`: the local address upstream connections are made from (Istio binds
+/// InboundPassthroughCluster to 127.0.0.6 so capture lets it through).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BindConfig {
+    pub source_address: Option<super::core::SocketAddress>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -65,6 +65,8 @@ pub struct Cluster {
     pub tls: Option<Arc<super::tls::UpstreamTls>>,
     /// `transport_socket_matches`, chosen per endpoint (`Endpoint::socket_match`).
     pub tls_matches: Arc<Vec<socket_match::SocketMatch>>,
+    /// `upstream_bind_config.source_address`: the IP (port 0 = any) connections come from.
+    pub source_address: Option<SocketAddr>,
 }
 
 /// Envoy's default overprovisioning factor (percent).
@@ -170,7 +172,22 @@ pub fn build_cluster(c: &m::Cluster) -> Result<Cluster> {
         locality_weighted,
         tls: tls.map(Arc::new),
         tls_matches: Arc::new(tls_matches),
+        source_address: source_address(&at, c)?,
     })
+}
+
+fn source_address(at: &At<'_>, c: &m::Cluster) -> Result<Option<SocketAddr>> {
+    let Some(sa) = c
+        .upstream_bind_config
+        .as_ref()
+        .and_then(|b| b.source_address.clone())
+    else {
+        return Ok(None);
+    };
+    let addr = Address {
+        socket_address: Some(sa),
+    };
+    socket_addr(&at.field("upstream_bind_config.source_address"), &addr).map(Some)
 }
 
 fn lb_policy(at: &At<'_>, c: &m::Cluster) -> Result<LbPolicy> {
