@@ -1,6 +1,7 @@
 //! Limits of the HTTP path end to end: circuit-breaker overflow answered 503 `UO`, request
 //! header limits (431), malformed requests (400) and header / idle timeouts, with raw TCP
-//! clients where the client must be able to misbehave.
+//! clients where the client must be able to misbehave; the trusted `x-envoy-upstream-rq-timeout-ms`
+//! override.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -224,4 +225,56 @@ async fn request_headers_timeout_closes_a_slow_client() {
     );
     let ok = exchange_raw(addr, &request_with(&[])).await;
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+}
+
+#[tokio::test]
+async fn trusted_callers_override_the_route_timeout_by_header() {
+    let backend_addr = backend("slow").await;
+    let port = free_port();
+    let yaml = bootstrap(
+        &[hcm(
+            port,
+            "slow",
+            "          use_remote_address: true",
+            ", timeout: 10s",
+        )],
+        &[cluster("slow", &[backend_addr], "")],
+    );
+    let _p = proxy(&yaml).await;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Loopback is an internal address, so the caller's x-envoy-* headers are trusted.
+    let started = std::time::Instant::now();
+    let r = get(
+        addr,
+        "svc",
+        "/slow",
+        &[("x-envoy-upstream-rq-timeout-ms", "200")],
+    )
+    .await;
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the 200 ms override applied, not the route's 10 s: {:?}",
+        started.elapsed()
+    );
+    let r = get(
+        addr,
+        "svc",
+        "/",
+        &[
+            ("x-envoy-upstream-rq-timeout-ms", "5000"),
+            ("x-envoy-trace", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let seen = &r.json()["headers"];
+    assert!(
+        seen.get("x-envoy-upstream-rq-timeout-ms").is_none(),
+        "the router consumes the override: {seen}"
+    );
+    assert_eq!(
+        seen["x-envoy-trace"], "1",
+        "internal x-envoy-* headers pass: {seen}"
+    );
 }

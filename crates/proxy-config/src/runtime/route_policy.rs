@@ -115,6 +115,9 @@ pub fn compile_stream_duration(d: &m::MaxStreamDuration) -> StreamDuration {
     }
 }
 
+/// A trusted caller's override of the route timeout, in milliseconds.
+pub const UPSTREAM_RQ_TIMEOUT_MS: &str = "x-envoy-upstream-rq-timeout-ms";
+
 /// Parses a gRPC `grpc-timeout` value (`<digits><unit>`, units H M S m u n).
 pub fn parse_grpc_timeout(v: &str) -> Option<Duration> {
     let unit = v.chars().last()?;
@@ -132,8 +135,10 @@ pub fn parse_grpc_timeout(v: &str) -> Option<Duration> {
 
 impl StreamDuration {
     /// The timeout of a request: the route timeout, replaced by the request's `grpc-timeout`
-    /// (minus the offset, capped by `grpc_timeout_header_max`) when that is honoured, and
-    /// never beyond `max_stream_duration`.
+    /// (minus the offset, capped by `grpc_timeout_header_max`) when that is honoured, then by
+    /// `x-envoy-upstream-rq-timeout-ms` (0 = none) when the request has it, and never beyond
+    /// `max_stream_duration`. The connection manager strips `x-envoy-*` headers of external
+    /// requests, so only trusted callers can set the last one.
     pub fn effective_timeout(&self, route: Option<Duration>, h: &HeaderMap) -> Option<Duration> {
         let mut t = route;
         if let Some(cap) = self.grpc_max
@@ -146,6 +151,12 @@ impl StreamDuration {
             t = Some(cap.map_or(g, |c| g.min(c)))
                 .filter(|d| !d.is_zero())
                 .or(t);
+        }
+        if let Some(ms) = h
+            .get(UPSTREAM_RQ_TIMEOUT_MS)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        {
+            t = Some(Duration::from_millis(ms)).filter(|d| !d.is_zero());
         }
         match (t, self.max) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -247,5 +258,34 @@ mod tests {
         let rw = compile_regex_rewrite(&At::new("t"), &r).expect("compile");
         assert_eq!(rw.apply("/v1/abc/x?q=1"), "/abc/y?q=1");
         assert_eq!(rw.apply("/other"), "/other");
+    }
+
+    #[test]
+    fn upstream_rq_timeout_header_overrides_route_and_grpc_timeouts() {
+        let route = Some(Duration::from_secs(15));
+        let d = StreamDuration {
+            grpc_max: Some(None),
+            max: Some(Duration::from_secs(60)),
+            ..Default::default()
+        };
+        let mut h = HeaderMap::new();
+        h.insert("grpc-timeout", "2S".parse().unwrap());
+        h.insert(UPSTREAM_RQ_TIMEOUT_MS, "250".parse().unwrap());
+        assert_eq!(
+            d.effective_timeout(route, &h),
+            Some(Duration::from_millis(250))
+        );
+        h.insert(UPSTREAM_RQ_TIMEOUT_MS, "0".parse().unwrap());
+        assert_eq!(
+            d.effective_timeout(route, &h),
+            Some(Duration::from_secs(60)),
+            "0 lifts the timeout, max_stream_duration still bounds it"
+        );
+        h.insert(UPSTREAM_RQ_TIMEOUT_MS, "soon".parse().unwrap());
+        assert_eq!(
+            d.effective_timeout(route, &h),
+            Some(Duration::from_secs(2)),
+            "an unparsable value is ignored"
+        );
     }
 }

@@ -246,6 +246,9 @@ async fn handle(
 fn prepare_request(ctx: &Ctx, req: &mut Request<Incoming>) -> Option<HeaderValue> {
     let hcm = &ctx.hcm;
     let h = req.headers_mut();
+    if hcm.use_remote_address && !is_internal(ctx.meta.peer.ip()) {
+        strip_envoy_headers(h);
+    }
     if hcm.use_remote_address && !hcm.skip_xff_append {
         let ip = ctx.meta.peer.ip().to_string();
         let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
@@ -273,6 +276,33 @@ fn prepare_request(ctx: &Ctx, req: &mut Request<Incoming>) -> Option<HeaderValue
         h.insert(X_REQUEST_ID.clone(), v);
     }
     h.get(&X_REQUEST_ID).cloned()
+}
+
+/// Envoy's default internal addresses: loopback and private ranges (RFC 1918, RFC 4193).
+fn is_internal(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        std::net::IpAddr::V6(v6) => {
+            let mapped = v6
+                .to_ipv4_mapped()
+                .is_some_and(|v4| v4.is_loopback() || v4.is_private());
+            mapped || v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00
+        }
+    }
+}
+
+/// An external caller must not steer the proxy (`x-envoy-upstream-rq-timeout-ms`,
+/// `x-envoy-max-retries`, ...) nor pretend to be internal: its `x-envoy-*` headers go, as
+/// Envoy sanitizes external requests when it uses the remote address.
+fn strip_envoy_headers(h: &mut http::HeaderMap) {
+    let names: Vec<HeaderName> = h
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-envoy-"))
+        .cloned()
+        .collect();
+    for name in names {
+        h.remove(&name);
+    }
 }
 
 /// A random (version 4) UUID.
@@ -425,5 +455,39 @@ async fn run_action(
             local(reply::redirect(r, prefix, &rec.authority, &path))
         }
         Action::Forward(f) => forward::forward(ctx, live, routed, f, req, rec).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_loopback_and_private_ranges() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.9",
+            "192.168.1.1",
+            "::1",
+            "fd00::1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn external_requests_lose_every_x_envoy_header() {
+        let mut h = http::HeaderMap::new();
+        h.insert("x-envoy-upstream-rq-timeout-ms", "1".parse().unwrap());
+        h.insert("x-envoy-max-retries", "9".parse().unwrap());
+        h.insert("x-request-id", "keep".parse().unwrap());
+        strip_envoy_headers(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-request-id"));
     }
 }
