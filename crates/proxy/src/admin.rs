@@ -204,20 +204,35 @@ fn clusters(shared: &Shared) -> String {
         let _ = writeln!(out, "{name}::observability_name::{}", c.cfg.stat_name);
         breaker_lines(&mut out, name, &c.cfg.breakers);
         if c.cfg.outlier.is_some() {
-            for stat in [
-                "success_rate_average",
-                "success_rate_ejection_threshold",
-                "local_origin_success_rate_average",
-                "local_origin_success_rate_ejection_threshold",
-            ] {
-                let _ = writeln!(out, "{name}::outlier::{stat}::-1");
-            }
+            outlier_lines(&mut out, name, c);
         }
         for h in c.hosts() {
             host_lines(&mut out, name, &h);
         }
     }
     out
+}
+
+/// The last sweep's success-rate average and ejection threshold per origin; -1 (as Envoy)
+/// when the detector did not run for want of hosts with enough requests.
+fn outlier_lines(out: &mut String, name: &str, c: &crate::upstream::UpstreamCluster) {
+    use weft_proxy_config::runtime::cluster::outlier::Origin;
+    for (prefix, origin) in [
+        ("", Origin::External),
+        ("local_origin_", Origin::LocalOrigin),
+    ] {
+        let figures = c.sweep_figures.get(origin);
+        let average = figures.map_or(-1.0, |f| f.average);
+        let threshold = figures.map_or(-1.0, |f| f.ejection_threshold);
+        let _ = writeln!(
+            out,
+            "{name}::outlier::{prefix}success_rate_average::{average}"
+        );
+        let _ = writeln!(
+            out,
+            "{name}::outlier::{prefix}success_rate_ejection_threshold::{threshold}"
+        );
+    }
 }
 
 /// `default_priority::max_connections::N` …; unlimited prints Envoy's 4294967295.

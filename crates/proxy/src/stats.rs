@@ -131,7 +131,21 @@ named_stat_block!(ClusterLimitStats {
         ejections_enforced_consecutive_local_origin_failure =
             "outlier_detection.ejections_enforced_consecutive_local_origin_failure",
         ejections_detected_consecutive_local_origin_failure =
-            "outlier_detection.ejections_detected_consecutive_local_origin_failure"
+            "outlier_detection.ejections_detected_consecutive_local_origin_failure",
+        ejections_enforced_success_rate = "outlier_detection.ejections_enforced_success_rate",
+        ejections_detected_success_rate = "outlier_detection.ejections_detected_success_rate",
+        ejections_enforced_failure_percentage =
+            "outlier_detection.ejections_enforced_failure_percentage",
+        ejections_detected_failure_percentage =
+            "outlier_detection.ejections_detected_failure_percentage",
+        ejections_enforced_local_origin_success_rate =
+            "outlier_detection.ejections_enforced_local_origin_success_rate",
+        ejections_detected_local_origin_success_rate =
+            "outlier_detection.ejections_detected_local_origin_success_rate",
+        ejections_enforced_local_origin_failure_percentage =
+            "outlier_detection.ejections_enforced_local_origin_failure_percentage",
+        ejections_detected_local_origin_failure_percentage =
+            "outlier_detection.ejections_detected_local_origin_failure_percentage"
     ],
     gauges: [
         ejections_active = "outlier_detection.ejections_active",

@@ -108,6 +108,8 @@ pub struct UpstreamCluster {
     pub tls: Option<Arc<ClientTls>>,
     /// TLS of each `transport_socket_matches` entry (`None`: plaintext).
     tls_matches: Vec<Option<Arc<ClientTls>>>,
+    /// Success-rate figures of the last outlier sweep.
+    pub sweep_figures: outlier::SweepFigures,
 }
 
 /// What a host choice may depend on besides the cluster's own state.
@@ -335,6 +337,7 @@ fn build_one(
             .collect(),
         stats: cstats,
         limits,
+        sweep_figures: Default::default(),
     }
 }
 

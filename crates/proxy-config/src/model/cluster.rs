@@ -215,8 +215,16 @@ pub struct OutlierDetection {
     pub split_external_local_origin_errors: bool,
     pub consecutive_local_origin_failure: Option<u32>,
     pub enforcing_consecutive_local_origin_failure: Option<u32>,
-    /// Success-rate ejection is not implemented: only 0 (disabled) is accepted.
     pub enforcing_success_rate: Option<u32>,
+    pub success_rate_minimum_hosts: Option<u32>,
+    pub success_rate_request_volume: Option<u32>,
+    pub success_rate_stdev_factor: Option<u32>,
+    pub enforcing_local_origin_success_rate: Option<u32>,
+    pub failure_percentage_threshold: Option<u32>,
+    pub enforcing_failure_percentage: Option<u32>,
+    pub enforcing_failure_percentage_local_origin: Option<u32>,
+    pub failure_percentage_minimum_hosts: Option<u32>,
+    pub failure_percentage_request_volume: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

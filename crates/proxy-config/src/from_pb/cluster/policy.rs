@@ -88,6 +88,15 @@ pub fn outlier_detection(
     left.consecutive_local_origin_failure = None;
     left.enforcing_consecutive_local_origin_failure = None;
     left.enforcing_success_rate = None;
+    left.success_rate_minimum_hosts = None;
+    left.success_rate_request_volume = None;
+    left.success_rate_stdev_factor = None;
+    left.enforcing_local_origin_success_rate = None;
+    left.failure_percentage_threshold = None;
+    left.enforcing_failure_percentage = None;
+    left.enforcing_failure_percentage_local_origin = None;
+    left.failure_percentage_minimum_hosts = None;
+    left.failure_percentage_request_volume = None;
     rest(&at, &left)?;
     Ok(Some(m::OutlierDetection {
         consecutive_5xx: o.consecutive_5xx.map(|v| v.value),
@@ -109,6 +118,17 @@ pub fn outlier_detection(
             .enforcing_consecutive_local_origin_failure
             .map(|v| v.value),
         enforcing_success_rate: o.enforcing_success_rate.map(|v| v.value),
+        success_rate_minimum_hosts: o.success_rate_minimum_hosts.map(|v| v.value),
+        success_rate_request_volume: o.success_rate_request_volume.map(|v| v.value),
+        success_rate_stdev_factor: o.success_rate_stdev_factor.map(|v| v.value),
+        enforcing_local_origin_success_rate: o.enforcing_local_origin_success_rate.map(|v| v.value),
+        failure_percentage_threshold: o.failure_percentage_threshold.map(|v| v.value),
+        enforcing_failure_percentage: o.enforcing_failure_percentage.map(|v| v.value),
+        enforcing_failure_percentage_local_origin: o
+            .enforcing_failure_percentage_local_origin
+            .map(|v| v.value),
+        failure_percentage_minimum_hosts: o.failure_percentage_minimum_hosts.map(|v| v.value),
+        failure_percentage_request_volume: o.failure_percentage_request_volume.map(|v| v.value),
     }))
 }
 

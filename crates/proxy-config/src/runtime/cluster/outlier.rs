@@ -7,10 +7,17 @@
 //! counters; with it, local failures only count towards `consecutive_local_origin_failure`.
 //! An ejection lasts `base_ejection_time × times ejected`, capped at `max_ejection_time`; each
 //! sweep in which a returned host stays healthy lowers that multiplier by one.
+//!
+//! Each host also counts requests and successes per interval (`Volume`, one for external and
+//! one for local-origin results) for the success-rate and failure-percentage detectors of the
+//! sweep (`rates`).
+
+mod rates;
 
 use std::time::{Duration, Instant};
 
 use super::policy::OutlierConfig;
+pub use rates::{Origin, RateSweep, SuccessRateStats, Volume, rate_outliers};
 
 /// What one attempt on a host came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +35,10 @@ pub enum EjectReason {
     Consecutive5xx,
     ConsecutiveGatewayFailure,
     ConsecutiveLocalOriginFailure,
+    SuccessRate,
+    FailurePercentage,
+    LocalOriginSuccessRate,
+    LocalOriginFailurePercentage,
 }
 
 impl EjectReason {
@@ -37,6 +48,10 @@ impl EjectReason {
             Self::Consecutive5xx => cfg.enforcing_consecutive_5xx,
             Self::ConsecutiveGatewayFailure => cfg.enforcing_consecutive_gateway_failure,
             Self::ConsecutiveLocalOriginFailure => cfg.enforcing_consecutive_local_origin_failure,
+            Self::SuccessRate => cfg.success_rate.enforcing,
+            Self::FailurePercentage => cfg.failure_percentage.enforcing,
+            Self::LocalOriginSuccessRate => cfg.success_rate.enforcing_local_origin,
+            Self::LocalOriginFailurePercentage => cfg.failure_percentage.enforcing_local_origin,
         }
     }
 }
@@ -49,6 +64,10 @@ pub struct HostOutlier {
     /// Ejection multiplier: how many times in a row the host was ejected.
     times_ejected: u32,
     ejected_at: Option<Instant>,
+    /// This interval's external results (HTTP status; local failures too when not split).
+    external: Volume,
+    /// This interval's local-origin results (only with `split_external_local_origin_errors`).
+    local: Volume,
 }
 
 fn is_gateway(status: u16) -> bool {
@@ -66,12 +85,18 @@ impl HostOutlier {
 
     /// Counts one attempt; returns the detector whose threshold was just reached.
     pub fn observe(&mut self, cfg: &OutlierConfig, obs: Observation) -> Option<EjectReason> {
+        let split = cfg.split_external_local_origin_errors;
         let status = match obs {
             Observation::Status(s) => {
                 self.consecutive_local = 0;
+                if split {
+                    // Getting a response means the connection to the host worked.
+                    self.local.record(true);
+                }
                 s
             }
-            _ if cfg.split_external_local_origin_errors => {
+            _ if split => {
+                self.local.record(false);
                 self.consecutive_local += 1;
                 return (self.consecutive_local == cfg.consecutive_local_origin_failure)
                     .then_some(EjectReason::ConsecutiveLocalOriginFailure);
@@ -79,6 +104,7 @@ impl HostOutlier {
             Observation::Timeout => 504,
             Observation::ConnectFailure | Observation::Reset => 503,
         };
+        self.external.record(status < 500);
         if status < 500 {
             self.consecutive_5xx = 0;
             self.consecutive_gateway = 0;
@@ -104,6 +130,18 @@ impl HostOutlier {
         self.consecutive_5xx = 0;
         self.consecutive_gateway = 0;
         self.consecutive_local = 0;
+        self.external = Volume::default();
+        self.local = Volume::default();
+    }
+
+    /// This interval's volumes for the rate detectors (`None` while ejected); starts the next
+    /// interval.
+    pub fn take_volume(&mut self, origin: Origin) -> Option<Volume> {
+        let v = std::mem::take(match origin {
+            Origin::External => &mut self.external,
+            Origin::LocalOrigin => &mut self.local,
+        });
+        (!self.is_ejected()).then_some(v)
     }
 
     /// How long the current (or next) ejection lasts.
@@ -139,9 +177,10 @@ pub fn may_eject(ejected: usize, total: usize, max_ejection_percent: u32) -> boo
 
 #[cfg(test)]
 mod tests {
+    use super::super::policy::{FailurePercentageConfig, SuccessRateConfig};
     use super::*;
 
-    fn cfg() -> OutlierConfig {
+    pub(super) fn cfg() -> OutlierConfig {
         OutlierConfig {
             consecutive_5xx: 3,
             consecutive_gateway_failure: 2,
@@ -154,6 +193,20 @@ mod tests {
             enforcing_consecutive_gateway_failure: 0,
             enforcing_consecutive_local_origin_failure: 100,
             split_external_local_origin_errors: false,
+            success_rate: SuccessRateConfig {
+                minimum_hosts: 5,
+                request_volume: 100,
+                stdev_factor: 1900,
+                enforcing: 100,
+                enforcing_local_origin: 100,
+            },
+            failure_percentage: FailurePercentageConfig {
+                threshold: 85,
+                minimum_hosts: 5,
+                request_volume: 50,
+                enforcing: 0,
+                enforcing_local_origin: 0,
+            },
         }
     }
 
@@ -226,6 +279,52 @@ mod tests {
         h.sweep(&c, t1 + Duration::from_secs(80));
         h.sweep(&c, t1 + Duration::from_secs(90));
         assert_eq!(h.times_ejected(), 1);
+    }
+
+    #[test]
+    fn volumes_count_per_origin_and_reset_each_interval() {
+        let c = cfg();
+        let mut h = HostOutlier::default();
+        h.observe(&c, Observation::Status(200));
+        h.observe(&c, Observation::Status(503));
+        h.observe(&c, Observation::Timeout);
+        let v = h.take_volume(Origin::External);
+        assert_eq!(
+            v,
+            Some(Volume {
+                total: 3,
+                success: 1
+            })
+        );
+        assert_eq!(h.take_volume(Origin::External), Some(Volume::default()));
+        assert_eq!(h.take_volume(Origin::LocalOrigin), Some(Volume::default()));
+        let split = OutlierConfig {
+            split_external_local_origin_errors: true,
+            ..c
+        };
+        h.observe(&split, Observation::Status(503));
+        h.observe(&split, Observation::Reset);
+        assert_eq!(
+            h.take_volume(Origin::External),
+            Some(Volume {
+                total: 1,
+                success: 0
+            })
+        );
+        assert_eq!(
+            h.take_volume(Origin::LocalOrigin),
+            Some(Volume {
+                total: 2,
+                success: 1
+            })
+        );
+        h.observe(&c, Observation::Status(200));
+        h.eject(Instant::now());
+        assert_eq!(
+            h.take_volume(Origin::External),
+            None,
+            "ejected hosts do not qualify"
+        );
     }
 
     #[test]

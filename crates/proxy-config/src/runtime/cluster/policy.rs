@@ -114,23 +114,35 @@ pub struct OutlierConfig {
     pub enforcing_consecutive_gateway_failure: u32,
     pub enforcing_consecutive_local_origin_failure: u32,
     pub split_external_local_origin_errors: bool,
+    pub success_rate: SuccessRateConfig,
+    pub failure_percentage: FailurePercentageConfig,
+}
+
+/// Success-rate ejection (evaluated at each interval sweep). Enforcement values are percents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuccessRateConfig {
+    pub minimum_hosts: u32,
+    pub request_volume: u32,
+    /// The stdev multiplier × 1000 (Envoy's integer encoding: 1900 means 1.9).
+    pub stdev_factor: u32,
+    pub enforcing: u32,
+    pub enforcing_local_origin: u32,
+}
+
+/// Failure-percentage ejection (evaluated at each interval sweep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailurePercentageConfig {
+    pub threshold: u32,
+    pub minimum_hosts: u32,
+    pub request_volume: u32,
+    pub enforcing: u32,
+    pub enforcing_local_origin: u32,
 }
 
 pub fn outlier(at: &At<'_>, o: Option<&m::OutlierDetection>) -> Result<Option<OutlierConfig>> {
     let Some(o) = o else { return Ok(None) };
     let at = at.field("outlier_detection");
-    if o.enforcing_success_rate.is_some_and(|v| v != 0) {
-        return Err(at
-            .field("enforcing_success_rate")
-            .err("success-rate ejection is not supported: set 0"));
-    }
-    let percent = |name: &str, v: Option<u32>, default: u32| -> Result<u32> {
-        let v = v.unwrap_or(default);
-        if v > 100 {
-            return Err(at.field(name).err("must be at most 100"));
-        }
-        Ok(v)
-    };
+    let percent = |name: &str, v: Option<u32>, default: u32| percent(&at, name, v, default);
     let base = o
         .base_ejection_time
         .map_or(Duration::from_secs(30), |d| d.0);
@@ -165,7 +177,58 @@ pub fn outlier(at: &At<'_>, o: Option<&m::OutlierDetection>) -> Result<Option<Ou
             100,
         )?,
         split_external_local_origin_errors: o.split_external_local_origin_errors,
+        success_rate: success_rate(&at, o)?,
+        failure_percentage: failure_percentage(&at, o)?,
     }))
+}
+
+/// A percent field with its default; above 100 is a NACK (Envoy's `lte: 100`).
+fn percent(at: &At<'_>, name: &str, v: Option<u32>, default: u32) -> Result<u32> {
+    let v = v.unwrap_or(default);
+    if v > 100 {
+        return Err(at.field(name).err("must be at most 100"));
+    }
+    Ok(v)
+}
+
+fn success_rate(at: &At<'_>, o: &m::OutlierDetection) -> Result<SuccessRateConfig> {
+    Ok(SuccessRateConfig {
+        minimum_hosts: o.success_rate_minimum_hosts.unwrap_or(5),
+        request_volume: o.success_rate_request_volume.unwrap_or(100),
+        stdev_factor: o.success_rate_stdev_factor.unwrap_or(1900),
+        enforcing: percent(at, "enforcing_success_rate", o.enforcing_success_rate, 100)?,
+        enforcing_local_origin: percent(
+            at,
+            "enforcing_local_origin_success_rate",
+            o.enforcing_local_origin_success_rate,
+            100,
+        )?,
+    })
+}
+
+fn failure_percentage(at: &At<'_>, o: &m::OutlierDetection) -> Result<FailurePercentageConfig> {
+    Ok(FailurePercentageConfig {
+        threshold: percent(
+            at,
+            "failure_percentage_threshold",
+            o.failure_percentage_threshold,
+            85,
+        )?,
+        minimum_hosts: o.failure_percentage_minimum_hosts.unwrap_or(5),
+        request_volume: o.failure_percentage_request_volume.unwrap_or(50),
+        enforcing: percent(
+            at,
+            "enforcing_failure_percentage",
+            o.enforcing_failure_percentage,
+            0,
+        )?,
+        enforcing_local_origin: percent(
+            at,
+            "enforcing_failure_percentage_local_origin",
+            o.enforcing_failure_percentage_local_origin,
+            0,
+        )?,
+    })
 }
 
 /// Envoy's bounds on the ring: default minimum 1024 entries, maximum 8M.
@@ -283,5 +346,37 @@ mod tests {
         assert_eq!(o.max_ejection_time, Duration::from_secs(300));
         assert_eq!(o.max_ejection_percent, 10);
         assert_eq!(o.enforcing_consecutive_gateway_failure, 0);
+        let sr = o.success_rate;
+        assert_eq!(
+            (sr.minimum_hosts, sr.request_volume, sr.stdev_factor),
+            (5, 100, 1900)
+        );
+        assert_eq!((sr.enforcing, sr.enforcing_local_origin), (100, 100));
+        let fp = o.failure_percentage;
+        assert_eq!(
+            (fp.threshold, fp.minimum_hosts, fp.request_volume),
+            (85, 5, 50)
+        );
+        assert_eq!((fp.enforcing, fp.enforcing_local_origin), (0, 0));
+    }
+
+    #[test]
+    fn outlier_percent_over_100_is_nacked_with_its_path() {
+        let at = At::new("Cluster c");
+        let bad = m::OutlierDetection {
+            failure_percentage_threshold: Some(101),
+            ..Default::default()
+        };
+        let e = outlier(&at, Some(&bad)).expect_err("over 100");
+        assert_eq!(e.path, "outlier_detection.failure_percentage_threshold");
+        let bad = m::OutlierDetection {
+            enforcing_local_origin_success_rate: Some(150),
+            ..Default::default()
+        };
+        let e = outlier(&at, Some(&bad)).expect_err("over 100");
+        assert_eq!(
+            e.path,
+            "outlier_detection.enforcing_local_origin_success_rate"
+        );
     }
 }
