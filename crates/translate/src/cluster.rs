@@ -10,13 +10,14 @@ use weft_xds::pb::envoy::config::cluster::v3::cluster::{
     ClusterDiscoveryType, DiscoveryType, DnsLookupFamily, EdsClusterConfig, LbPolicy,
 };
 use weft_xds::pb::envoy::config::core::v3::Http2ProtocolOptions;
+use weft_xds::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use weft_xds::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
 use weft_xds::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::{
     ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
 };
 
 use crate::context::{Context, labels_subset};
-use crate::endpoint::load_assignment;
+use crate::endpoint::{AssignmentOptions, load_assignment};
 use crate::names;
 use crate::pbutil::{ads, any, duration_of};
 use crate::policy::EffectivePolicy;
@@ -70,22 +71,29 @@ pub fn outbound_clusters(
         }
         for (subset, subset_policy, labels) in variants {
             let name = names::outbound_cluster(port.port, &subset, &service.hostname);
-            let mut cluster =
-                outbound_cluster(ctx, service, name, endpoints.get(&port.port), &labels);
+            let mut cluster = outbound_cluster(ctx, service, name);
             let policy = EffectivePolicy::resolve(base_policy, subset_policy, port.port);
             policy.apply_to(&mut cluster);
+            let eps = subset_endpoints(endpoints.get(&port.port), &labels);
             if service.resolution == Resolution::Passthrough {
                 cluster.lb_policy = LbPolicy::ClusterProvided as i32;
             } else {
-                let eps = subset_endpoints(endpoints.get(&port.port), &labels);
-                cluster.transport_socket = client_tls::cluster_transport_socket(
+                client_tls::apply_cluster_tls(
                     ctx,
+                    &mut cluster,
                     service,
-                    port.port,
-                    &subset,
+                    (port.port, &subset),
                     policy.tls.as_ref(),
                     &eps,
                 );
+            }
+            if matches!(
+                service.resolution,
+                Resolution::Dns | Resolution::DnsRoundRobin
+            ) {
+                let name = cluster.name.clone();
+                cluster.load_assignment =
+                    Some(service_assignment(ctx, service, &cluster, &name, &eps));
             }
             let common = policy.common_http_options();
             if port.protocol.is_http2() || common.is_some() {
@@ -120,13 +128,7 @@ fn subset_endpoints<'a>(
         .unwrap_or_default()
 }
 
-fn outbound_cluster(
-    ctx: &Context,
-    service: &Service,
-    name: String,
-    endpoints: Option<&Vec<&Endpoint>>,
-    subset_labels: &BTreeMap<String, String>,
-) -> Cluster {
+fn outbound_cluster(ctx: &Context, service: &Service, name: String) -> Cluster {
     match service.resolution {
         Resolution::ClientSideLb => {
             let mut c = base(ctx, name.clone(), DiscoveryType::Eds);
@@ -143,13 +145,28 @@ fn outbound_cluster(
             } else {
                 DiscoveryType::LogicalDns
             };
-            let mut c = base(ctx, name.clone(), kind);
+            let mut c = base(ctx, name, kind);
             c.dns_lookup_family = DnsLookupFamily::V4Only as i32;
-            let eps: Vec<&Endpoint> = endpoints.map(|e| e.as_slice()).unwrap_or_default().to_vec();
-            c.load_assignment = Some(load_assignment(&name, &eps, subset_labels));
             c
         }
     }
+}
+
+/// The assignment of `cluster` of `service` (EDS or a DNS cluster's own): `endpoints` are
+/// already filtered by subset; with auto mTLS each endpoint says whether it takes mesh mTLS.
+pub fn service_assignment(
+    ctx: &Context,
+    service: &Service,
+    cluster: &Cluster,
+    name: &str,
+    endpoints: &[&Endpoint],
+) -> ClusterLoadAssignment {
+    let takes = |ep: &Endpoint| client_tls::endpoint_takes_istio_mtls(ctx, service, ep);
+    let options = AssignmentOptions {
+        takes_istio_mtls: (!cluster.transport_socket_matches.is_empty())
+            .then_some(&takes as &dyn Fn(&Endpoint) -> bool),
+    };
+    load_assignment(name, endpoints, &BTreeMap::new(), &options)
 }
 
 fn http2_options() -> HttpProtocolOptions {
@@ -180,7 +197,12 @@ pub fn inbound_cluster(ctx: &Context, app_ip: IpAddr, port: u32, http2: bool) ->
         weight: None,
         healthy: true,
     };
-    c.load_assignment = Some(load_assignment(&name, &[&local], &BTreeMap::new()));
+    c.load_assignment = Some(load_assignment(
+        &name,
+        &[&local],
+        &BTreeMap::new(),
+        &AssignmentOptions::default(),
+    ));
     if http2 {
         c.typed_extension_protocol_options.insert(
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(),

@@ -10,6 +10,7 @@ use weft_xds::pb::envoy::config::endpoint::v3::{
 
 use crate::context::labels_subset;
 use crate::pbutil::{socket_address, u32v};
+use crate::security::client_tls;
 
 fn locality(l: Option<&str>) -> Option<Locality> {
     let l = l?;
@@ -21,11 +22,20 @@ fn locality(l: Option<&str>) -> Option<Locality> {
     })
 }
 
+/// What shapes an assignment beyond its endpoints.
+#[derive(Default)]
+pub struct AssignmentOptions<'a> {
+    /// Set when the cluster chooses its transport socket per endpoint (auto mTLS): the
+    /// endpoints it accepts get `tlsMode: istio` socket-match metadata.
+    pub takes_istio_mtls: Option<&'a dyn Fn(&Endpoint) -> bool>,
+}
+
 /// The assignment of `cluster`: the endpoints whose labels include `subset`.
 pub fn load_assignment(
     cluster: &str,
     endpoints: &[&Endpoint],
     subset: &BTreeMap<String, String>,
+    options: &AssignmentOptions<'_>,
 ) -> ClusterLoadAssignment {
     let mut by_locality: BTreeMap<Option<&str>, Vec<LbEndpoint>> = BTreeMap::new();
     for e in endpoints
@@ -37,14 +47,18 @@ pub fn load_assignment(
         } else {
             HealthStatus::Unhealthy
         };
+        let metadata = options
+            .takes_istio_mtls
+            .filter(|takes| takes(e))
+            .map(|_| client_tls::istio_mtls_endpoint_metadata());
         let lb = LbEndpoint {
+            metadata,
             host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(EnvoyEndpoint {
                 address: Some(socket_address(&e.address, e.port)),
                 ..Default::default()
             })),
             health_status: health as i32,
             load_balancing_weight: Some(u32v(e.weight.unwrap_or(1).max(1))),
-            ..Default::default()
         };
         by_locality
             .entry(e.locality.as_deref())

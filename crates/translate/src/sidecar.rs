@@ -11,9 +11,8 @@ use weft_xds::pb::envoy::config::route::v3::{
     DirectResponseAction, Route, RouteAction, RouteConfiguration, VirtualHost, route, route_action,
 };
 
-use crate::cluster::{inbound_cluster, outbound_clusters, special_clusters};
-use crate::context::Context;
-use crate::endpoint::load_assignment;
+use crate::cluster::{inbound_cluster, outbound_clusters, service_assignment, special_clusters};
+use crate::context::{Context, labels_subset};
 use crate::http_route::{RouteScope, default_route, routes};
 use crate::listener::{self, Routes};
 use crate::pbutil::{boolv, duration};
@@ -73,9 +72,16 @@ pub fn clusters_and_endpoints(
                     })
                     .map(|x| x.labels.clone())
                     .unwrap_or_default();
-                let eps = by_port.get(&port).map(Vec::as_slice).unwrap_or_default();
+                let eps: Vec<&Endpoint> = by_port
+                    .get(&port)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .copied()
+                    .filter(|e| labels_subset(&labels, &e.labels))
+                    .collect();
                 out.endpoints
-                    .push(load_assignment(&cluster.name, eps, &labels));
+                    .push(service_assignment(ctx, s, &cluster, &cluster.name, &eps));
             }
             out.clusters.push(cluster);
         }
