@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use weft_registry::{Endpoint, Resolution, Service};
+use weft_registry::{Endpoint, Resolution, Service, ServicePort};
 use weft_xds::pb::envoy::config::cluster::v3::Cluster;
 use weft_xds::pb::envoy::config::cluster::v3::cluster::{
     ClusterDiscoveryType, DiscoveryType, DnsLookupFamily, EdsClusterConfig, LbPolicy,
+    common_lb_config::{LocalityConfigSpecifier, LocalityWeightedLbConfig},
 };
 use weft_xds::pb::envoy::config::core::v3::Http2ProtocolOptions;
 use weft_xds::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
@@ -18,10 +19,10 @@ use weft_xds::pb::envoy::extensions::upstreams::http::v3::http_protocol_options:
 
 use crate::context::{Context, labels_subset};
 use crate::endpoint::{AssignmentOptions, load_assignment};
-use crate::names;
 use crate::pbutil::{ads, any, duration_of};
 use crate::policy::EffectivePolicy;
 use crate::security::client_tls;
+use crate::{locality, names};
 
 fn base(ctx: &Context, name: String, kind: DiscoveryType) -> Cluster {
     Cluster {
@@ -51,14 +52,15 @@ pub fn special_clusters(ctx: &Context) -> Vec<Cluster> {
     vec![blackhole, inbound, passthrough]
 }
 
-/// Clusters of one service for a proxy in `namespace`: one per port, plus one per port and
-/// DestinationRule subset.
+/// Clusters of one service for a proxy in `namespace` (at `locality`, if known): one per
+/// port, plus one per port and DestinationRule subset; EDS clusters come with their load
+/// assignment.
 pub fn outbound_clusters(
     ctx: &Context,
     service: &Service,
-    namespace: &str,
+    (namespace, locality): (&str, Option<&str>),
     endpoints: &BTreeMap<u32, Vec<&Endpoint>>,
-) -> Vec<Cluster> {
+) -> Vec<(Cluster, Option<ClusterLoadAssignment>)> {
     let dr = ctx.destination_rule(&service.hostname, namespace, &service.namespace);
     let mut out = Vec::new();
     for port in &service.ports {
@@ -70,48 +72,104 @@ pub fn outbound_clusters(
             variants.push((name, s.traffic_policy.as_ref(), s.labels.clone()));
         }
         for (subset, subset_policy, labels) in variants {
-            let name = names::outbound_cluster(port.port, &subset, &service.hostname);
-            let mut cluster = outbound_cluster(ctx, service, name);
             let policy = EffectivePolicy::resolve(base_policy, subset_policy, port.port);
-            policy.apply_to(&mut cluster);
             let eps = subset_endpoints(endpoints.get(&port.port), &labels);
-            if service.resolution == Resolution::Passthrough {
-                cluster.lb_policy = LbPolicy::ClusterProvided as i32;
-            } else {
-                client_tls::apply_cluster_tls(
-                    ctx,
-                    &mut cluster,
-                    service,
-                    (port.port, &subset),
-                    policy.tls.as_ref(),
-                    &eps,
-                );
-            }
-            if matches!(
-                service.resolution,
-                Resolution::Dns | Resolution::DnsRoundRobin
-            ) {
-                let name = cluster.name.clone();
-                cluster.load_assignment =
-                    Some(service_assignment(ctx, service, &cluster, &name, &eps));
-            }
-            let common = policy.common_http_options();
-            if port.protocol.is_http2() || common.is_some() {
-                let mut options = if port.protocol.is_http2() {
-                    http2_options()
-                } else {
-                    HttpProtocolOptions::default()
-                };
-                options.common_http_protocol_options = common;
-                cluster.typed_extension_protocol_options.insert(
-                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(),
-                    any(&options),
-                );
-            }
-            out.push(cluster);
+            let variant = Variant {
+                service,
+                port,
+                subset: &subset,
+                policy: &policy,
+                endpoints: &eps,
+            };
+            out.push(outbound_variant(ctx, &variant, locality));
         }
     }
     out
+}
+
+/// One cluster of a service: a port and a subset, with its effective policy and endpoints.
+struct Variant<'a> {
+    service: &'a Service,
+    port: &'a ServicePort,
+    subset: &'a str,
+    policy: &'a EffectivePolicy,
+    endpoints: &'a [&'a Endpoint],
+}
+
+fn outbound_variant(
+    ctx: &Context,
+    v: &Variant<'_>,
+    locality: Option<&str>,
+) -> (Cluster, Option<ClusterLoadAssignment>) {
+    let (service, port, policy) = (v.service, v.port, v.policy);
+    let name = names::outbound_cluster(port.port, v.subset, &service.hostname);
+    let mut cluster = outbound_cluster(ctx, service, name);
+    policy.apply_to(&mut cluster);
+    if service.resolution == Resolution::Passthrough {
+        cluster.lb_policy = LbPolicy::ClusterProvided as i32;
+    } else {
+        client_tls::apply_cluster_tls(
+            ctx,
+            &mut cluster,
+            service,
+            (port.port, v.subset),
+            policy.tls.as_ref(),
+            v.endpoints,
+        );
+    }
+    let mut eds = None;
+    if service.resolution != Resolution::Passthrough {
+        let mut la = service_assignment(ctx, service, &cluster, v.endpoints);
+        apply_locality_lb(ctx, policy, locality, &mut cluster, &mut la);
+        if service.resolution == Resolution::ClientSideLb {
+            eds = Some(la);
+        } else {
+            cluster.load_assignment = Some(la);
+        }
+    }
+    let common = policy.common_http_options();
+    if port.protocol.is_http2() || common.is_some() {
+        let mut options = if port.protocol.is_http2() {
+            http2_options()
+        } else {
+            HttpProtocolOptions::default()
+        };
+        options.common_http_protocol_options = common;
+        cluster.typed_extension_protocol_options.insert(
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(),
+            any(&options),
+        );
+    }
+    (cluster, eds)
+}
+
+/// Locality load balancing for a client at `locality` (nothing when it is unknown).
+fn apply_locality_lb(
+    ctx: &Context,
+    policy: &EffectivePolicy,
+    locality: Option<&str>,
+    cluster: &mut Cluster,
+    la: &mut ClusterLoadAssignment,
+) {
+    let Some(client) = locality.map(locality::parse) else {
+        return;
+    };
+    let rule = policy
+        .load_balancer
+        .as_ref()
+        .and_then(|lb| lb.locality_lb_setting.as_ref());
+    let Some(setting) = locality::effective(rule, ctx.mesh.locality_lb_setting.as_ref()) else {
+        return;
+    };
+    let outlier = cluster.outlier_detection.is_some();
+    if locality::apply(&setting, &client, outlier, la) {
+        let common = cluster
+            .common_lb_config
+            .get_or_insert_with(Default::default);
+        common.locality_config_specifier = Some(LocalityConfigSpecifier::LocalityWeightedLbConfig(
+            LocalityWeightedLbConfig {},
+        ));
+    }
 }
 
 fn subset_endpoints<'a>(
@@ -154,11 +212,10 @@ fn outbound_cluster(ctx: &Context, service: &Service, name: String) -> Cluster {
 
 /// The assignment of `cluster` of `service` (EDS or a DNS cluster's own): `endpoints` are
 /// already filtered by subset; with auto mTLS each endpoint says whether it takes mesh mTLS.
-pub fn service_assignment(
+fn service_assignment(
     ctx: &Context,
     service: &Service,
     cluster: &Cluster,
-    name: &str,
     endpoints: &[&Endpoint],
 ) -> ClusterLoadAssignment {
     let takes = |ep: &Endpoint| client_tls::endpoint_takes_istio_mtls(ctx, service, ep);
@@ -166,7 +223,7 @@ pub fn service_assignment(
         takes_istio_mtls: (!cluster.transport_socket_matches.is_empty())
             .then_some(&takes as &dyn Fn(&Endpoint) -> bool),
     };
-    load_assignment(name, endpoints, &BTreeMap::new(), &options)
+    load_assignment(&cluster.name, endpoints, &BTreeMap::new(), &options)
 }
 
 fn http2_options() -> HttpProtocolOptions {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use weft_registry::Endpoint;
-use weft_xds::pb::envoy::config::core::v3::{HealthStatus, Locality};
+use weft_xds::pb::envoy::config::core::v3::HealthStatus;
 use weft_xds::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint as EnvoyEndpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
 };
@@ -11,16 +11,6 @@ use weft_xds::pb::envoy::config::endpoint::v3::{
 use crate::context::labels_subset;
 use crate::pbutil::{socket_address, u32v};
 use crate::security::client_tls;
-
-fn locality(l: Option<&str>) -> Option<Locality> {
-    let l = l?;
-    let mut parts = l.splitn(3, '/');
-    Some(Locality {
-        region: parts.next().unwrap_or_default().into(),
-        zone: parts.next().unwrap_or_default().into(),
-        sub_zone: parts.next().unwrap_or_default().into(),
-    })
-}
 
 /// What shapes an assignment beyond its endpoints.
 #[derive(Default)]
@@ -72,7 +62,7 @@ pub fn load_assignment(
             .map(|(l, lb_endpoints)| {
                 let weight = u32::try_from(lb_endpoints.len()).unwrap_or(u32::MAX);
                 LocalityLbEndpoints {
-                    locality: locality(l),
+                    locality: l.map(crate::locality::parse),
                     lb_endpoints,
                     load_balancing_weight: Some(u32v(weight)),
                     ..Default::default()
