@@ -11,7 +11,8 @@
 //!   outlier detection, without which the proxy would never leave priority 0, so Istio (and
 //!   weft) only applies it when the cluster has `outlierDetection`.
 //!
-//! TODO: `failoverPriority` (priorities by endpoint labels) is accepted and ignored.
+//! TODO: `failoverPriority` (priorities by endpoint labels). Until then a setting with it
+//! leaves priorities alone rather than applying locality failover Istio would not apply.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -80,7 +81,7 @@ pub fn apply(
         }
         return false;
     }
-    if outlier_detection {
+    if outlier_detection && setting.failover_priority.is_empty() {
         failover(setting, client, la);
     }
     false

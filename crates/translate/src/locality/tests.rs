@@ -82,6 +82,17 @@ fn failover_needs_outlier_detection() {
 }
 
 #[test]
+fn failover_priority_is_not_mistaken_for_locality_failover() {
+    let setting = LocalityLbSetting {
+        failover_priority: vec!["topology.istio.io/network".into()],
+        ..Default::default()
+    };
+    let mut la = assignment(&LOCALITIES);
+    apply(&setting, &parse("r1/z1/s1"), true, &mut la);
+    assert_eq!(priorities(&la), [0, 0, 0, 0, 0]);
+}
+
+#[test]
 fn disabled_setting_is_no_setting_and_the_mesh_default_is_failover() {
     let off = LocalityLbSetting {
         enabled: Some(false),
