@@ -22,6 +22,7 @@ use crate::endpoint::{AssignmentOptions, load_assignment};
 use crate::pbutil::{ads, any, duration_of};
 use crate::policy::EffectivePolicy;
 use crate::security::client_tls;
+use crate::view::ProxyView;
 use crate::{locality, names};
 
 fn base(ctx: &Context, name: String, kind: DiscoveryType) -> Cluster {
@@ -52,16 +53,16 @@ pub fn special_clusters(ctx: &Context) -> Vec<Cluster> {
     vec![blackhole, inbound, passthrough]
 }
 
-/// Clusters of one service for a proxy in `namespace` (at `locality`, if known): one per
+/// Clusters of one service for a proxy (its namespace, labels and locality count): one per
 /// port, plus one per port and DestinationRule subset; EDS clusters come with their load
 /// assignment.
 pub fn outbound_clusters(
     ctx: &Context,
     service: &Service,
-    (namespace, locality): (&str, Option<&str>),
+    view: &ProxyView,
     endpoints: &BTreeMap<u32, Vec<&Endpoint>>,
 ) -> Vec<(Cluster, Option<ClusterLoadAssignment>)> {
-    let dr = ctx.destination_rule(&service.hostname, namespace, &service.namespace);
+    let dr = ctx.destination_rule(&service.hostname, &view.namespace, &service.namespace);
     let mut out = Vec::new();
     for port in &service.ports {
         let base_policy = dr.and_then(|d| d.spec.traffic_policy.as_ref());
@@ -81,7 +82,7 @@ pub fn outbound_clusters(
                 policy: &policy,
                 endpoints: &eps,
             };
-            out.push(outbound_variant(ctx, &variant, locality));
+            out.push(outbound_variant(ctx, &variant, view));
         }
     }
     out
@@ -99,7 +100,7 @@ struct Variant<'a> {
 fn outbound_variant(
     ctx: &Context,
     v: &Variant<'_>,
-    locality: Option<&str>,
+    view: &ProxyView,
 ) -> (Cluster, Option<ClusterLoadAssignment>) {
     let (service, port, policy) = (v.service, v.port, v.policy);
     let name = names::outbound_cluster(port.port, v.subset, &service.hostname);
@@ -119,8 +120,7 @@ fn outbound_variant(
     }
     let mut eds = None;
     if service.resolution != Resolution::Passthrough {
-        let mut la = service_assignment(ctx, service, &cluster, v.endpoints);
-        apply_locality_lb(ctx, policy, locality, &mut cluster, &mut la);
+        let la = assignment_for(ctx, v, view, &mut cluster);
         if service.resolution == Resolution::ClientSideLb {
             eds = Some(la);
         } else {
@@ -143,26 +143,47 @@ fn outbound_variant(
     (cluster, eds)
 }
 
-/// Locality load balancing for a client at `locality` (nothing when it is unknown).
-fn apply_locality_lb(
+/// The endpoints of a variant's cluster with locality load balancing for `view`:
+/// `failoverPriority` groups by endpoint labels (needs outlier detection, as failover does);
+/// distribute and locality failover need the proxy's locality.
+fn assignment_for(
     ctx: &Context,
-    policy: &EffectivePolicy,
-    locality: Option<&str>,
+    v: &Variant<'_>,
+    view: &ProxyView,
     cluster: &mut Cluster,
-    la: &mut ClusterLoadAssignment,
-) {
-    let Some(client) = locality.map(locality::parse) else {
-        return;
-    };
-    let rule = policy
+) -> ClusterLoadAssignment {
+    let rule = v
+        .policy
         .load_balancer
         .as_ref()
         .and_then(|lb| lb.locality_lb_setting.as_ref());
-    let Some(setting) = locality::effective(rule, ctx.mesh.locality_lb_setting.as_ref()) else {
-        return;
-    };
+    let setting = locality::effective(rule, ctx.mesh.locality_lb_setting.as_ref());
     let outlier = cluster.outlier_detection.is_some();
-    if locality::apply(&setting, &client, outlier, la) {
+    let Some(setting) = setting else {
+        return service_assignment(ctx, v.service, cluster, v.endpoints);
+    };
+    if outlier && setting.distribute.is_empty() && !setting.failover_priority.is_empty() {
+        let priority =
+            |ep: &Endpoint| locality::label_priority(&setting.failover_priority, view, ep);
+        let mut groups: BTreeMap<u32, Vec<&Endpoint>> = BTreeMap::new();
+        for ep in v.endpoints {
+            groups.entry(priority(ep)).or_default().push(ep);
+        }
+        let mut la = service_assignment(ctx, v.service, cluster, &[]);
+        for (rank, eps) in (0..).zip(groups.values()) {
+            let part = service_assignment(ctx, v.service, cluster, eps);
+            la.endpoints.extend(part.endpoints.into_iter().map(|mut g| {
+                g.priority = rank;
+                g
+            }));
+        }
+        return la;
+    }
+    let mut la = service_assignment(ctx, v.service, cluster, v.endpoints);
+    let Some(client) = view.locality.as_deref().map(locality::parse) else {
+        return la;
+    };
+    if locality::apply(&setting, &client, outlier, &mut la) {
         let common = cluster
             .common_lb_config
             .get_or_insert_with(Default::default);
@@ -170,6 +191,7 @@ fn apply_locality_lb(
             LocalityWeightedLbConfig {},
         ));
     }
+    la
 }
 
 fn subset_endpoints<'a>(

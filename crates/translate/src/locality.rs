@@ -11,8 +11,13 @@
 //!   outlier detection, without which the proxy would never leave priority 0, so Istio (and
 //!   weft) only applies it when the cluster has `outlierDetection`.
 //!
-//! TODO: `failoverPriority` (priorities by endpoint labels). Until then a setting with it
-//! leaves priorities alone rather than applying locality failover Istio would not apply.
+//! - `failoverPriority` (instead of locality failover, also only with outlier detection): an
+//!   endpoint's priority is how many of the listed labels, counted from the first, fail to
+//!   match the proxy's: `key` compares the endpoint's value with the proxy's, `key=value`
+//!   with `value`; `topology.kubernetes.io/region`, `topology.kubernetes.io/zone` and
+//!   `topology.istio.io/subzone` are read from the localities, `topology.istio.io/network`
+//!   from the endpoint's network and the proxy's label. Priorities are then renumbered
+//!   without gaps.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +25,10 @@ use weft_config::model::networking::traffic_policy::{LocalityDistribute, Localit
 use weft_xds::pb::envoy::config::core::v3::Locality;
 use weft_xds::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 
+use weft_registry::Endpoint;
+
 use crate::pbutil::u32v;
+use crate::view::ProxyView;
 
 /// `region/zone/sub-zone` (missing parts empty) as an Envoy locality.
 pub fn parse(l: &str) -> Locality {
@@ -120,6 +128,44 @@ fn distribute(rule: &LocalityDistribute, la: &mut ClusterLoadAssignment) {
         index += 1;
         !unmatched.contains(&(index - 1))
     });
+}
+
+/// The `failoverPriority` priority of `ep` for the proxy of `view`: the number of labels left
+/// once the first one that does not match is met.
+pub fn label_priority(keys: &[String], view: &ProxyView, ep: &Endpoint) -> u32 {
+    let client = view.locality.as_deref().map(parse).unwrap_or_default();
+    let endpoint = ep.locality.as_deref().map(parse).unwrap_or_default();
+    let matched = keys
+        .iter()
+        .take_while(|key| {
+            let (key, wanted) = match key.split_once('=') {
+                Some((k, v)) => (k, Some(v.to_string())),
+                None => (key.as_str(), None),
+            };
+            let wanted = wanted.or_else(|| topology_value(key, &client, None, &view.labels));
+            let actual = topology_value(key, &endpoint, ep.network.as_deref(), &ep.labels);
+            wanted.is_some() && wanted == actual
+        })
+        .count();
+    u32::try_from(keys.len() - matched).unwrap_or(u32::MAX)
+}
+
+fn topology_value(
+    key: &str,
+    locality: &Locality,
+    network: Option<&str>,
+    labels: &BTreeMap<String, String>,
+) -> Option<String> {
+    let value = match key {
+        "topology.kubernetes.io/region" => Some(locality.region.clone()),
+        "topology.kubernetes.io/zone" => Some(locality.zone.clone()),
+        "topology.istio.io/subzone" => Some(locality.sub_zone.clone()),
+        "topology.istio.io/network" => network
+            .map(str::to_string)
+            .or_else(|| labels.get(key).cloned()),
+        _ => labels.get(key).cloned(),
+    };
+    value.filter(|v| !v.is_empty())
 }
 
 fn locality_of(la: &ClusterLoadAssignment, i: usize) -> Locality {

@@ -46,11 +46,11 @@ pub fn scoped_services<'a>(ctx: &'a Context, view: &ProxyView) -> Vec<&'a Arc<Se
     scope.services(&ctx.registry)
 }
 
-/// Clusters and endpoints for `services` as seen from `namespace`.
+/// Clusters and endpoints for `services` as `view` sees them.
 pub fn clusters_and_endpoints(
     ctx: &Context,
     services: &[&Arc<Service>],
-    (namespace, locality): (&str, Option<&str>),
+    view: &ProxyView,
     out: &mut Resources,
 ) {
     out.clusters.extend(special_clusters(ctx));
@@ -59,7 +59,7 @@ pub fn clusters_and_endpoints(
         for p in &s.ports {
             by_port.insert(p.port, ctx.registry.endpoints(s, p.port).collect());
         }
-        for (cluster, eds) in outbound_clusters(ctx, s, (namespace, locality), &by_port) {
+        for (cluster, eds) in outbound_clusters(ctx, s, view, &by_port) {
             out.endpoints.extend(eds);
             out.clusters.push(cluster);
         }
@@ -69,12 +69,7 @@ pub fn clusters_and_endpoints(
 pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     let mut out = Resources::default();
     let services = scoped_services(ctx, view);
-    clusters_and_endpoints(
-        ctx,
-        &services,
-        (&view.namespace, view.locality.as_deref()),
-        &mut out,
-    );
+    clusters_and_endpoints(ctx, &services, view, &mut out);
     if view.proxyless {
         return out;
     }

@@ -82,7 +82,7 @@ fn failover_needs_outlier_detection() {
 }
 
 #[test]
-fn failover_priority_is_not_mistaken_for_locality_failover() {
+fn failover_priority_replaces_locality_failover() {
     let setting = LocalityLbSetting {
         failover_priority: vec!["topology.istio.io/network".into()],
         ..Default::default()
@@ -159,4 +159,66 @@ fn rule_localities_match_with_wildcards_and_missing_parts() {
     assert!(matches(&l, "r1/z1/s1"));
     assert!(!matches(&l, "r1/z2"));
     assert!(!matches(&l, "r2/*"));
+}
+
+fn endpoint(labels: &[(&str, &str)], locality: &str, network: Option<&str>) -> Endpoint {
+    Endpoint {
+        address: "10.0.0.1".into(),
+        service_port: 80,
+        port: 80,
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        service_account: None,
+        locality: Some(locality.into()),
+        network: network.map(str::to_string),
+        weight: None,
+        healthy: true,
+    }
+}
+
+fn client() -> ProxyView {
+    ProxyView {
+        kind: crate::ProxyKind::Sidecar,
+        namespace: "default".into(),
+        labels: [("rack".to_string(), "a".to_string())].into(),
+        proxyless: false,
+        inbound: Vec::new(),
+        capture: crate::Capture::Redirect,
+        locality: Some("r1/z1/s1".into()),
+    }
+}
+
+#[test]
+fn failover_priority_counts_the_labels_left_after_the_first_mismatch() {
+    let keys: Vec<String> = ["topology.kubernetes.io/region", "rack", "tier=gold"]
+        .map(String::from)
+        .to_vec();
+    let view = client();
+    let all = endpoint(&[("rack", "a"), ("tier", "gold")], "r1/z9", None);
+    let two = endpoint(&[("rack", "a"), ("tier", "silver")], "r1/z9", None);
+    let one = endpoint(&[("rack", "b"), ("tier", "gold")], "r1/z9", None);
+    let none = endpoint(&[("rack", "a"), ("tier", "gold")], "r2/z1", None);
+    assert_eq!(label_priority(&keys, &view, &all), 0);
+    assert_eq!(label_priority(&keys, &view, &two), 1);
+    // A mismatch on `rack` ends the count even though `tier` matches.
+    assert_eq!(label_priority(&keys, &view, &one), 2);
+    assert_eq!(label_priority(&keys, &view, &none), 3);
+}
+
+#[test]
+fn failover_priority_reads_the_network_of_endpoints_and_the_label_of_the_proxy() {
+    let keys = vec!["topology.istio.io/network".to_string()];
+    let mut view = client();
+    let net1 = endpoint(&[], "r1/z1", Some("net1"));
+    // The proxy names no network: nothing matches.
+    assert_eq!(label_priority(&keys, &view, &net1), 1);
+    view.labels
+        .insert("topology.istio.io/network".into(), "net1".into());
+    assert_eq!(label_priority(&keys, &view, &net1), 0);
+    assert_eq!(
+        label_priority(&keys, &view, &endpoint(&[], "r1/z1", Some("net2"))),
+        1
+    );
 }
