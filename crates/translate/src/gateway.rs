@@ -42,7 +42,7 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
         .services()
         .filter(|s| s.export_to.visible_to(&view.namespace))
         .collect();
-    clusters_and_endpoints(ctx, &services, &view.namespace, &mut out);
+    clusters_and_endpoints(ctx, &services, view, &mut out);
     // Port → (gateway `ns/name`, server) for the HTTP servers of the selecting Gateways.
     let mut ports: BTreeMap<u32, Vec<(String, &Server)>> = BTreeMap::new();
     let mut tls_ports: BTreeMap<u32, Vec<(String, &Server)>> = BTreeMap::new();

@@ -13,6 +13,7 @@ mod gateway;
 mod gateway_tls;
 mod http_route;
 mod listener;
+mod locality;
 mod matching;
 pub mod names;
 mod no_capture;

@@ -75,6 +75,9 @@ pub struct Proxy {
     /// `APP_IP` (a weft extension): where the workload itself listens when it cannot share
     /// the proxy's address, as in local mode; inbound clusters use `127.0.0.1` otherwise.
     pub app_ip: Option<IpAddr>,
+    /// `region/zone/sub-zone`: the xDS node's `locality` (set by the control plane), else the
+    /// workload's `istio-locality` label (`region.zone.sub-zone`).
+    pub locality: Option<String>,
 }
 
 /// Why a node could not be accepted.
@@ -145,6 +148,11 @@ impl Proxy {
                 _ => Interception::Redirect,
             },
             app_ip: meta.get("APP_IP").and_then(|ip| ip.parse().ok()),
+            locality: meta
+                .labels
+                .get("istio-locality")
+                .filter(|l| !l.is_empty())
+                .map(|l| l.replace('.', "/")),
         })
     }
 
@@ -186,6 +194,7 @@ mod tests {
         assert!(!p.proxyless_grpc);
         assert_eq!(p.interception, Interception::Redirect);
         assert_eq!(p.app_ip, None);
+        assert_eq!(p.locality, None);
     }
 
     #[test]

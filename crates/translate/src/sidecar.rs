@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use weft_config::model::mesh::OutboundTrafficMode;
 use weft_config::model::networking::OutboundTrafficPolicyMode;
-use weft_registry::{EgressScope, Endpoint, Protocol, Resolution, Service};
+use weft_registry::{EgressScope, Endpoint, Protocol, Service};
 use weft_xds::pb::envoy::config::route::v3::{
     DirectResponseAction, Route, RouteAction, RouteConfiguration, VirtualHost, route, route_action,
 };
 
 use crate::cluster::{inbound_cluster, outbound_clusters, special_clusters};
 use crate::context::Context;
-use crate::endpoint::load_assignment;
 use crate::http_route::{RouteScope, default_route, routes};
 use crate::listener::{self, Routes};
 use crate::pbutil::{boolv, duration};
@@ -47,11 +46,11 @@ pub fn scoped_services<'a>(ctx: &'a Context, view: &ProxyView) -> Vec<&'a Arc<Se
     scope.services(&ctx.registry)
 }
 
-/// Clusters and endpoints for `services` as seen from `namespace`.
+/// Clusters and endpoints for `services` as `view` sees them.
 pub fn clusters_and_endpoints(
     ctx: &Context,
     services: &[&Arc<Service>],
-    namespace: &str,
+    view: &ProxyView,
     out: &mut Resources,
 ) {
     out.clusters.extend(special_clusters(ctx));
@@ -60,39 +59,17 @@ pub fn clusters_and_endpoints(
         for p in &s.ports {
             by_port.insert(p.port, ctx.registry.endpoints(s, p.port).collect());
         }
-        let dr = ctx.destination_rule(&s.hostname, namespace, &s.namespace);
-        for cluster in outbound_clusters(ctx, s, namespace, &by_port) {
-            if s.resolution == Resolution::ClientSideLb {
-                let (port, subset) = cluster_port_subset(&cluster.name);
-                let labels = dr
-                    .and_then(|d| {
-                        d.spec
-                            .subsets
-                            .iter()
-                            .find(|x| x.name.as_deref() == Some(subset))
-                    })
-                    .map(|x| x.labels.clone())
-                    .unwrap_or_default();
-                let eps = by_port.get(&port).map(Vec::as_slice).unwrap_or_default();
-                out.endpoints
-                    .push(load_assignment(&cluster.name, eps, &labels));
-            }
+        for (cluster, eds) in outbound_clusters(ctx, s, view, &by_port) {
+            out.endpoints.extend(eds);
             out.clusters.push(cluster);
         }
     }
 }
 
-fn cluster_port_subset(name: &str) -> (u32, &str) {
-    let mut parts = name.split('|');
-    let _direction = parts.next();
-    let port = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (port, parts.next().unwrap_or(""))
-}
-
 pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     let mut out = Resources::default();
     let services = scoped_services(ctx, view);
-    clusters_and_endpoints(ctx, &services, &view.namespace, &mut out);
+    clusters_and_endpoints(ctx, &services, view, &mut out);
     if view.proxyless {
         return out;
     }

@@ -25,6 +25,8 @@ pub struct ProxyView {
     pub proxyless: bool,
     pub inbound: Vec<InboundPort>,
     pub capture: Capture,
+    /// `region/zone/sub-zone` of the proxy, for locality load balancing.
+    pub locality: Option<String>,
 }
 
 /// How the proxy's listeners are reached, and where its workload listens.
@@ -75,6 +77,7 @@ impl ProxyView {
                     app_ip: proxy.app_ip.unwrap_or(IpAddr::from([127, 0, 0, 1])),
                 },
             },
+            locality: proxy.locality.clone(),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! Header lines of input.yaml:
 //! `# proxy: sidecar~10.1.0.1~reviews-v1.default~default.svc.cluster.local` (required),
 //! `# labels: app=reviews,version=v1`, `# show: routes,clusters` (default: everything),
-//! `# mesh: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}`, `# meta: INTERCEPTION_MODE=NONE` (node metadata).
+//! `# mesh: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}`, `# meta: INTERCEPTION_MODE=NONE` (node metadata),
+//! `# locality: region/zone/sub-zone` (the node's locality).
 //! `UPDATE_SNAPSHOTS=1 cargo test -p weft-translate --test snapshots` rewrites the expectations.
 
 mod support;
@@ -25,6 +26,7 @@ struct Case {
     meta: Vec<(String, String)>,
     show: Vec<String>,
     mesh: String,
+    locality: Option<String>,
 }
 
 fn header(text: &str) -> Case {
@@ -34,6 +36,7 @@ fn header(text: &str) -> Case {
         meta: Vec::new(),
         show: Vec::new(),
         mesh: String::new(),
+        locality: None,
     };
     for line in text.lines().take_while(|l| l.starts_with('#')) {
         let Some((key, value)) = line.trim_start_matches('#').split_once(':') else {
@@ -46,6 +49,7 @@ fn header(text: &str) -> Case {
             "meta" => case.meta = pairs(value),
             "show" => case.show = value.split(',').map(|s| s.trim().to_string()).collect(),
             "mesh" => case.mesh = value.to_string(),
+            "locality" => case.locality = Some(value.to_string()),
             _ => {}
         }
     }
@@ -99,7 +103,10 @@ pub fn resources(input: &Path) -> (weft_translate::Resources, Vec<String>) {
         labels: case.labels.into_iter().collect(),
         strings: case.meta.into_iter().collect(),
     };
-    let proxy = Proxy::parse(&case.proxy, &meta).expect("proxy in header");
+    let mut proxy = Proxy::parse(&case.proxy, &meta).expect("proxy in header");
+    if case.locality.is_some() {
+        proxy.locality = case.locality;
+    }
     (generate_for(&ctx, &proxy), case.show)
 }
 

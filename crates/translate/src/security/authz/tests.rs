@@ -32,6 +32,7 @@ fn view(kind: ProxyKind, namespace: &str, labels: &[(&str, &str)]) -> ProxyView 
         proxyless: false,
         inbound: Vec::new(),
         capture: Capture::Redirect,
+        locality: None,
     }
 }
 
