@@ -72,6 +72,9 @@ stat_block!(HttpStats {
         downstream_rq_timeout,
         downstream_cx_protocol_error,
         downstream_rq_header_timeout,
+        downstream_rq_idle_timeout,
+        downstream_cx_idle_timeout,
+        downstream_cx_max_duration_reached,
         downstream_cx_drain_close
     ],
     gauges: [downstream_cx_active, downstream_rq_active]

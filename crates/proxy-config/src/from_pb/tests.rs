@@ -107,6 +107,50 @@ fn manager_upgrades_and_header_limits_convert() {
 }
 
 #[test]
+fn manager_timeouts_take_envoys_defaults_and_zero_disables() {
+    use std::time::Duration as D;
+    let built_hcm = |m: &hcm::HttpConnectionManager| {
+        let built = build_listener(&listener(&listener_of(m)).unwrap()).unwrap();
+        let NetworkKind::Http(h) = &built.chains[0].kind else {
+            panic!("not an HCM");
+        };
+        (
+            h.stream_idle_timeout,
+            h.idle_timeout,
+            h.max_connection_duration,
+            h.request_timeout,
+        )
+    };
+    let mut m = rds_manager(pack(&Router::default()));
+    assert_eq!(
+        built_hcm(&m),
+        (
+            Some(D::from_secs(300)),
+            Some(D::from_secs(3600)),
+            None,
+            None
+        )
+    );
+    let zero = Some(Duration {
+        seconds: 0,
+        nanos: 0,
+    });
+    let two = Some(Duration {
+        seconds: 2,
+        nanos: 0,
+    });
+    m.stream_idle_timeout = zero;
+    m.request_timeout = two;
+    m.common_http_protocol_options = Some(core::HttpProtocolOptions {
+        idle_timeout: zero,
+        max_connection_duration: two,
+        ..Default::default()
+    });
+    let two = Some(D::from_secs(2));
+    assert_eq!(built_hcm(&m), (None, None, two, two));
+}
+
+#[test]
 fn listener_with_rds_converts_and_compiles() {
     let model = listener(&hcm_listener(pack(&Router::default()))).unwrap();
     let built = build_listener(&model).unwrap();

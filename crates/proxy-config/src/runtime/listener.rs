@@ -82,9 +82,15 @@ pub struct Hcm {
     pub xff_num_trusted_hops: u32,
     pub skip_xff_append: bool,
     pub server_name: String,
+    /// `request_timeout`: the whole request must arrive within it (`None`: no limit).
     pub request_timeout: Option<Duration>,
+    /// `stream_idle_timeout` (default 5 min, `0s` disables): a stream with no bytes either way.
     pub stream_idle_timeout: Option<Duration>,
+    /// `common_http_protocol_options.idle_timeout` (default 1 h, `0s` disables): a connection
+    /// without streams.
     pub idle_timeout: Option<Duration>,
+    /// `common_http_protocol_options.max_connection_duration` (`None`: unlimited).
+    pub max_connection_duration: Option<Duration>,
     /// The HTTP filters before the router, in order.
     pub http_filters: Vec<HttpFilter>,
     /// `upgrade_configs`: the `Upgrade` tokens let through.
@@ -133,6 +139,18 @@ pub struct AccessLogSink {
 
 /// Default TCP proxy idle timeout (Envoy's).
 pub const DEFAULT_TCP_IDLE: Duration = Duration::from_secs(3600);
+/// Envoy's default `stream_idle_timeout`.
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Envoy's default downstream `common_http_protocol_options.idle_timeout`.
+pub const DEFAULT_CONN_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Envoy's convention for timeouts with a default: unset takes the default, `0s` disables.
+fn or_default(d: Option<crate::model::core::Dur>, default: Duration) -> Option<Duration> {
+    match d {
+        None => Some(default),
+        Some(d) => (!d.0.is_zero()).then_some(d.0),
+    }
+}
 
 pub fn build_listener(l: &m::Listener) -> Result<Listener> {
     let resource = format!("Listener {}", l.name);
@@ -304,6 +322,7 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
     let http_filters = build_http_filters(&at.field("http_filters"), &h.http_filters)?;
     let ms = |d: Option<crate::model::core::Dur>| d.filter(|d| !d.0.is_zero()).map(|d| d.0);
     let limits = header_limits(at, h)?;
+    let common = h.common_http_protocol_options.as_ref();
     Ok(Hcm {
         stat_prefix: h.stat_prefix.clone(),
         codec: h.codec_type,
@@ -321,12 +340,12 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
             h.server_name.clone()
         },
         request_timeout: ms(h.request_timeout),
-        stream_idle_timeout: ms(h.stream_idle_timeout).or(Some(Duration::from_secs(300))),
-        idle_timeout: ms(h
-            .common_http_protocol_options
-            .as_ref()
-            .and_then(|o| o.idle_timeout))
-        .or(Some(Duration::from_secs(3600))),
+        stream_idle_timeout: or_default(h.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT),
+        idle_timeout: or_default(
+            common.and_then(|o| o.idle_timeout),
+            DEFAULT_CONN_IDLE_TIMEOUT,
+        ),
+        max_connection_duration: ms(common.and_then(|o| o.max_connection_duration)),
         http_filters,
         upgrades: compile_hcm_upgrades(&at.field("upgrade_configs"), &h.upgrade_configs)?,
         max_request_headers_bytes: limits.0,

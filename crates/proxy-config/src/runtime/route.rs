@@ -93,6 +93,9 @@ pub struct Forward {
     pub stream_duration: StreamDuration,
     /// The route's `upgrade_configs` (overrides of the connection manager's).
     pub upgrades: super::upgrade::Upgrades,
+    /// `idle_timeout`: replaces the manager's `stream_idle_timeout` for this route;
+    /// `None` inherits it, `Some(None)` (`0s`) disables it.
+    pub idle_timeout: Option<Option<Duration>>,
 }
 
 #[derive(Debug)]
@@ -464,6 +467,7 @@ fn build_forward(at: &At<'_>, a: &m::RouteAction, inherited: &Inherited) -> Resu
             .as_ref()
             .map(compile_stream_duration)
             .unwrap_or_default(),
+        idle_timeout: a.idle_timeout.map(|d| (!d.0.is_zero()).then_some(d.0)),
     })
 }
 

@@ -1,13 +1,18 @@
 //! The response body sent downstream: a local reply or the upstream's streamed body (data and
 //! trailers passed through), counting bytes and running a completion hook exactly once when
-//! the body ends or is dropped.
+//! the body ends or is dropped. A streamed body enforces the stream timeouts once the
+//! response has started: the stream is reset, as Envoy does after headers went out.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+
+use super::timeouts::{StreamActivity, StreamExpiry};
 
 /// Called with (bytes sent, whether the body reached its end).
 pub type OnDone = Box<dyn FnOnce(u64, bool) + Send + 'static>;
@@ -16,6 +21,22 @@ pub struct ProxyBody {
     inner: Inner,
     sent: u64,
     on_done: Option<OnDone>,
+    timeouts: Option<TimeoutWatch>,
+}
+
+/// The stream's timers while its response streams.
+struct TimeoutWatch {
+    activity: Arc<StreamActivity>,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// What ends a response stream early.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseBodyError {
+    #[error("upstream response body failed: {0}")]
+    Upstream(#[from] hyper::Error),
+    #[error("{}", .0.body())]
+    Timeout(StreamExpiry),
 }
 
 impl std::fmt::Debug for ProxyBody {
@@ -38,6 +59,7 @@ impl ProxyBody {
             inner: Inner::Full((!b.is_empty()).then_some(b)),
             sent: 0,
             on_done: None,
+            timeouts: None,
         }
     }
 
@@ -46,7 +68,17 @@ impl ProxyBody {
             inner: Inner::Upstream(body),
             sent: 0,
             on_done: None,
+            timeouts: None,
         }
+    }
+
+    /// Enforces the stream's timeouts while an upstream body streams.
+    pub fn with_timeouts(mut self, activity: Arc<StreamActivity>) -> Self {
+        if matches!(self.inner, Inner::Upstream(_)) {
+            let sleep = Box::pin(tokio::time::sleep_until(tokio::time::Instant::now()));
+            self.timeouts = Some(TimeoutWatch { activity, sleep });
+        }
+        self
     }
 
     /// Adds a completion hook; hooks run in the order they were added.
@@ -68,6 +100,29 @@ impl ProxyBody {
     }
 }
 
+impl ProxyBody {
+    /// While the upstream is quiet: the timeout that passed, else the timer armed for the
+    /// next deadline (activity elsewhere, such as request frames, moves it on).
+    fn poll_timeouts(&mut self, cx: &mut Context<'_>) -> Poll<StreamExpiry> {
+        let Some(t) = &mut self.timeouts else {
+            return Poll::Pending;
+        };
+        loop {
+            if t.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            match t.activity.check(Instant::now()) {
+                Err(why) => return Poll::Ready(why),
+                Ok(Some(at)) => t.sleep.as_mut().reset(at.into()),
+                Ok(None) => {
+                    self.timeouts = None;
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
 impl Drop for ProxyBody {
     fn drop(&mut self) {
         let done = self.is_end_stream();
@@ -77,20 +132,32 @@ impl Drop for ProxyBody {
 
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ResponseBodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ResponseBodyError>>> {
         let polled = match &mut self.inner {
             Inner::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            Inner::Upstream(body) => Pin::new(body).poll_frame(cx),
+            Inner::Upstream(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(ResponseBodyError::from))),
+        };
+        let polled = match polled {
+            Poll::Pending => match self.poll_timeouts(cx) {
+                Poll::Ready(why) => Poll::Ready(Some(Err(ResponseBodyError::Timeout(why)))),
+                Poll::Pending => Poll::Pending,
+            },
+            ready => ready,
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(d) = frame.data_ref() {
                     self.sent += d.len() as u64;
+                }
+                if let Some(t) = &self.timeouts {
+                    t.activity.touch();
                 }
             }
             Poll::Ready(None) => self.finish(true),

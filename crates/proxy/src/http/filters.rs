@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use http::{Request, Response};
-use hyper::body::Incoming;
 use weft_proxy_config::model::route::TlsRequirement;
 use weft_proxy_config::runtime::Hcm;
 use weft_proxy_config::runtime::cors::CorsDecision;
@@ -16,6 +15,7 @@ use weft_proxy_config::runtime::fault::Abort;
 use weft_proxy_config::runtime::listener::HttpFilterKind;
 use weft_proxy_config::runtime::route::{Route, VirtualHost};
 
+use super::request_body::DownstreamBody;
 use super::{Ctx, Outcome, ProxyBody, reply};
 
 pub const FAULT_ABORT_BODY: &str = "fault filter abort";
@@ -51,7 +51,7 @@ type LocalReply = (Response<ProxyBody>, Outcome);
 pub async fn run(
     ctx: &Ctx,
     route: &Route,
-    req: &mut Request<Incoming>,
+    req: &mut Request<DownstreamBody>,
 ) -> Result<Filtered, LocalReply> {
     let mut out = Filtered::default();
     for f in &ctx.hcm.http_filters {

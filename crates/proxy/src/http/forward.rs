@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
-use hyper::body::Incoming;
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::lb::pick_weighted;
 use weft_proxy_config::runtime::UpstreamProtocol;
@@ -15,6 +14,7 @@ use weft_proxy_config::runtime::route::{ClusterChoice, Forward, Route, RouteTabl
 
 use super::attempt::{self, Answer, AttemptPlan, Attempts, Failure, RequestHead};
 use super::request_body;
+use super::request_body::DownstreamBody;
 use super::{Ctx, Outcome, ProxyBody, mirror, reply, upgrade};
 use crate::state::Live;
 use crate::upstream::RequestPermit;
@@ -52,7 +52,7 @@ pub async fn forward(
     live: &Arc<Live>,
     routed: &Routed<'_>,
     f: &Forward,
-    mut req: Request<Incoming>,
+    mut req: Request<DownstreamBody>,
     rec: &mut LogRecord,
 ) -> (Response<ProxyBody>, Outcome) {
     let (cluster_name, wc_ops) = choose_cluster(&f.clusters);
@@ -132,7 +132,7 @@ async fn run_within(
 }
 
 /// The route's hash policies over the request; a generated cookie value is random.
-fn request_hash(ctx: &Ctx, f: &Forward, req: &Request<Incoming>, path: &str) -> HashOutcome {
+fn request_hash(ctx: &Ctx, f: &Forward, req: &Request<DownstreamBody>, path: &str) -> HashOutcome {
     let input = HashInput {
         headers: req.headers(),
         path,
@@ -264,13 +264,13 @@ fn choose_cluster(c: &ClusterChoice) -> (&str, Option<&HeaderOps>) {
 }
 
 fn build_upstream_request(
-    req: Request<Incoming>,
+    req: Request<DownstreamBody>,
     routed: &Routed<'_>,
     f: &Forward,
     wc_ops: Option<&HeaderOps>,
     protocol: UpstreamProtocol,
     authority: &str,
-) -> (RequestHead, Incoming) {
+) -> (RequestHead, DownstreamBody) {
     let route = routed.route;
     let (mut parts, body) = req.into_parts();
     let original = parts

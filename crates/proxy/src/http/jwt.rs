@@ -9,10 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Method, Request};
-use hyper::body::Incoming;
 use serde_json::{Map, Value};
 use weft_proxy_config::runtime::jwt::{self, JwksSource, JwtAuthn, JwtError};
 
+use super::request_body::DownstreamBody;
 use super::{Ctx, Outcome, ProxyBody, reply};
 
 type LocalReply = (http::Response<ProxyBody>, Outcome);
@@ -20,7 +20,7 @@ type LocalReply = (http::Response<ProxyBody>, Outcome);
 pub async fn run(
     ctx: &Ctx,
     authn: &JwtAuthn,
-    req: &mut Request<Incoming>,
+    req: &mut Request<DownstreamBody>,
     metadata: &mut Map<String, Value>,
 ) -> Result<(), LocalReply> {
     if authn.bypass_cors_preflight && is_cors_preflight(req) {
@@ -69,7 +69,7 @@ pub async fn run(
     Ok(())
 }
 
-fn is_cors_preflight(req: &Request<Incoming>) -> bool {
+fn is_cors_preflight(req: &Request<DownstreamBody>) -> bool {
     let h = req.headers();
     req.method() == Method::OPTIONS
         && h.contains_key(http::header::ORIGIN)
@@ -78,7 +78,7 @@ fn is_cors_preflight(req: &Request<Incoming>) -> bool {
 
 /// Envoy's answer: the status text as body, `www-authenticate` naming the request's URL as
 /// realm (RFC 6750), with `error="invalid_token"` unless the token was missing.
-fn denied(req: &Request<Incoming>, path: &str, e: JwtError) -> LocalReply {
+fn denied(req: &Request<DownstreamBody>, path: &str, e: JwtError) -> LocalReply {
     let mut resp = reply::local(e.http_status(), &e.to_string());
     let host = req
         .uri()

@@ -12,6 +12,7 @@ pub(crate) mod rbac;
 mod reply;
 mod request_body;
 mod tee;
+mod timeouts;
 mod upgrade;
 mod upstream_body;
 
@@ -31,6 +32,8 @@ use weft_proxy_config::runtime::route::{Action, RequestView};
 use weft_proxy_config::runtime::{Hcm, Listener};
 
 pub use body::ProxyBody;
+use request_body::DownstreamBody;
+use timeouts::{ConnExpiry, ConnStreams, StreamActivity, StreamExpiry};
 pub use upstream_body::UpstreamBody;
 
 use crate::ConnMeta;
@@ -54,6 +57,8 @@ struct Ctx {
     stats: Arc<HttpStats>,
     /// `http.<prefix>.rbac.*`, when the manager has an RBAC filter.
     rbac_stats: Option<Arc<crate::stats::RbacStats>>,
+    /// Open streams, for the connection's idle timeout.
+    streams: ConnStreams,
 }
 
 /// What a request's handling left for the response hooks.
@@ -91,6 +96,7 @@ pub async fn serve(
         hcm: hcm.clone(),
         meta,
         stats: stats.clone(),
+        streams: ConnStreams::new(),
     });
     let drain_ctx = ctx.clone();
     let svc = service_fn(move |req| handle(ctx.clone(), req));
@@ -108,9 +114,10 @@ pub async fn serve(
 
 type ConnResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-/// Drives the connection; once a config update replaces its listener, shuts it down
-/// gracefully as Envoy drains a replaced listener: h2 gets GOAWAY and finishes its open
-/// streams, an idle HTTP/1.1 connection closes at once and a busy one after its response.
+/// Drives the connection; once a config update replaces its listener, or the connection
+/// reaches its idle timeout or maximum duration, shuts it down gracefully as Envoy drains a
+/// connection: h2 gets GOAWAY and finishes its open streams, an idle HTTP/1.1 connection
+/// closes at once and a busy one after its response.
 async fn drain_on_replace<C>(
     conn: C,
     ctx: &Ctx,
@@ -120,18 +127,29 @@ where
     C: std::future::Future<Output = ConnResult> + GracefulConnection,
 {
     let mut conn = std::pin::pin!(conn);
+    let (idle, max) = (ctx.hcm.idle_timeout, ctx.hcm.max_connection_duration);
+    let expired = ctx.streams.expired(idle, max);
+    let mut expired = std::pin::pin!(expired);
     loop {
         tokio::select! {
             done = conn.as_mut() => return done,
             changed = epochs.changed() => {
                 if changed.is_err() || ctx.shared.listener_replaced(&ctx.listener) {
                     ctx.stats.downstream_cx_drain_close.inc();
-                    conn.as_mut().shutdown_gracefully();
-                    return conn.await;
+                    break;
                 }
+            }
+            why = expired.as_mut() => {
+                match why {
+                    ConnExpiry::Idle => ctx.stats.downstream_cx_idle_timeout.inc(),
+                    ConnExpiry::MaxDuration => ctx.stats.downstream_cx_max_duration_reached.inc(),
+                };
+                break;
             }
         }
     }
+    conn.as_mut().shutdown_gracefully();
+    conn.await
 }
 
 /// hyper's connection types expose `graceful_shutdown` as an inherent method; this names it.
@@ -189,29 +207,34 @@ fn count_connection_error(stats: &HttpStats, e: &(dyn std::error::Error + 'stati
     }
 }
 
-async fn handle(
-    ctx: Arc<Ctx>,
-    mut req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
     let live = ctx.shared.live.load_full();
     ctx.stats.downstream_rq_total.inc();
     ctx.stats.downstream_rq_active.inc();
+    ctx.streams.stream_started();
     match req.version() {
         http::Version::HTTP_2 => ctx.stats.downstream_rq_http2_total.inc(),
         _ => ctx.stats.downstream_rq_http1_total.inc(),
     };
+    let hcm = &ctx.hcm;
+    let activity = Arc::new(StreamActivity::new(
+        hcm.stream_idle_timeout,
+        hcm.request_timeout,
+    ));
+    let mut req = req.map(|b| DownstreamBody::new(b, activity.clone()));
     let req_version = req.version();
     let request_id = prepare_request(&ctx, &mut req);
     let mut rec = log_record(&ctx, &req);
-    let (mut resp, outcome) = dispatch(&ctx, &live, req, &mut rec).await;
-    let replaced = ctx.shared.listener_replaced(&ctx.listener);
-    let h1 = req_version < http::Version::HTTP_2;
+    let (mut resp, outcome) = tokio::select! {
+        done = dispatch(&ctx, &live, req, &mut rec, &activity) => done,
+        why = activity.expired() => stream_timeout_reply(&ctx, why),
+    };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ctx.hcm.server_name) {
         h.insert(http::header::SERVER, v);
     }
-    if replaced && h1 {
+    if req_version < http::Version::HTTP_2 && ctx.shared.listener_replaced(&ctx.listener) {
         h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     if ctx.hcm.always_set_request_id_in_response
@@ -227,23 +250,71 @@ async fn handle(
     if !ctx.hcm.access_log.is_empty() {
         rec.response_headers = resp.headers().clone();
     }
-    let hook_ctx = ctx.clone();
-    let resp = resp.map(move |b| {
-        b.on_done(Box::new(move |sent, _complete| {
-            hook_ctx.stats.downstream_rq_active.dec();
-            if hook_ctx.hcm.access_log.is_empty() {
-                return;
-            }
-            rec.bytes_sent = sent;
-            rec.duration = started.elapsed();
-            live.log(&hook_ctx.hcm.access_log, |s| s.format.render(&rec));
-        }))
-    });
-    Ok(resp)
+    let done = StreamEnd {
+        ctx: ctx.clone(),
+        live,
+        rec,
+        started,
+        activity: activity.clone(),
+    };
+    Ok(resp.map(move |b| {
+        b.with_timeouts(activity)
+            .on_done(Box::new(move |sent, complete| done.finish(sent, complete)))
+    }))
+}
+
+/// A stream timeout before the response started: Envoy's 408 local reply.
+fn stream_timeout_reply(ctx: &Ctx, why: StreamExpiry) -> (Response<ProxyBody>, Outcome) {
+    count_stream_timeout(ctx, why);
+    let flags = match why {
+        StreamExpiry::Idle => "SI",
+        StreamExpiry::Request => "-",
+    };
+    let details = why.details().into();
+    (reply::local(408, why.body()), Outcome { flags, details })
+}
+
+fn count_stream_timeout(ctx: &Ctx, why: StreamExpiry) {
+    match why {
+        StreamExpiry::Idle => ctx.stats.downstream_rq_idle_timeout.inc(),
+        StreamExpiry::Request => ctx.stats.downstream_rq_timeout.inc(),
+    };
+}
+
+/// What is left to do when a response body ends: counters and the access log.
+struct StreamEnd {
+    ctx: Arc<Ctx>,
+    live: Arc<Live>,
+    rec: LogRecord,
+    started: Instant,
+    activity: Arc<StreamActivity>,
+}
+
+impl StreamEnd {
+    fn finish(mut self, sent: u64, complete: bool) {
+        let ctx = &self.ctx;
+        ctx.stats.downstream_rq_active.dec();
+        ctx.streams.stream_ended();
+        // A timeout after the response started resets the stream.
+        let timed_out = self.activity.fired().filter(|_| !complete);
+        if let Some(why) = timed_out {
+            count_stream_timeout(ctx, why);
+        }
+        if ctx.hcm.access_log.is_empty() {
+            return;
+        }
+        if timed_out == Some(StreamExpiry::Idle) {
+            self.rec.response_flags = "SI".into();
+        }
+        self.rec.bytes_sent = sent;
+        self.rec.duration = self.started.elapsed();
+        let rec = &self.rec;
+        self.live.log(&ctx.hcm.access_log, |s| s.format.render(rec));
+    }
 }
 
 /// Request id, `x-forwarded-for` and `x-forwarded-proto`, as Envoy's connection manager.
-fn prepare_request(ctx: &Ctx, req: &mut Request<Incoming>) -> Option<HeaderValue> {
+fn prepare_request(ctx: &Ctx, req: &mut Request<DownstreamBody>) -> Option<HeaderValue> {
     let hcm = &ctx.hcm;
     let h = req.headers_mut();
     if hcm.use_remote_address && !is_internal(ctx.meta.peer.ip()) {
@@ -320,7 +391,7 @@ fn uuid_v4() -> String {
     )
 }
 
-fn authority(req: &Request<Incoming>) -> String {
+fn authority(req: &Request<DownstreamBody>) -> String {
     req.uri()
         .authority()
         .map(|a| a.as_str().to_string())
@@ -340,7 +411,7 @@ pub(crate) fn peer_uri_sans(meta: &ConnMeta) -> String {
         .unwrap_or_default()
 }
 
-fn log_record(ctx: &Ctx, req: &Request<Incoming>) -> LogRecord {
+fn log_record(ctx: &Ctx, req: &Request<DownstreamBody>) -> LogRecord {
     let mut rec = LogRecord {
         start_time: Some(SystemTime::now()),
         method: req.method().to_string(),
@@ -371,8 +442,9 @@ fn log_record(ctx: &Ctx, req: &Request<Incoming>) -> LogRecord {
 async fn dispatch(
     ctx: &Ctx,
     live: &Arc<Live>,
-    mut req: Request<Incoming>,
+    mut req: Request<DownstreamBody>,
     rec: &mut LogRecord,
+    activity: &StreamActivity,
 ) -> (Response<ProxyBody>, Outcome) {
     let no_route = || {
         ctx.stats.no_route.inc();
@@ -402,6 +474,11 @@ async fn dispatch(
         return no_route();
     };
     rec.route_name = route.name.clone();
+    if let Action::Forward(f) = &route.action
+        && let Some(idle) = f.idle_timeout
+    {
+        activity.set_idle_timeout(idle);
+    }
     if let Some(reply) = filters::require_tls(ctx, vh, &rec.authority, &path) {
         return reply;
     }
@@ -432,7 +509,7 @@ async fn run_action(
     ctx: &Ctx,
     live: &Arc<Live>,
     routed: &forward::Routed<'_>,
-    req: Request<Incoming>,
+    req: Request<DownstreamBody>,
     rec: &mut LogRecord,
 ) -> (Response<ProxyBody>, Outcome) {
     let local = |resp| {

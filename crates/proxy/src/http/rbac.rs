@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::Request;
-use hyper::body::Incoming;
 use weft_proxy_config::runtime::matcher::PseudoHeaders;
 use weft_proxy_config::runtime::rbac::{Check, Input, PeerCert, Rbac, RequestInput};
 use weft_proxy_config::runtime::route::Route;
 
+use super::request_body::DownstreamBody;
 use super::{Ctx, Outcome, X_FORWARDED_FOR, reply};
 use crate::ConnMeta;
 use crate::stats::RbacStats;
@@ -26,7 +26,7 @@ pub(super) fn run(
     filter_name: &str,
     configured: &Arc<Rbac>,
     route: &Route,
-    req: &Request<Incoming>,
+    req: &Request<DownstreamBody>,
     metadata: &serde_json::Map<String, serde_json::Value>,
 ) -> Option<LocalReply> {
     let rbac = match route.filters.rbac(filter_name) {

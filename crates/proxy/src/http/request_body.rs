@@ -1,21 +1,75 @@
 //! The downstream request body as the forwarding path needs it: absent, teed (streamed to the
-//! attempt while a copy of up to 64 KiB is kept for retries and mirrors), or streamed once.
+//! attempt while a copy of up to 64 KiB is kept for retries and mirrors), or streamed once;
+//! each frame counts as stream activity for the stream timeouts.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+
+use super::timeouts::StreamActivity;
+
+/// The downstream request's body: hyper's, with its frames recorded as stream activity.
+#[derive(Debug)]
+pub struct DownstreamBody {
+    inner: Incoming,
+    activity: Arc<StreamActivity>,
+}
+
+impl DownstreamBody {
+    pub fn new(inner: Incoming, activity: Arc<StreamActivity>) -> Self {
+        if inner.is_end_stream() {
+            activity.request_done();
+        }
+        Self { inner, activity }
+    }
+}
+
+impl Body for DownstreamBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(_))) => {
+                self.activity.touch();
+                if self.inner.is_end_stream() {
+                    self.activity.request_done();
+                }
+            }
+            Poll::Ready(None) => self.activity.request_done(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 use super::tee::{MAX_BUFFERED_BODY, Tee};
 use super::upstream_body::UpstreamBody;
 
 #[derive(Debug)]
 pub enum RequestBody {
-    /// No body; the original (ended) `Incoming` serves the first send.
-    Empty(Option<Incoming>),
+    /// No body; the original (ended) body serves the first send.
+    Empty(Option<DownstreamBody>),
     Teed(Tee),
     /// Sent as is, once (no retry policy or mirror, or announced larger than the limit).
-    Untouched(Option<Incoming>),
+    Untouched(Option<DownstreamBody>),
 }
 
 impl RequestBody {
@@ -69,8 +123,7 @@ impl MirrorSource {
 
 /// Decides how the body travels: teed when it may be sent again (`want_copy`) and is not
 /// announced larger than the limit, else untouched.
-pub fn prepare(body: Incoming, content_length: Option<u64>, want_copy: bool) -> RequestBody {
-    use http_body::Body as _;
+pub fn prepare(body: DownstreamBody, content_length: Option<u64>, want_copy: bool) -> RequestBody {
     if body.is_end_stream() {
         return RequestBody::Empty(Some(body));
     }

@@ -5,7 +5,6 @@
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use weft_proxy_config::runtime::UpstreamProtocol;
@@ -13,6 +12,7 @@ use weft_proxy_config::runtime::route::Forward;
 use weft_proxy_config::runtime::upgrade::upgrade_allowed;
 
 use super::Ctx;
+use super::request_body::DownstreamBody;
 
 /// A downstream request that asked for an allowed upgrade.
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub struct Requested {
 }
 
 /// The upgrade the request asks for (HTTP/1.1 with `connection: upgrade` and `upgrade`).
-fn asked(req: &Request<Incoming>) -> Option<HeaderValue> {
+fn asked(req: &Request<DownstreamBody>) -> Option<HeaderValue> {
     if req.version() != Version::HTTP_11 {
         return None;
     }
@@ -43,7 +43,7 @@ pub fn prepare(
     ctx: &Ctx,
     f: &Forward,
     protocol: UpstreamProtocol,
-    req: &mut Request<Incoming>,
+    req: &mut Request<DownstreamBody>,
 ) -> Option<Requested> {
     let token = asked(req)?;
     let name = token.to_str().ok()?;
@@ -69,7 +69,7 @@ impl Requested {
     /// `None` when the upstream did not switch protocols.
     pub fn on_response<H: Send + 'static>(
         self,
-        resp: &mut Response<Incoming>,
+        resp: &mut Response<hyper::body::Incoming>,
         hold: H,
     ) -> Result<HeaderValue, H> {
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -90,7 +90,7 @@ impl Requested {
 /// header is returned), else the caller (returned back).
 pub fn switch<H: Send + 'static>(
     upgrade: Option<Requested>,
-    resp: &mut Response<Incoming>,
+    resp: &mut Response<hyper::body::Incoming>,
     hold: H,
 ) -> (Option<HeaderValue>, Option<H>) {
     let Some(u) = upgrade else {

@@ -6,15 +6,14 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::request_body::DownstreamBody;
+use super::tee::{DownstreamBodyError, TeeBody};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
-
-use super::tee::{DownstreamBodyError, TeeBody};
 
 #[derive(Debug)]
 pub enum UpstreamBody {
-    Streamed(Incoming),
+    Streamed(DownstreamBody),
     Teed(TeeBody),
     Full(Option<Bytes>),
 }
