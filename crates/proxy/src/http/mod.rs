@@ -6,6 +6,7 @@ mod attempt;
 mod body;
 mod filters;
 mod forward;
+mod forwarded;
 mod jwt;
 mod mirror;
 pub(crate) mod rbac;
@@ -20,7 +21,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::header::{HeaderName, HeaderValue};
+use http::header::HeaderValue;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -41,9 +42,7 @@ use crate::state::{Live, Shared};
 use crate::stats::HttpStats;
 use crate::tls::Stream;
 
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+use forwarded::{X_REQUEST_ID, prepare_request};
 
 struct Ctx {
     shared: Arc<Shared>,
@@ -313,84 +312,6 @@ impl StreamEnd {
     }
 }
 
-/// Request id, `x-forwarded-for` and `x-forwarded-proto`, as Envoy's connection manager.
-fn prepare_request(ctx: &Ctx, req: &mut Request<DownstreamBody>) -> Option<HeaderValue> {
-    let hcm = &ctx.hcm;
-    let h = req.headers_mut();
-    if hcm.use_remote_address && !is_internal(ctx.meta.peer.ip()) {
-        strip_envoy_headers(h);
-    }
-    if hcm.use_remote_address && !hcm.skip_xff_append {
-        let ip = ctx.meta.peer.ip().to_string();
-        let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
-            _ => ip,
-        };
-        if let Ok(v) = HeaderValue::from_str(&xff) {
-            h.insert(X_FORWARDED_FOR.clone(), v);
-        }
-    }
-    if hcm.use_remote_address || !h.contains_key(&X_FORWARDED_PROTO) {
-        let proto = if ctx.meta.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
-    }
-    let keep = h.contains_key(&X_REQUEST_ID)
-        && (hcm.preserve_external_request_id || !hcm.use_remote_address);
-    if !keep
-        && hcm.generate_request_id
-        && let Ok(v) = HeaderValue::from_str(&uuid_v4())
-    {
-        h.insert(X_REQUEST_ID.clone(), v);
-    }
-    h.get(&X_REQUEST_ID).cloned()
-}
-
-/// Envoy's default internal addresses: loopback and private ranges (RFC 1918, RFC 4193).
-fn is_internal(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
-        std::net::IpAddr::V6(v6) => {
-            let mapped = v6
-                .to_ipv4_mapped()
-                .is_some_and(|v4| v4.is_loopback() || v4.is_private());
-            mapped || v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00
-        }
-    }
-}
-
-/// An external caller must not steer the proxy (`x-envoy-upstream-rq-timeout-ms`,
-/// `x-envoy-max-retries`, ...) nor pretend to be internal: its `x-envoy-*` headers go, as
-/// Envoy sanitizes external requests when it uses the remote address.
-fn strip_envoy_headers(h: &mut http::HeaderMap) {
-    let names: Vec<HeaderName> = h
-        .keys()
-        .filter(|k| k.as_str().starts_with("x-envoy-"))
-        .cloned()
-        .collect();
-    for name in names {
-        h.remove(&name);
-    }
-}
-
-/// A random (version 4) UUID.
-fn uuid_v4() -> String {
-    let a = fastrand::u128(..);
-    let a = (a & !(0xF << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let hex = format!("{a:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
 fn authority(req: &Request<DownstreamBody>) -> String {
     req.uri()
         .authority()
@@ -532,39 +453,5 @@ async fn run_action(
             local(reply::redirect(r, prefix, &rec.authority, &path))
         }
         Action::Forward(f) => forward::forward(ctx, live, routed, f, req, rec).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn internal_addresses_are_loopback_and_private_ranges() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.9",
-            "192.168.1.1",
-            "::1",
-            "fd00::1",
-        ] {
-            assert!(is_internal(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
-            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
-    fn external_requests_lose_every_x_envoy_header() {
-        let mut h = http::HeaderMap::new();
-        h.insert("x-envoy-upstream-rq-timeout-ms", "1".parse().unwrap());
-        h.insert("x-envoy-max-retries", "9".parse().unwrap());
-        h.insert("x-request-id", "keep".parse().unwrap());
-        strip_envoy_headers(&mut h);
-        assert_eq!(h.len(), 1);
-        assert!(h.contains_key("x-request-id"));
     }
 }

@@ -11,8 +11,9 @@ use weft_proxy_config::runtime::matcher::PseudoHeaders;
 use weft_proxy_config::runtime::rbac::{Check, Input, PeerCert, Rbac, RequestInput};
 use weft_proxy_config::runtime::route::Route;
 
+use super::forwarded::X_FORWARDED_FOR;
 use super::request_body::DownstreamBody;
-use super::{Ctx, Outcome, X_FORWARDED_FOR, reply};
+use super::{Ctx, Outcome, reply};
 use crate::ConnMeta;
 use crate::stats::RbacStats;
 
