@@ -18,6 +18,7 @@ mod jwks;
 mod listener;
 mod network_rbac;
 mod orig_dst;
+mod pipe;
 mod pool;
 pub mod secrets;
 mod state;

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use weft_proxy_config::access_log::LogRecord;
 use weft_proxy_config::lb::pick_weighted;
 use weft_proxy_config::runtime::TcpProxy;
 use weft_proxy_config::runtime::route::ClusterChoice;
 
 use crate::ConnMeta;
+use crate::pipe::{PipeEnd, pipe};
 use crate::pool::{ConnectError, connect_tcp};
 use crate::state::Shared;
 use crate::tls::Stream;
@@ -136,65 +136,11 @@ impl Drop for CxGuard {
     }
 }
 
-/// What a finished copy moved and why it ended.
-struct Piped {
-    received: u64,
-    sent: u64,
-    end: PipeEnd,
-}
-
-enum PipeEnd {
-    Closed,
-    Idle,
-    Drained,
-}
-
-/// Copies both ways until both sides closed, the idle timeout passed or `drained` resolved.
-async fn pipe<D, U>(
-    down: D,
-    up: U,
-    idle: Option<std::time::Duration>,
-    drained: impl std::future::Future<Output = ()>,
-) -> Piped
-where
-    D: AsyncRead + AsyncWrite,
-    U: AsyncRead + AsyncWrite,
-{
-    let (mut dr, mut dw) = tokio::io::split(down);
-    let (mut ur, mut uw) = tokio::io::split(up);
-    let (mut rx, mut tx) = (0u64, 0u64);
-    let (mut dbuf, mut ubuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
-    let (mut down_open, mut up_open) = (true, true);
-    let idle = idle.unwrap_or(std::time::Duration::from_secs(u64::from(u32::MAX)));
-    let mut drained = std::pin::pin!(drained);
-    let end = loop {
-        if !(down_open || up_open) {
-            break PipeEnd::Closed;
-        }
-        tokio::select! {
-            r = dr.read(&mut dbuf), if down_open => match r {
-                Ok(0) | Err(_) => { down_open = false; let _ = uw.shutdown().await; }
-                Ok(n) => { rx += n as u64; if uw.write_all(&dbuf[..n]).await.is_err() { break PipeEnd::Closed; } }
-            },
-            r = ur.read(&mut ubuf), if up_open => match r {
-                Ok(0) | Err(_) => { up_open = false; let _ = dw.shutdown().await; }
-                Ok(n) => { tx += n as u64; if dw.write_all(&ubuf[..n]).await.is_err() { break PipeEnd::Closed; } }
-            },
-            _ = tokio::time::sleep(idle) => break PipeEnd::Idle,
-            _ = drained.as_mut() => break PipeEnd::Drained,
-        }
-    };
-    Piped {
-        received: rx,
-        sent: tx,
-        end,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use crate::state::Live;
     use crate::stats::Stats;
     use crate::upstream::build_clusters;

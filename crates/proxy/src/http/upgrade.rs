@@ -106,10 +106,18 @@ async fn splice<H>(downstream: OnUpgrade, upstream: OnUpgrade, hold: H) {
     let (d, u) = tokio::join!(downstream, upstream);
     match (d, u) {
         (Ok(d), Ok(u)) => {
-            let (mut d, mut u) = (TokioIo::new(d), TokioIo::new(u));
-            if let Err(e) = tokio::io::copy_bidirectional(&mut d, &mut u).await {
-                tracing::debug!(error = %e, "upgraded connection ended");
-            }
+            let piped = crate::pipe::pipe(
+                TokioIo::new(d),
+                TokioIo::new(u),
+                None,
+                std::future::pending(),
+            )
+            .await;
+            tracing::debug!(
+                received = piped.received,
+                sent = piped.sent,
+                "upgraded connection ended"
+            );
         }
         (Err(e), _) | (_, Err(e)) => tracing::debug!(error = %e, "upgrade did not complete"),
     }
