@@ -320,3 +320,29 @@ async fn retry_budget_keeps_a_total_outage_from_multiplying_load() {
         Some(0)
     );
 }
+
+#[tokio::test]
+async fn a_lone_request_frees_its_retry_slot_before_the_next_retry() {
+    // As in Envoy, a request's retry slot is given back when its retry fails, before the
+    // next retry asks for one: max_retries 1 limits parallel retries, not a request's tries.
+    let (backend, hits) = scripted_backend(|_| 503, Duration::ZERO).await;
+    let port = free_port();
+    let yaml = bootstrap(
+        &[http_listener(port, &retrying_route("/", "single"))],
+        &[outage_cluster("single", backend, "max_retries: 1")],
+    );
+    let p = proxy(&yaml).await;
+    let r = get(SocketAddr::from(([127, 0, 0, 1], port)), "x", "/", &[]).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(hits.count(), 4, "1 try and 3 retries");
+    let stat = |n: &'static str| admin_stat(&p, n);
+    assert_eq!(stat("cluster.single.upstream_rq_retry").await, Some(3));
+    assert_eq!(
+        stat("cluster.single.upstream_rq_retry_overflow").await,
+        Some(0)
+    );
+    assert_eq!(
+        stat("cluster.single.upstream_rq_retry_limit_exceeded").await,
+        Some(1)
+    );
+}
