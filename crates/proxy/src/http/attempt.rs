@@ -286,6 +286,9 @@ pub async fn run(
             // The body outgrew the retry buffer while it streamed: no retry, as in Envoy.
             return done(result, false);
         }
+        // The slot of the retry that just failed is free again before the next one asks,
+        // as in Envoy: the limit is on parallel retries, not on one request's retries.
+        _retry_permit = None;
         let Some(permit) = plan.cluster.retry_permit() else {
             stats.upstream_rq_retry_overflow.inc();
             return done(result, false);

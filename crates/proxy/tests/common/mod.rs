@@ -181,3 +181,86 @@ pub fn has_curl() -> bool {
 pub async fn admin(p: &Proxy, path: &str) -> Reply {
     get(p.admin_addr(), "admin", path, &[]).await
 }
+
+/// What a [`scripted_backend`] saw: when each request arrived, in order.
+#[derive(Debug, Default)]
+pub struct Hits(std::sync::Mutex<Vec<std::time::Instant>>);
+
+impl Hits {
+    pub fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    pub fn times(&self) -> Vec<std::time::Instant> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// A backend whose status for its n-th request (0-based) is `status(n)`, answered after
+/// `delay`; every arrival is recorded.
+pub async fn scripted_backend(
+    status: fn(usize) -> u16,
+    delay: Duration,
+) -> (SocketAddr, std::sync::Arc<Hits>) {
+    let sock = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let hits = std::sync::Arc::new(Hits::default());
+    let seen = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = sock.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |_req: Request<Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let n = {
+                            let mut times = seen.0.lock().unwrap();
+                            times.push(std::time::Instant::now());
+                            times.len() - 1
+                        };
+                        tokio::time::sleep(delay).await;
+                        let mut resp = Response::new(Full::new(Bytes::from_static(b"scripted")));
+                        *resp.status_mut() = hyper::StatusCode::from_u16(status(n)).unwrap();
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, hits)
+}
+
+/// Sends `total` GETs of `path`, `concurrency` at a time; returns their statuses.
+pub async fn burst(addr: SocketAddr, path: &str, total: usize, concurrency: usize) -> Vec<u16> {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (next, path) = (next.clone(), path.to_string());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                    statuses.push(get(addr, "x", &path, &[]).await.status);
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(total);
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    all
+}
+
+/// One counter or gauge from the admin `/stats` text (`None` when absent).
+pub async fn admin_stat(p: &Proxy, name: &str) -> Option<i64> {
+    let body = admin(p, &format!("/stats?filter={name}")).await.body;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .and_then(|v| v.trim().parse().ok())
+}
