@@ -96,7 +96,8 @@ def build_weft(repo: str) -> str:
             f"cargo build --release -p weft failed:\n{tail}\n"
             "(use --weft-bin PATH or --no-build to bench an existing binary)"
         )
-    return os.path.join(repo, "target", "release", "weft")
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(repo, "target")
+    return os.path.join(target, "release", "weft")
 
 
 def weft_proxy_caps(weft: str) -> dict:
