@@ -74,13 +74,15 @@ pub async fn proxy(
 }
 
 /// An upstream connection with the guards that keep its gauges right while it lives.
-struct Upstream {
-    stream: Stream,
+pub(crate) struct Upstream {
+    pub(crate) stream: Stream,
     _active: ActiveRequest,
     _cx: CxGuard,
 }
 
-async fn connect(
+/// Picks a host of `cluster_name` and connects to it (circuit breakers, outlier reports,
+/// gauges); on failure, Envoy's response flag.
+pub(crate) async fn connect(
     live: &crate::state::Live,
     cluster_name: &str,
     rec: &mut LogRecord,
@@ -140,10 +142,10 @@ impl Drop for CxGuard {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use crate::state::Live;
     use crate::stats::Stats;
     use crate::upstream::build_clusters;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// Without iptables no connection has a redirected destination, so this drives the
     /// tcp_proxy connect step directly with the original destination a capture would give.

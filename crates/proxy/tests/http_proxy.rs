@@ -199,8 +199,7 @@ async fn keep_alive_reuses_upstream_connection() {
 
 #[tokio::test]
 async fn h2c_downstream_with_curl() {
-    if !has_curl() {
-        eprintln!("SKIP: curl not installed");
+    if !curl_or_skip() {
         return;
     }
     let (_p, addr) = setup().await;

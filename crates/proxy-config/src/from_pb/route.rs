@@ -198,10 +198,11 @@ fn route_match(at: &At<'_>, mm: &pb::RouteMatch) -> Result<m::RouteMatch> {
         Some(P::Path(p)) => out.path = Some(p.clone()),
         Some(P::SafeRegex(r)) => out.safe_regex = Some(regex(r)),
         Some(P::PathSeparatedPrefix(p)) => out.path_separated_prefix = Some(p.clone()),
+        Some(P::ConnectMatcher(_)) => out.connect_matcher = Some(serde_json::json!({})),
         Some(_) => {
-            return Err(
-                at.err("only prefix, path, safe_regex and path_separated_prefix are supported")
-            );
+            return Err(at.err(
+                "only prefix, path, safe_regex, path_separated_prefix and connect_matcher are supported",
+            ));
         }
         None => out.prefix = Some(String::new()),
     }
@@ -347,12 +348,29 @@ fn route_action(at: &At<'_>, a: &pb::RouteAction) -> Result<m::RouteAction> {
         upgrade_configs: a
             .upgrade_configs
             .iter()
-            .map(|u| m::RouteUpgradeConfig {
-                upgrade_type: u.upgrade_type.clone(),
-                enabled: u.enabled.map(|b| b.value),
-                connect_config: u.connect_config.as_ref().map(|_| serde_json::json!({})),
-            })
-            .collect(),
+            .enumerate()
+            .map(|(i, u)| route_upgrade(&at.field("upgrade_configs").index(i), u))
+            .collect::<Result<_>>()?,
+    })
+}
+
+fn route_upgrade(
+    at: &At<'_>,
+    u: &pb::route_action::UpgradeConfig,
+) -> Result<m::RouteUpgradeConfig> {
+    if let Some(c) = &u.connect_config {
+        let cat = at.field("connect_config");
+        if c.proxy_protocol_config.is_some() {
+            return Err(cat.field("proxy_protocol_config").err("not supported"));
+        }
+        if c.allow_post {
+            return Err(cat.field("allow_post").err("not supported"));
+        }
+    }
+    Ok(m::RouteUpgradeConfig {
+        upgrade_type: u.upgrade_type.clone(),
+        enabled: u.enabled.map(|b| b.value),
+        connect_config: u.connect_config.as_ref().map(|_| serde_json::json!({})),
     })
 }
 

@@ -98,7 +98,7 @@ fn manager_upgrades_and_header_limits_convert() {
         h.request_headers_timeout,
         Some(std::time::Duration::from_secs(2))
     );
-    m.upgrade_configs[0].upgrade_type = "CONNECT".into();
+    m.upgrade_configs[0].upgrade_type = String::new();
     let err = build_listener(&listener(&listener_of(&m)).unwrap()).unwrap_err();
     assert!(
         err.to_string().contains("upgrade_configs[0].upgrade_type"),

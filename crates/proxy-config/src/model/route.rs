@@ -95,6 +95,8 @@ pub struct RouteMatch {
     pub path: Option<String>,
     pub safe_regex: Option<RegexMatcher>,
     pub path_separated_prefix: Option<String>,
+    /// `connect_matcher: {}`: matches CONNECT requests, and only them.
+    pub connect_matcher: Option<Value>,
     pub case_sensitive: Option<bool>,
     pub headers: Vec<HeaderMatcher>,
     pub query_parameters: Vec<QueryParameterMatcher>,
@@ -124,7 +126,8 @@ pub struct RouteAction {
 pub struct RouteUpgradeConfig {
     pub upgrade_type: String,
     pub enabled: Option<bool>,
-    /// CONNECT termination is not supported: only absence is accepted.
+    /// `connect_config: {}` on a CONNECT entry: the proxy terminates CONNECT (answers 200
+    /// and tunnels the bytes to the route's cluster). Its fields are not supported.
     pub connect_config: Option<Value>,
 }
 

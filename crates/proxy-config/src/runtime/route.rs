@@ -69,6 +69,8 @@ enum PathMatch {
     Exact(String),
     Regex(Regex),
     SeparatedPrefix(String),
+    /// `connect_matcher`: CONNECT requests.
+    Connect,
 }
 
 #[derive(Debug)]
@@ -181,7 +183,13 @@ impl Route {
             path: req.path,
             scheme: req.scheme,
         };
+        // CONNECT carries no path: only a connect_matcher route takes it, as in Envoy.
+        let is_connect = req.method.eq_ignore_ascii_case("CONNECT");
+        if is_connect != matches!(self.path, PathMatch::Connect) {
+            return false;
+        }
         let path_ok = match &self.path {
+            PathMatch::Connect => true,
             PathMatch::Prefix(p) => starts_with(req.path, p, self.case_sensitive),
             PathMatch::Exact(p) => equals(path_only, p, self.case_sensitive),
             PathMatch::Regex(re) => full_match(re, path_only),
@@ -204,7 +212,7 @@ impl Route {
         match &self.path {
             PathMatch::Prefix(p) | PathMatch::SeparatedPrefix(p) => Some(p),
             PathMatch::Exact(p) => Some(p),
-            PathMatch::Regex(_) => None,
+            PathMatch::Regex(_) | PathMatch::Connect => None,
         }
     }
 }
@@ -368,10 +376,14 @@ fn build_path(at: &At<'_>, m: &m::RouteMatch) -> Result<PathMatch> {
         }
         found.push(PathMatch::SeparatedPrefix(p.clone()));
     }
+    if m.connect_matcher.is_some() {
+        found.push(PathMatch::Connect);
+    }
+    const KINDS: &str = "prefix, path, safe_regex, path_separated_prefix, connect_matcher";
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(at.err("one of prefix, path, safe_regex, path_separated_prefix is required")),
-        _ => Err(at.err("only one of prefix, path, safe_regex, path_separated_prefix may be set")),
+        0 => Err(at.err(format!("one of {KINDS} is required"))),
+        _ => Err(at.err(format!("only one of {KINDS} may be set"))),
     }
 }
 

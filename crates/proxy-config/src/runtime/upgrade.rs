@@ -1,6 +1,7 @@
 //! Protocol upgrades (`upgrade_configs`): the `Upgrade` tokens a connection manager lets
-//! through, a route's `enabled` override, and the decision for one request. CONNECT is not
-//! supported and is rejected where it is configured.
+//! through, a route's `enabled` override, and the decision for one request. CONNECT is the
+//! upgrade type `connect`; it is supported when terminated here (a route's CONNECT entry
+//! with `connect_config`), not forwarded upstream as a CONNECT request.
 
 use crate::error::{At, Result};
 use crate::model::http::UpgradeConfig;
@@ -8,29 +9,34 @@ use crate::model::route::RouteUpgradeConfig;
 
 /// Upgrade types (lowercase) with whether each is enabled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Upgrades(Vec<(String, bool)>);
+pub struct Upgrades {
+    types: Vec<(String, bool)>,
+    /// A route's CONNECT entry has `connect_config`: CONNECT is terminated here.
+    terminate_connect: bool,
+}
 
 impl Upgrades {
     fn enabled(&self, upgrade: &str) -> Option<bool> {
-        self.0
+        self.types
             .iter()
             .find(|(t, _)| t.eq_ignore_ascii_case(upgrade))
             .map(|(_, e)| *e)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.types.is_empty()
     }
+}
+
+/// Whether a CONNECT request on a route is terminated: the manager lists CONNECT and the
+/// route's CONNECT entry (with `connect_config`) is enabled.
+pub fn connect_terminated(hcm: &Upgrades, route: &Upgrades) -> bool {
+    route.terminate_connect && upgrade_allowed(hcm, route, "connect")
 }
 
 fn upgrade_type(at: &At<'_>, t: &str) -> Result<String> {
     if t.is_empty() {
         return Err(at.field("upgrade_type").err("must not be empty"));
-    }
-    if t.eq_ignore_ascii_case("connect") {
-        return Err(at
-            .field("upgrade_type")
-            .err("CONNECT is not supported (only Upgrade-header upgrades such as websocket)"));
     }
     Ok(t.to_ascii_lowercase())
 }
@@ -50,23 +56,37 @@ pub fn compile_hcm_upgrades(at: &At<'_>, list: &[UpgradeConfig]) -> Result<Upgra
             u.enabled.unwrap_or(true),
         ));
     }
-    Ok(Upgrades(out))
+    Ok(Upgrades {
+        types: out,
+        terminate_connect: false,
+    })
 }
 
 /// A route's `upgrade_configs`; `enabled` defaults to true.
 pub fn compile_route_upgrades(at: &At<'_>, list: &[RouteUpgradeConfig]) -> Result<Upgrades> {
-    let mut out = Vec::new();
+    let mut out = Upgrades::default();
     for (i, u) in list.iter().enumerate() {
         let uat = at.index(i);
-        if u.connect_config.is_some() {
-            return Err(uat.field("connect_config").err("CONNECT is not supported"));
+        let kind = upgrade_type(&uat, &u.upgrade_type)?;
+        let connect = kind == "connect";
+        match (connect, u.connect_config.is_some()) {
+            (true, false) => {
+                return Err(uat.field("connect_config").err(
+                    "required for CONNECT: CONNECT is terminated here, not forwarded upstream",
+                ));
+            }
+            (false, true) => {
+                return Err(uat
+                    .field("connect_config")
+                    .err("only for upgrade_type CONNECT"));
+            }
+            _ => {}
         }
-        out.push((
-            upgrade_type(&uat, &u.upgrade_type)?,
-            u.enabled.unwrap_or(true),
-        ));
+        let enabled = u.enabled.unwrap_or(true);
+        out.terminate_connect |= connect && enabled;
+        out.types.push((kind, enabled));
     }
-    Ok(Upgrades(out))
+    Ok(out)
 }
 
 /// Whether a request asking for `upgrade` may be upgraded: the connection manager must list
@@ -114,12 +134,28 @@ mod tests {
     }
 
     #[test]
-    fn connect_and_upgrade_filters_are_rejected() {
-        let e = hcm(serde_json::json!([{"upgrade_type": "CONNECT"}])).unwrap_err();
+    fn connect_is_terminated_only_with_connect_config() {
+        let on = hcm(serde_json::json!([{"upgrade_type": "CONNECT"}])).expect("hcm");
+        let terminated =
+            route(serde_json::json!([{"upgrade_type": "CONNECT", "connect_config": {}}]))
+                .expect("route");
+        let disabled = route(serde_json::json!([
+            {"upgrade_type": "CONNECT", "connect_config": {}, "enabled": false}
+        ]))
+        .expect("route");
+        assert!(connect_terminated(&on, &terminated));
+        assert!(!connect_terminated(&on, &disabled));
+        assert!(!connect_terminated(&on, &Upgrades::default()));
+        assert!(!connect_terminated(&Upgrades::default(), &terminated));
+        let e = route(serde_json::json!([{"upgrade_type": "CONNECT"}])).unwrap_err();
         assert!(
-            e.to_string().contains("upgrade_configs[0].upgrade_type"),
+            e.to_string().contains("upgrade_configs[0].connect_config"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn upgrade_filters_and_stray_connect_config_are_rejected() {
         let e =
             hcm(serde_json::json!([{"upgrade_type": "websocket", "filters": [{}]}])).unwrap_err();
         assert!(e.to_string().contains("upgrade_configs[0].filters"), "{e}");

@@ -25,7 +25,7 @@ const CONNECTION_TERMINATION: &str = "upstream connect error or disconnect/reset
 const OVERFLOW: &str =
     "upstream connect error or disconnect/reset before headers. reset reason: overflow";
 
-fn fail(
+pub(super) fn fail(
     status: u16,
     body: &str,
     flags: &'static str,
@@ -55,6 +55,9 @@ pub async fn forward(
     mut req: Request<DownstreamBody>,
     rec: &mut LogRecord,
 ) -> (Response<ProxyBody>, Outcome) {
+    if req.method() == http::Method::CONNECT {
+        return super::connect::terminate(ctx, live, f, req, rec).await;
+    }
     let (cluster_name, wc_ops) = choose_cluster(&f.clusters);
     rec.upstream_cluster = cluster_name.to_string();
     let Some(cluster) = live.clusters.get(cluster_name) else {
@@ -252,7 +255,7 @@ fn failure_reply(e: &Failure, exhausted: bool) -> (u16, &'static str, &'static s
     }
 }
 
-fn choose_cluster(c: &ClusterChoice) -> (&str, Option<&HeaderOps>) {
+pub(super) fn choose_cluster(c: &ClusterChoice) -> (&str, Option<&HeaderOps>) {
     match c {
         ClusterChoice::Single(name) => (name, None),
         ClusterChoice::Weighted(list) => {

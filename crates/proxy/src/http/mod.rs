@@ -4,6 +4,7 @@
 
 mod attempt;
 mod body;
+mod connect;
 mod filters;
 mod forward;
 mod forwarded;

@@ -177,6 +177,21 @@ pub fn has_curl() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether curl can be used; without it prints `SKIP`, or fails under
+/// WEFT_REQUIRE_ALL_TESTS=1 (CI installs curl).
+#[allow(dead_code)]
+pub fn curl_or_skip() -> bool {
+    if has_curl() {
+        return true;
+    }
+    assert!(
+        std::env::var("WEFT_REQUIRE_ALL_TESTS").as_deref() != Ok("1"),
+        "WEFT_REQUIRE_ALL_TESTS=1 but curl is not installed"
+    );
+    eprintln!("SKIP: curl not installed");
+    false
+}
+
 /// Reads an admin endpoint.
 pub async fn admin(p: &Proxy, path: &str) -> Reply {
     get(p.admin_addr(), "admin", path, &[]).await
