@@ -13,6 +13,7 @@ use weft_control::debounce::DebounceOptions;
 use weft_control::server::{ControlOptions, ControlPlane};
 use weft_xds::pb::envoy::config::cluster::v3::Cluster;
 use weft_xds::pb::envoy::config::core::v3::Node;
+use weft_xds::pb::envoy::config::listener::v3::Listener;
 use weft_xds::pb::envoy::config::route::v3::RouteConfiguration;
 use weft_xds::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use weft_xds::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
@@ -99,12 +100,21 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 }
 
 struct Client {
+    node: Node,
     tx: mpsc::Sender<DiscoveryRequest>,
     rx: tonic::Streaming<DiscoveryResponse>,
 }
 
 impl Client {
     async fn connect(addr: std::net::SocketAddr) -> Client {
+        let node = Node {
+            id: NODE.into(),
+            ..Default::default()
+        };
+        Client::connect_as(addr, node).await
+    }
+
+    async fn connect_as(addr: std::net::SocketAddr, node: Node) -> Client {
         let mut c = AggregatedDiscoveryServiceClient::connect(format!("http://{addr}"))
             .await
             .expect("connect");
@@ -114,7 +124,7 @@ impl Client {
             .await
             .expect("stream")
             .into_inner();
-        Client { tx, rx }
+        Client { node, tx, rx }
     }
 
     async fn request(
@@ -125,10 +135,7 @@ impl Client {
         error: Option<&str>,
     ) {
         let req = DiscoveryRequest {
-            node: Some(Node {
-                id: NODE.into(),
-                ..Default::default()
-            }),
+            node: Some(self.node.clone()),
             type_url: url.into(),
             resource_names: names.iter().map(|s| s.to_string()).collect(),
             version_info: ack
@@ -228,6 +235,65 @@ async fn file_changes_reach_a_subscribed_proxy() {
     );
     assert!(metrics.contains("weft_rejected_configs 1"), "{metrics}");
     assert!(metrics.contains("pilot_xds 1"), "{metrics}");
+
+    cp.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const GRPC_SERVICE: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [echo.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 7070, name: grpc, protocol: GRPC}]
+  endpoints: [{address: 10.1.0.21}]
+"#;
+
+fn listener_names(r: &DiscoveryResponse) -> Vec<String> {
+    r.resources
+        .iter()
+        .map(|a| weft_xds::unpack::<Listener>(a).expect("listener").name)
+        .collect()
+}
+
+/// A proxyless gRPC client subscribes to LDS and CDS by name (not wildcard) and gets exactly
+/// the resources it names, also when it adds a name in an ACK.
+#[tokio::test]
+async fn proxyless_grpc_client_gets_named_listeners_and_clusters() {
+    let dir = temp_dir("proxyless");
+    std::fs::write(dir.join("echo.yaml"), GRPC_SERVICE).expect("write");
+    let cp = start(&dir).await;
+    let node = Node {
+        id: NODE.into(),
+        metadata: Some(weft_xds::struct_from_json(
+            &serde_json::json!({"GENERATOR": "grpc"}),
+        )),
+        ..Default::default()
+    };
+    let mut c = Client::connect_as(cp.xds_address, node).await;
+    let target = "echo.default.svc.cluster.local:7070";
+
+    c.request(LISTENER, &[target], None, None).await;
+    let lds = c.next().await;
+    assert_eq!(listener_names(&lds), vec![target.to_string()]);
+    let l: Listener = weft_xds::unpack(&lds.resources[0]).expect("listener");
+    assert!(l.api_listener.is_some(), "{l:?}");
+
+    c.request(LISTENER, &[target, "nothing.example:1"], Some(&lds), None)
+        .await;
+    let again = c.next().await;
+    assert_eq!(listener_names(&again), vec![target.to_string()]);
+    c.request(LISTENER, &[target, "nothing.example:1"], Some(&again), None)
+        .await;
+
+    let cluster = "outbound|7070||echo.default.svc.cluster.local";
+    c.request(CLUSTER, &[cluster], None, None).await;
+    let cds = c.next().await;
+    assert_eq!(cds.type_url, CLUSTER);
+    assert_eq!(cluster_names(&cds), vec![cluster.to_string()]);
 
     cp.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

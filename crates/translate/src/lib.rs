@@ -20,6 +20,7 @@ mod no_capture;
 mod pbutil;
 mod policy;
 pub mod proxy;
+mod proxyless;
 mod security;
 mod sidecar;
 mod tcp_route;

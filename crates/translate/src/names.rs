@@ -15,6 +15,12 @@ pub fn listener(address: &str, port: u32) -> String {
     format!("{address}_{port}")
 }
 
+/// `echo.default.svc.cluster.local:7070`: a proxyless gRPC client's listener and route
+/// configuration, named like the client's target (`xds:///HOST:PORT`).
+pub fn api_listener(host: &str, port: u32) -> String {
+    format!("{host}:{port}")
+}
+
 /// `http.8080`: a gateway's route configuration for a port.
 pub fn gateway_route(port: u32) -> String {
     format!("http.{port}")

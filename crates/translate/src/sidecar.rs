@@ -71,6 +71,7 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
     let services = scoped_services(ctx, view);
     clusters_and_endpoints(ctx, &services, view, &mut out);
     if view.proxyless {
+        crate::proxyless::generate(ctx, view, &services, &mut out);
         return out;
     }
     let fallback = fallback(ctx, view);
