@@ -194,29 +194,39 @@ fn write_bootstrap(dir: &Path, xds: SocketAddr) -> PathBuf {
     path
 }
 
-/// Runs the xDS client for `count` calls (bounded to 90 s) and returns the calls per backend.
-fn call_through_xds(
-    python: &Path,
-    dir: &Path,
-    control: &Control,
-    count: u32,
-) -> BTreeMap<String, u64> {
+/// A running xds_client.py with its output files.
+struct Client {
+    child: Running,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+/// Starts the xDS client with `args` (COUNT [UNTIL]).
+fn spawn_client(python: &Path, dir: &Path, control: &Control, args: &[String]) -> Client {
     let bootstrap = write_bootstrap(dir, control.xds);
     let (out, err) = (dir.join("client.out"), dir.join("client.err"));
     let child = Command::new(python)
         .arg(scripts_dir().join("xds_client.py"))
         .arg(format!("{HOST}:{PORT}"))
-        .arg(count.to_string())
+        .args(args)
         .env("GRPC_XDS_BOOTSTRAP", &bootstrap)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).expect("client out"))
         .stderr(std::fs::File::create(&err).expect("client err"))
         .spawn()
         .expect("spawn xds_client.py");
-    let mut client = Running(child);
+    Client {
+        child: Running(child),
+        out,
+        err,
+    }
+}
+
+/// Waits (bounded to 90 s) for the client and returns the calls per backend.
+fn finish_client(mut client: Client, control: &Control) -> BTreeMap<String, u64> {
     let deadline = Instant::now() + Duration::from_secs(90);
     let status = loop {
-        if let Some(status) = client.0.try_wait().expect("wait for client") {
+        if let Some(status) = client.child.0.try_wait().expect("wait for client") {
             break Some(status);
         }
         if Instant::now() > deadline {
@@ -228,8 +238,8 @@ fn call_through_xds(
         let syncz = http_get(control.http, "/debug/syncz").unwrap_or_default();
         format!(
             "client stdout:\n{}\nclient stderr:\n{}\ncontrol log:\n{}\nsyncz:\n{syncz}",
-            read(&out),
-            read(&err),
+            read(&client.out),
+            read(&client.err),
             read(&control.log)
         )
     };
@@ -238,12 +248,23 @@ fn call_through_xds(
         "xds_client.py failed ({status:?}):\n{}",
         report()
     );
-    let stdout = read(&out);
+    let stdout = read(&client.out);
     let backends = stdout
         .lines()
         .find_map(|l| l.strip_prefix("BACKENDS "))
         .unwrap_or_else(|| panic!("no BACKENDS line:\n{}", report()));
     serde_json::from_str(backends).expect("BACKENDS is a JSON object of counts")
+}
+
+/// Runs the xDS client for `count` calls and returns the calls per backend.
+fn call_through_xds(
+    python: &Path,
+    dir: &Path,
+    control: &Control,
+    count: u32,
+) -> BTreeMap<String, u64> {
+    let client = spawn_client(python, dir, control, &[count.to_string()]);
+    finish_client(client, control)
 }
 
 fn service_entry(endpoints: &[(u16, &str)]) -> String {
@@ -330,5 +351,40 @@ spec:
     assert_eq!(calls.values().sum::<u64>(), 40, "{calls:?}");
     assert!(calls.get("v1").is_some_and(|n| *n > 0), "{calls:?}");
     assert!(calls.get("v2").is_some_and(|n| *n > 0), "{calls:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An endpoint change reaches a running client: the ServiceEntry's endpoint moves from
+/// backend `a` to backend `b` while the client keeps calling, and its calls follow.
+#[test]
+fn an_endpoint_change_reaches_a_running_grpc_client() {
+    let python = match python() {
+        Ok(p) => p,
+        Err(reason) => return skip(&reason),
+    };
+    let dir = scratch("churn");
+    let (a, b) = (start_backend(&python, "a"), start_backend(&python, "b"));
+    let config = dir.join("config/echo.yaml");
+    std::fs::write(&config, service_entry(&[(a.port, "v1")])).expect("write config");
+    let control = start_control(&dir);
+    let client = spawn_client(&python, &dir, &control, &["600".into(), "b".into()]);
+    // Bounded wait for the first reply (from a) before the change.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read(&client.out).contains("REPLY a:") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        read(&client.out).contains("REPLY a:"),
+        "{}",
+        read(&client.err)
+    );
+    std::fs::write(&config, service_entry(&[(b.port, "v1")])).expect("rewrite config");
+    let calls = finish_client(client, &control);
+    assert!(calls.get("a").is_some_and(|n| *n > 0), "{calls:?}");
+    assert_eq!(
+        calls.get("b"),
+        Some(&1),
+        "stops at b's first answer: {calls:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
