@@ -271,6 +271,16 @@ fn connection_manager(
             &at.field("request_headers_timeout"),
             h.request_headers_timeout.as_ref(),
         )?,
+        normalize_path: h.normalize_path.map(|b| b.value),
+        merge_slashes: h.merge_slashes,
+        path_with_escaped_slashes_action: enum_named(
+            &at.field("path_with_escaped_slashes_action"),
+            hcm::http_connection_manager::PathWithEscapedSlashesAction::try_from(
+                h.path_with_escaped_slashes_action,
+            )
+            .ok()
+            .map(|a| a.as_str_name()),
+        )?,
     })
 }
 
@@ -294,6 +304,9 @@ fn hcm_rest(h: &hcm::HttpConnectionManager) -> hcm::HttpConnectionManager {
     left.upgrade_configs.clear();
     left.max_request_headers_kb = None;
     left.request_headers_timeout = None;
+    left.normalize_path = None;
+    left.merge_slashes = false;
+    left.path_with_escaped_slashes_action = 0;
     left
 }
 

@@ -39,6 +39,22 @@ pub struct HttpConnectionManager {
     pub upgrade_configs: Vec<UpgradeConfig>,
     pub max_request_headers_kb: Option<u32>,
     pub request_headers_timeout: Option<Dur>,
+    pub normalize_path: Option<bool>,
+    pub merge_slashes: bool,
+    pub path_with_escaped_slashes_action: EscapedSlashesAction,
+}
+
+/// `path_with_escaped_slashes_action`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EscapedSlashesAction {
+    /// Envoy's default, which is to keep them.
+    #[default]
+    ImplementationSpecificDefault,
+    KeepUnchanged,
+    RejectRequest,
+    UnescapeAndRedirect,
+    UnescapeAndForward,
 }
 
 /// An `Upgrade` token the connection manager lets through (`websocket` …).

@@ -91,6 +91,8 @@ pub struct Hcm {
     pub idle_timeout: Option<Duration>,
     /// `common_http_protocol_options.max_connection_duration` (`None`: unlimited).
     pub max_connection_duration: Option<Duration>,
+    /// `normalize_path`, `merge_slashes`, `path_with_escaped_slashes_action`.
+    pub path_normalization: super::path_normalize::PathNormalization,
     /// The HTTP filters before the router, in order.
     pub http_filters: Vec<HttpFilter>,
     /// `upgrade_configs`: the `Upgrade` tokens let through.
@@ -346,6 +348,11 @@ fn build_hcm(at: &At<'_>, h: &HttpConnectionManager) -> Result<Hcm> {
             DEFAULT_CONN_IDLE_TIMEOUT,
         ),
         max_connection_duration: ms(common.and_then(|o| o.max_connection_duration)),
+        path_normalization: super::path_normalize::PathNormalization {
+            normalize: h.normalize_path.unwrap_or(false),
+            merge_slashes: h.merge_slashes,
+            escaped_slashes: h.path_with_escaped_slashes_action,
+        },
         http_filters,
         upgrades: compile_hcm_upgrades(&at.field("upgrade_configs"), &h.upgrade_configs)?,
         max_request_headers_bytes: limits.0,

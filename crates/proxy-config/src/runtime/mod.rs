@@ -10,6 +10,7 @@ pub mod headers;
 pub mod jwt;
 pub mod listener;
 pub mod matcher;
+pub mod path_normalize;
 pub mod rbac;
 pub mod retry;
 pub mod route;

@@ -170,3 +170,54 @@ pub fn require_tls(ctx: &Ctx, vh: &VirtualHost, authority: &str, path: &str) -> 
         },
     ))
 }
+
+/// The connection manager's path normalization, before routing and authorization: the
+/// request's path is rewritten in place (and in the log record), or the local reply is
+/// returned (400 for a path that cannot be normalized, 307 for `UNESCAPE_AND_REDIRECT`).
+pub fn normalize_path(
+    ctx: &Ctx,
+    req: &mut Request<DownstreamBody>,
+    path: &mut String,
+) -> Option<LocalReply> {
+    use weft_proxy_config::runtime::path_normalize::PathVerdict;
+    if req.method() == http::Method::CONNECT {
+        return None;
+    }
+    let new_path = match ctx.hcm.path_normalization.apply(path) {
+        PathVerdict::Unchanged => return None,
+        PathVerdict::Rewritten(p) => p,
+        PathVerdict::Reject => return Some(path_failure()),
+        PathVerdict::Redirect(p) => {
+            let mut resp = reply::local(307, "");
+            if let Ok(v) = HeaderValue::from_str(&p) {
+                resp.headers_mut().insert(LOCATION, v);
+            }
+            let outcome = Outcome {
+                flags: "-",
+                details: "path_normalization_redirect".into(),
+            };
+            return Some((resp, outcome));
+        }
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = match new_path.parse() {
+        Ok(p) => Some(p),
+        Err(_) => return Some(path_failure()),
+    };
+    match http::Uri::from_parts(parts) {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return Some(path_failure()),
+    }
+    *path = new_path;
+    None
+}
+
+fn path_failure() -> LocalReply {
+    (
+        reply::local(400, "Bad Request"),
+        Outcome {
+            flags: "-",
+            details: "path_normalization_failed".into(),
+        },
+    )
+}

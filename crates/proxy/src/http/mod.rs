@@ -378,6 +378,9 @@ async fn dispatch(
             },
         )
     };
+    if let Some(reply) = filters::normalize_path(ctx, &mut req, &mut rec.path) {
+        return reply;
+    }
     let Some(table) = live.snap.route_table(&ctx.hcm) else {
         return no_route();
     };
