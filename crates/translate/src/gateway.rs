@@ -73,6 +73,7 @@ pub fn generate(ctx: &Context, view: &ProxyView) -> Resources {
         out.listeners.push(listener::gateway(
             port,
             listener::http_connection_manager(
+                ctx,
                 &name,
                 Routes::Rds(rds.clone()),
                 true,

@@ -120,6 +120,7 @@ fn https_chain(
     let context = server_tls_context(ctx, view, tls, out)?;
     let rds = https_route_name(port, server, gateway);
     let hcm = listener::http_connection_manager(
+        ctx,
         &rds,
         Routes::Rds(rds.clone()),
         true,

@@ -14,7 +14,9 @@ use weft_xds::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsIn
 use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, HttpFilter, Rds, http_connection_manager, http_filter,
 };
-use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::UpgradeConfig;
+use weft_xds::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::{
+    PathWithEscapedSlashesAction, UpgradeConfig,
+};
 use weft_xds::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 
 use crate::names;
@@ -38,6 +40,7 @@ pub fn http_filter(name: &str, config: weft_xds::pb::google::protobuf::Any) -> H
 /// An HTTP connection manager; `security` (jwt_authn, RBAC) runs before fault, cors and
 /// the router, as in Istio.
 pub fn http_connection_manager(
+    ctx: &crate::context::Context,
     stat_prefix: &str,
     routes: Routes,
     edge: bool,
@@ -50,6 +53,7 @@ pub fn http_connection_manager(
         }),
         Routes::Inline(rc) => http_connection_manager::RouteSpecifier::RouteConfig(rc),
     };
+    let paths = path_normalization(ctx.mesh.path_normalization.as_ref());
     let hcm = HttpConnectionManager {
         stat_prefix: stat_prefix.into(),
         route_specifier: Some(route_specifier),
@@ -62,6 +66,9 @@ pub fn http_connection_manager(
             ])
             .collect(),
         use_remote_address: Some(boolv(edge)),
+        normalize_path: Some(boolv(paths.normalize)),
+        merge_slashes: paths.merge_slashes,
+        path_with_escaped_slashes_action: paths.escaped_slashes as i32,
         // Istio allows WebSocket upgrades on every HTTP connection manager.
         upgrade_configs: vec![UpgradeConfig {
             upgrade_type: "websocket".into(),
@@ -72,6 +79,34 @@ pub fn http_connection_manager(
     Filter {
         name: "envoy.filters.network.http_connection_manager".into(),
         config_type: Some(filter::ConfigType::TypedConfig(any(&hcm))),
+    }
+}
+
+/// What the connection managers do to request paths.
+struct PathSettings {
+    normalize: bool,
+    merge_slashes: bool,
+    escaped_slashes: PathWithEscapedSlashesAction,
+}
+
+/// Mesh `pathNormalization`, as Istio maps it: `BASE` (the default) normalizes per RFC 3986,
+/// `MERGE_SLASHES` also merges slashes, `DECODE_AND_MERGE_SLASHES` also decodes `%2F`/`%5C`,
+/// `NONE` leaves paths alone; escaped slashes are otherwise kept.
+fn path_normalization(p: Option<&weft_config::model::mesh::PathNormalization>) -> PathSettings {
+    use weft_config::model::mesh::PathNormalizationType as T;
+    let kind = p.and_then(|p| p.normalization);
+    let (normalize, merge_slashes, escaped_slashes) = match kind {
+        Some(T::None) => (false, false, PathWithEscapedSlashesAction::KeepUnchanged),
+        Some(T::MergeSlashes) => (true, true, PathWithEscapedSlashesAction::KeepUnchanged),
+        Some(T::DecodeAndMergeSlashes) => {
+            (true, true, PathWithEscapedSlashesAction::UnescapeAndForward)
+        }
+        _ => (true, false, PathWithEscapedSlashesAction::KeepUnchanged),
+    };
+    PathSettings {
+        normalize,
+        merge_slashes,
+        escaped_slashes,
     }
 }
 
@@ -223,4 +258,35 @@ pub fn bound(ip: &str, port: u32, direction: TrafficDirection, filters: Vec<Filt
         ..Default::default()
     }];
     l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_config::model::mesh::{PathNormalization, PathNormalizationType as T};
+
+    fn settings(kind: Option<T>) -> (bool, bool, PathWithEscapedSlashesAction) {
+        let p = PathNormalization {
+            normalization: kind,
+        };
+        let s = path_normalization(Some(&p));
+        (s.normalize, s.merge_slashes, s.escaped_slashes)
+    }
+
+    #[test]
+    fn mesh_path_normalization_maps_as_istio_does() {
+        use PathWithEscapedSlashesAction::{KeepUnchanged, UnescapeAndForward};
+        assert_eq!(
+            settings(None),
+            (true, false, KeepUnchanged),
+            "BASE by default"
+        );
+        assert_eq!(settings(Some(T::Base)), (true, false, KeepUnchanged));
+        assert_eq!(settings(Some(T::None)), (false, false, KeepUnchanged));
+        assert_eq!(settings(Some(T::MergeSlashes)), (true, true, KeepUnchanged));
+        assert_eq!(
+            settings(Some(T::DecodeAndMergeSlashes)),
+            (true, true, UnescapeAndForward)
+        );
+    }
 }

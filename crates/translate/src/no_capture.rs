@@ -81,6 +81,7 @@ pub fn listeners(
     }
     let name = names::listener(&ip, http_port);
     let filter = listener::http_connection_manager(
+        ctx,
         &name,
         Routes::Rds(HTTP_PROXY_ROUTE.into()),
         false,

@@ -120,8 +120,13 @@ fn outbound_listeners(
         if !taken.insert(name.clone()) {
             continue;
         }
-        let filter =
-            listener::http_connection_manager(&name, Routes::Rds(port.to_string()), false, vec![]);
+        let filter = listener::http_connection_manager(
+            ctx,
+            &name,
+            Routes::Rds(port.to_string()),
+            false,
+            vec![],
+        );
         out.listeners
             .push(listener::outbound(names::WILDCARD, port, filter));
         out.routes
@@ -286,6 +291,7 @@ pub(crate) fn inbound_filters(ctx: &Context, view: &ProxyView, inst: &InboundPor
     };
     let security = security::http_filters(ctx, view, Some(inst.port));
     vec![listener::http_connection_manager(
+        ctx,
         &cluster,
         Routes::Inline(rc),
         false,
