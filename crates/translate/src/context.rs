@@ -137,6 +137,8 @@ impl Context {
         }
         sort_oldest_first(&mut ctx.virtual_services);
         sort_oldest_first(&mut ctx.destination_rules);
+        ctx.destination_rules =
+            crate::dr_merge::merge_destination_rules(std::mem::take(&mut ctx.destination_rules));
         sort_oldest_first(&mut ctx.gateways);
         sort_oldest_first(&mut ctx.sidecars);
         sort_oldest_first(&mut ctx.peer_authentications);

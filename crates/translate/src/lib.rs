@@ -7,6 +7,7 @@
 
 mod cluster;
 pub mod context;
+mod dr_merge;
 mod endpoint;
 mod filters;
 mod gateway;

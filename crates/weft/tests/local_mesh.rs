@@ -4,7 +4,8 @@
 //! them, through a workload's sidecar HTTP proxy listener; assertions are on what comes back
 //! (which reviews version answered, status codes, timing). The mesh is started once; the
 //! scenarios of examples/traffic are applied one after another by adding files to its config
-//! directory, which the control plane watches. Then the security scenarios: auto mTLS between
+//! directory, which the control plane watches (circuit breaking and sticky sessions among
+//! them, each adding a DestinationRule merged with Bookinfo's). Then the security scenarios: auto mTLS between
 //! sidecars, STRICT refusing plaintext, and an AuthorizationPolicy on the caller's identity.
 //! At the end SIGTERM must stop every process.
 
@@ -139,22 +140,7 @@ fn canary_scenarios(mesh: &Mesh) {
 
 /// 1,000 calls to ratings from reviews-v2's sidecar, 200 at a time (10% are delayed 5 s).
 fn ratings_statuses() -> Vec<u16> {
-    let threads: Vec<_> = (0..200)
-        .map(|_| {
-            std::thread::spawn(|| {
-                (0..5)
-                    .map(|_| {
-                        via(REVIEWS_V2_PROXY, "ratings:9080", "/ratings/0", &[])
-                            .map_or(0, |r| r.status)
-                    })
-                    .collect::<Vec<u16>>()
-            })
-        })
-        .collect();
-    threads
-        .into_iter()
-        .flat_map(|t| t.join().expect("thread"))
-        .collect()
+    ratings_statuses_burst(200, 5)
 }
 
 fn fault_scenarios(mesh: &Mesh) {
@@ -201,6 +187,75 @@ fn fault_scenarios(mesh: &Mesh) {
         started.elapsed() < Duration::from_secs(2),
         "others are not delayed"
     );
+}
+
+/// Circuit breaking (the excess of one connection and one pending request gets 503 at once)
+/// and sticky sessions by a consistent hash of `end-user`.
+fn resilience_scenarios(mesh: &Mesh) {
+    mesh.apply_scenarios(&["ratings-circuit-breaker"]);
+    eventually("ratings-circuit-breaker", || {
+        stat_sum(
+            REVIEWS_V2_ADMIN,
+            "ratings.default.svc.cluster.local.upstream_rq_pending_overflow",
+        ) > 0
+            || ratings_statuses_burst(40, 5).contains(&503)
+    });
+    let statuses = ratings_statuses_burst(40, 5);
+    let (ok, shed) = (
+        statuses.iter().filter(|s| **s == 200).count(),
+        statuses.iter().filter(|s| **s == 503).count(),
+    );
+    assert!(
+        ok > 0 && shed > 0,
+        "some served, some shed: {ok} ok, {shed} 503"
+    );
+    assert_eq!(ok + shed, statuses.len(), "{statuses:?}");
+    assert!(stat_sum(REVIEWS_V2_ADMIN, "upstream_rq_pending_overflow") > 0);
+
+    mesh.apply_scenarios(&["reviews-sticky-user"]);
+    let users: Vec<String> = (0..12).map(|i| format!("user-{i}")).collect();
+    let version_of = |user: &str| reviews_version(&[("end-user", user)], "/reviews/0");
+    eventually("reviews-sticky-user", || {
+        users.iter().all(|u| {
+            (0..4)
+                .map(|_| version_of(u))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == 1
+        })
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    for user in &users {
+        let versions: std::collections::BTreeSet<String> =
+            (0..8).map(|_| version_of(user)).collect();
+        assert_eq!(
+            versions.len(),
+            1,
+            "{user} stays on one version: {versions:?}"
+        );
+        seen.extend(versions);
+    }
+    assert!(seen.len() >= 2, "users spread over versions: {seen:?}");
+}
+
+/// `threads` concurrent callers, `each` calls of ratings from reviews-v2's sidecar.
+fn ratings_statuses_burst(threads: usize, each: usize) -> Vec<u16> {
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..each)
+                    .map(|_| {
+                        via(REVIEWS_V2_PROXY, "ratings:9080", "/ratings/0", &[])
+                            .map_or(0, |r| r.status)
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|t| t.join().expect("thread"))
+        .collect()
 }
 
 /// REGISTRY_ONLY with a ServiceEntry: the registered external host answers, others get 502.
@@ -278,6 +333,7 @@ fn bookinfo_scenarios_in_a_local_mesh() {
     routing_scenarios(&mesh);
     canary_scenarios(&mesh);
     fault_scenarios(&mesh);
+    resilience_scenarios(&mesh);
     egress_scenario(&mesh);
     security_scenarios(&mesh);
     mesh.apply_scenarios(&[]);
