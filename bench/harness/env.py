@@ -87,13 +87,14 @@ def ensure_oha() -> str:
 
 
 def build_weft(repo: str) -> str:
-    argv = ["cargo", "build", "--release", "-p", "weft"]
+    # weft-adsload is S10's load client (a benchmark tool, built beside weft).
+    argv = ["cargo", "build", "--release", "-p", "weft", "-p", "weft-adsload"]
     _say(f"building weft: {' '.join(argv)} (waits if another build holds the lock)")
     res = subprocess.run(argv, cwd=repo, stderr=subprocess.PIPE, text=True)
     if res.returncode != 0:
         tail = "\n".join(res.stderr.splitlines()[-25:])
         raise ToolError(
-            f"cargo build --release -p weft failed:\n{tail}\n"
+            f"{' '.join(argv)} failed:\n{tail}\n"
             "(use --weft-bin PATH or --no-build to bench an existing binary)"
         )
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(repo, "target")

@@ -108,6 +108,18 @@ COLUMNS = {
         ("req/s vs smallest", lambda rs, r: _num(r.get("rps_vs_smallest"), ".2f")),
         ("errors", lambda rs, r: _num(r.get("errors"))),
     ],
+    "convergence": [
+        ("variant", lambda rs, r: r["variant"]),
+        ("converged", lambda rs, r: f"{_num(r.get('converged'))} / {_num(r.get('clients'))}"),
+        ("p50 ms", lambda rs, r: _num(r.get("p50_ms"), ",.1f")),
+        ("p99 ms", lambda rs, r: _num(r.get("p99_ms"), ",.1f")),
+        ("max ms", lambda rs, r: _num(r.get("max_ms"), ",.1f")),
+        ("control CPU s", lambda rs, r: _num(r.get("cpu_s"), ".2f")),
+        ("adsload CPU s", lambda rs, r: _num(r.get("client_cpu_s"), ".2f")),
+        ("RSS MB", lambda rs, r: _mb(r.get("rss_kb"))),
+        ("peak RSS MB", lambda rs, r: _mb(r.get("hwm_kb"))),
+        ("bytes/proxy", lambda rs, r: _num(r.get("bytes_per_proxy"))),
+    ],
 }
 
 
