@@ -38,6 +38,9 @@ struct Subscription {
     names: Vec<String>,
     sent_version: Option<String>,
     sent_nonce: Option<String>,
+    /// Content hashes of the named resources (RDS, EDS) last sent, so a push carries only
+    /// the ones that changed.
+    sent_hashes: BTreeMap<String, u64>,
 }
 
 struct Registered {
@@ -180,7 +183,7 @@ impl Connection {
         if let Some(sub) = self.subscriptions.get_mut(&req.type_url) {
             sub.names = names;
         }
-        self.respond(&req.type_url).await
+        self.respond(&req.type_url, Scope::All).await
     }
 
     fn record_ack(&self, req: &DiscoveryRequest, names: &[String]) {
@@ -253,7 +256,7 @@ impl Connection {
                 .get(&t)
                 .and_then(|s| s.sent_version.as_ref());
             if sent != Some(&version) {
-                self.respond(&t).await?;
+                self.respond(&t, Scope::Changed).await?;
                 sent_any = true;
             }
         }
@@ -264,13 +267,23 @@ impl Connection {
         Ok(())
     }
 
-    async fn respond(&mut self, type_url: &str) -> Result<(), Close> {
+    async fn respond(&mut self, type_url: &str, scope: Scope) -> Result<(), Close> {
         let Some(r) = &self.registered else {
             return Ok(());
         };
         let set = r.resources.get_or_empty(type_url);
         let sub = self.subscriptions.entry(type_url.to_string()).or_default();
-        let resources = set.select(&sub.names);
+        let incremental = scope == Scope::Changed && sends_changes_only(type_url);
+        let resources = if incremental {
+            let changed = changed_names(&set, &sub.names, &sub.sent_hashes);
+            if changed.is_empty() {
+                return Ok(());
+            }
+            set.select(&changed)
+        } else {
+            set.select(&sub.names)
+        };
+        sub.sent_hashes = sent_hashes(&set, &sub.names);
         self.nonces += 1;
         let nonce = format!("{}-{}", self.push.version, self.nonces);
         sub.sent_version = Some(set.version.clone());
@@ -298,7 +311,54 @@ impl Connection {
         };
         self.send(response, short).await
     }
+}
 
+/// What a response carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Everything subscribed (an answer to a request).
+    All,
+    /// For RDS and EDS, only what changed since the last response (a push).
+    Changed,
+}
+
+/// RDS and EDS state-of-the-world responses are incremental in the xDS protocol: a resource
+/// left out is unchanged, not removed (removal follows from LDS/CDS). Istio relies on this
+/// for its incremental EDS pushes; it is what keeps an endpoint change from resending every
+/// cluster's endpoints to every proxy.
+fn sends_changes_only(type_url: &str) -> bool {
+    matches!(
+        type_url,
+        weft_xds::type_url::CLUSTER_LOAD_ASSIGNMENT | weft_xds::type_url::ROUTE_CONFIGURATION
+    )
+}
+
+/// Subscribed names (all, for an empty subscription) whose content differs from what was sent.
+fn changed_names(
+    set: &crate::resources::TypedResources,
+    subscribed: &[String],
+    sent: &BTreeMap<String, u64>,
+) -> Vec<String> {
+    set.hashes
+        .iter()
+        .filter(|(name, _)| subscribed.is_empty() || subscribed.binary_search(name).is_ok())
+        .filter(|(name, hash)| sent.get(*name) != Some(*hash))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn sent_hashes(
+    set: &crate::resources::TypedResources,
+    subscribed: &[String],
+) -> BTreeMap<String, u64> {
+    set.hashes
+        .iter()
+        .filter(|(name, _)| subscribed.is_empty() || subscribed.binary_search(name).is_ok())
+        .map(|(n, h)| (n.clone(), *h))
+        .collect()
+}
+
+impl Connection {
     async fn send(&self, response: DiscoveryResponse, short: &str) -> Result<(), Close> {
         let timeout = self.shared.options.send_timeout;
         let metrics = &self.shared.metrics;

@@ -24,6 +24,12 @@ const NODE: &str = "sidecar~10.0.0.5~reviews-v1-1.default~default.svc.cluster.lo
 const WAIT: Duration = Duration::from_secs(5);
 
 fn resources(clusters: &[(&str, usize)], endpoints: &[&str]) -> Arc<ProxyResources> {
+    let sized: Vec<(&str, usize)> = endpoints.iter().map(|n| (*n, 3)).collect();
+    resources_sized(clusters, &sized)
+}
+
+/// Clusters and endpoints whose encoded content is `size` bytes (a new size: new content).
+fn resources_sized(clusters: &[(&str, usize)], endpoints: &[(&str, usize)]) -> Arc<ProxyResources> {
     let set = |url: &str, items: Vec<(String, usize)>| {
         TypedResources::new(items.into_iter().map(|(n, size)| {
             let any = Any {
@@ -36,7 +42,7 @@ fn resources(clusters: &[(&str, usize)], endpoints: &[&str]) -> Arc<ProxyResourc
     let mut r = ProxyResources::default();
     let c = clusters.iter().map(|(n, s)| (n.to_string(), *s)).collect();
     r.types.insert(CLUSTER.into(), set(CLUSTER, c));
-    let e = endpoints.iter().map(|n| (n.to_string(), 3)).collect();
+    let e = endpoints.iter().map(|(n, s)| (n.to_string(), *s)).collect();
     r.types.insert(
         CLUSTER_LOAD_ASSIGNMENT.into(),
         set(CLUSTER_LOAD_ASSIGNMENT, e),
@@ -198,8 +204,20 @@ async fn endpoint_push_sends_eds_only() {
     h.pushes.send_replace(push(2, PushReason::Endpoints, next));
     let eds2 = c.next().await;
     assert_eq!(eds2.type_url, CLUSTER_LOAD_ASSIGNMENT);
-    assert_eq!(eds2.resources.len(), 2);
+    // Incremental EDS: only the assignment that is new or changed ("b"), not "a" again.
+    assert_eq!(eds2.resources.len(), 1, "{eds2:?}");
     assert!(c.nothing_within(Duration::from_millis(300)).await);
+    c.ack(&eds2).await;
+    // "a" changes: only "a" is sent; a request (not a push) still gets every subscribed one.
+    let next = resources_sized(&[("a", 4), ("c", 1)], &[("a", 7), ("b", 3)]);
+    h.pushes.send_replace(push(3, PushReason::Endpoints, next));
+    let eds3 = c.next().await;
+    assert_eq!(eds3.resources.len(), 1);
+    assert_eq!(eds3.resources[0].value.len(), 7);
+    c.ack(&eds3).await;
+    c.subscribe(CLUSTER_LOAD_ASSIGNMENT, &["a", "b", "z"]).await;
+    let eds4 = c.next().await;
+    assert_eq!(eds4.resources.len(), 2, "a request is answered in full");
 }
 
 #[tokio::test]

@@ -154,20 +154,3 @@ async fn route_enables_an_upgrade_the_manager_lists_as_disabled() {
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert_eq!(echo(&mut s, b"ping").await, b"ping");
 }
-
-#[test]
-fn connect_upgrades_are_rejected() {
-    let yaml = bootstrap(
-        &[hcm(
-            free_port(),
-            "          upgrade_configs: [ { upgrade_type: CONNECT } ]",
-            "",
-        )],
-        &[cluster("ws", &["127.0.0.1:1".parse().unwrap()], "")],
-    );
-    let err = weft_proxy_config::bootstrap::load_str("test.yaml", &yaml).unwrap_err();
-    assert!(
-        err.to_string().contains("upgrade_configs[0].upgrade_type"),
-        "{err}"
-    );
-}
