@@ -16,24 +16,15 @@ use tokio::net::TcpStream;
 /// The listener: CONNECT (via `connect_matcher`) to `tunnel`, with `connect_upgrade` as the
 /// route's upgrade_configs; any other request to `plain`.
 fn connect_listener(port: u16, connect_upgrade: &str) -> String {
-    let filter = format!(
-        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          upgrade_configs: [{{ upgrade_type: CONNECT }}]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ connect_matcher: {{}} }}
+    let routes = format!(
+        r#"              - match: {{ connect_matcher: {{}} }}
                 route: {{ cluster: tunnel {connect_upgrade} }}
-              - match: {{ prefix: "/" }}
-                route: {{ cluster: plain }}
-"#
+{}"#,
+        catch_all_route("plain", "")
+    );
+    let filter = router_hcm(
+        "          upgrade_configs: [{ upgrade_type: CONNECT }]",
+        &routes,
     );
     listener("http", port, &filter)
 }

@@ -21,29 +21,18 @@ fn log_path(port: u16) -> std::path::PathBuf {
 fn hcm(port: u16, cluster: &str, extra: &str, route_extra: &str) -> String {
     let log = log_path(port);
     let _ = std::fs::remove_file(&log);
-    let filter = format!(
-        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-{extra}
-          access_log:
+    let access_log = format!(
+        r#"          access_log:
           - name: envoy.access_loggers.file
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: {log}
-              log_format: {{ text_format_source: {{ inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\n" }} }}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/" }}
-                route: {{ cluster: {cluster} {route_extra} }}
-"#,
+              log_format: {{ text_format_source: {{ inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\n" }} }}"#,
         log = log.display()
+    );
+    let filter = router_hcm(
+        &format!("{extra}\n{access_log}"),
+        &catch_all_route(cluster, route_extra),
     );
     listener("http", port, &filter)
 }

@@ -15,27 +15,16 @@ use tokio::net::TcpStream;
 async fn start(escaped: &str) -> (weft_proxy::Proxy, SocketAddr) {
     let b = backend("app").await;
     let port = free_port();
-    let filter = format!(
-        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          normalize_path: true
-          merge_slashes: true
-          path_with_escaped_slashes_action: {escaped}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/admin" }}
-                direct_response: {{ status: 403, body: {{ inline_string: "admin is closed" }} }}
-              - match: {{ prefix: "/" }}
-                route: {{ cluster: app }}
-"#
+    let extra = format!(
+        "          normalize_path: true\n          merge_slashes: true\n          path_with_escaped_slashes_action: {escaped}"
     );
+    let routes = format!(
+        r#"              - match: {{ prefix: "/admin" }}
+                direct_response: {{ status: 403, body: {{ inline_string: "admin is closed" }} }}
+{}"#,
+        catch_all_route("app", "")
+    );
+    let filter = router_hcm(&extra, &routes);
     let p = proxy(&bootstrap(
         &[listener("http", port, &filter)],
         &[cluster("app", &[b], "")],

@@ -85,22 +85,9 @@ fn stream_of(chunks: Vec<String>, pause: Duration) -> Chunks {
 async fn timeout_proxy(extra: &str, route_extra: &str) -> (weft_proxy::Proxy, SocketAddr) {
     let b = timing_backend().await;
     let port = free_port();
-    let filter = format!(
-        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-{extra}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/" }}
-                route: {{ cluster: b, timeout: 0s {route_extra} }}
-"#
+    let filter = router_hcm(
+        extra,
+        &catch_all_route("b", &format!(", timeout: 0s {route_extra}")),
     );
     let p = proxy(&bootstrap(
         &[listener("http", port, &filter)],

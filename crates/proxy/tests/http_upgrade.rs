@@ -55,23 +55,7 @@ async fn ws_backend() -> SocketAddr {
 }
 
 fn hcm(port: u16, hcm_extra: &str, route_extra: &str) -> String {
-    let filter = format!(
-        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-{hcm_extra}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/" }}
-                route: {{ cluster: ws {route_extra} }}
-"#
-    );
+    let filter = router_hcm(hcm_extra, &catch_all_route("ws", route_extra));
     listener("http", port, &filter)
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{backend, bootstrap, cluster, free_port, listener};
+use common::{backend, bootstrap, catch_all_route, cluster, free_port, listener, router_hcm};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -19,22 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 fn http_listener(port: u16, cluster_name: &str) -> String {
-    let filter = format!(
-        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/" }}
-                route: {{ cluster: {cluster_name}, timeout: 10s }}
-"#
-    );
+    let filter = router_hcm("", &catch_all_route(cluster_name, ", timeout: 10s"));
     listener("http", port, &filter)
 }
 

@@ -14,20 +14,7 @@ use weft_proxy::Proxy;
 
 /// An HTTP listener whose only virtual host has `routes` (YAML list items, 14 spaces deep).
 fn http_listener(port: u16, routes: &str) -> String {
-    let filter = format!(
-        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-{routes}"#
-    );
+    let filter = router_hcm("", routes.trim_end());
     listener("http", port, &filter)
 }
 

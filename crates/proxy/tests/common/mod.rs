@@ -132,6 +132,38 @@ pub fn listener(name: &str, port: u16, filter: &str) -> String {
     )
 }
 
+/// An HTTP connection manager (`stat_prefix: ingress`, the router filter) with `extra` manager
+/// fields (YAML lines indented 10 spaces) and one virtual host `*` whose `routes` are given as
+/// YAML list items indented 14 spaces.
+#[allow(dead_code)]
+pub fn router_hcm(extra: &str, routes: &str) -> String {
+    format!(
+        r#"          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+{extra}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
+          route_config:
+            name: local
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+{routes}
+"#
+    )
+}
+
+/// One route item for [`router_hcm`]: every path to `cluster`, with `route_extra` fields.
+#[allow(dead_code)]
+pub fn catch_all_route(cluster: &str, route_extra: &str) -> String {
+    format!(
+        r#"              - match: {{ prefix: "/" }}
+                route: {{ cluster: {cluster} {route_extra} }}"#
+    )
+}
+
 pub fn cluster(name: &str, addrs: &[SocketAddr], extra: &str) -> String {
     let eps: String = addrs
         .iter()
