@@ -27,7 +27,9 @@ pub struct ProxyBody {
 /// The stream's timers while its response streams.
 struct TimeoutWatch {
     activity: Arc<StreamActivity>,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// Armed the first time the upstream is quiet: a body that streams without pausing
+    /// never registers a timer.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// What ends a response stream early.
@@ -75,8 +77,10 @@ impl ProxyBody {
     /// Enforces the stream's timeouts while an upstream body streams.
     pub fn with_timeouts(mut self, activity: Arc<StreamActivity>) -> Self {
         if matches!(self.inner, Inner::Upstream(_)) {
-            let sleep = Box::pin(tokio::time::sleep_until(tokio::time::Instant::now()));
-            self.timeouts = Some(TimeoutWatch { activity, sleep });
+            self.timeouts = Some(TimeoutWatch {
+                activity,
+                sleep: None,
+            });
         }
         self
     }
@@ -108,12 +112,17 @@ impl ProxyBody {
             return Poll::Pending;
         };
         loop {
-            if t.sleep.as_mut().poll(cx).is_pending() {
+            if let Some(sleep) = &mut t.sleep
+                && sleep.as_mut().poll(cx).is_pending()
+            {
                 return Poll::Pending;
             }
             match t.activity.check(Instant::now()) {
                 Err(why) => return Poll::Ready(why),
-                Ok(Some(at)) => t.sleep.as_mut().reset(at.into()),
+                Ok(Some(at)) => match &mut t.sleep {
+                    Some(sleep) => sleep.as_mut().reset(at.into()),
+                    None => t.sleep = Some(Box::pin(tokio::time::sleep_until(at.into()))),
+                },
                 Ok(None) => {
                     self.timeouts = None;
                     return Poll::Pending;
