@@ -209,6 +209,17 @@ where
     }
 }
 
+/// A tunnel after an HTTP upgrade or CONNECT: copies until either side closes (no idle
+/// timeout, no drain), then logs what moved as `what`.
+pub async fn tunnel<A, B>(a: A, b: B, what: &'static str)
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let piped = pipe(a, b, None, std::future::pending()).await;
+    tracing::debug!(received = piped.received, sent = piped.sent, "{what} ended");
+}
+
 /// The idle timer fires once per period at most: if bytes moved since it was armed, it is
 /// re-armed for a period after the last of them instead.
 fn poll_idle(

@@ -48,6 +48,9 @@ impl PathNormalization {
             Some(i) => path_and_query.split_at(i),
             None => (path_and_query, ""),
         };
+        if self.is_clean(path) {
+            return PathVerdict::Unchanged;
+        }
         let mut out = path.to_string();
         let mut redirect = false;
         if has_escaped_slash(&out) {
@@ -76,6 +79,18 @@ impl PathNormalization {
             (true, false) => PathVerdict::Unchanged,
             (false, false) => PathVerdict::Rewritten(out),
         }
+    }
+}
+
+impl PathNormalization {
+    /// The common case, decided without allocating: an absolute path with no escape, no
+    /// backslash, no dot segment and (when merging) no double slash comes out as it went in.
+    fn is_clean(&self, path: &str) -> bool {
+        let dot_segment = path.split('/').skip(1).any(|seg| seg == "." || seg == "..");
+        path.starts_with('/')
+            && !path.contains(['%', '\\'])
+            && !dot_segment
+            && !(self.merge_slashes && path.contains("//"))
     }
 }
 

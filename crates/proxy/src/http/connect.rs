@@ -42,20 +42,7 @@ pub async fn terminate(
     let downstream = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match downstream.await {
-            Ok(d) => {
-                let piped = crate::pipe::pipe(
-                    TokioIo::new(d),
-                    upstream.stream,
-                    None,
-                    std::future::pending(),
-                )
-                .await;
-                tracing::debug!(
-                    received = piped.received,
-                    sent = piped.sent,
-                    "CONNECT tunnel ended"
-                );
-            }
+            Ok(d) => crate::pipe::tunnel(TokioIo::new(d), upstream.stream, "CONNECT tunnel").await,
             Err(e) => tracing::debug!(error = %e, "CONNECT upgrade did not complete"),
         }
     });

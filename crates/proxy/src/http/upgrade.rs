@@ -106,18 +106,7 @@ async fn splice<H>(downstream: OnUpgrade, upstream: OnUpgrade, hold: H) {
     let (d, u) = tokio::join!(downstream, upstream);
     match (d, u) {
         (Ok(d), Ok(u)) => {
-            let piped = crate::pipe::pipe(
-                TokioIo::new(d),
-                TokioIo::new(u),
-                None,
-                std::future::pending(),
-            )
-            .await;
-            tracing::debug!(
-                received = piped.received,
-                sent = piped.sent,
-                "upgraded connection ended"
-            );
+            crate::pipe::tunnel(TokioIo::new(d), TokioIo::new(u), "upgraded connection").await;
         }
         (Err(e), _) | (_, Err(e)) => tracing::debug!(error = %e, "upgrade did not complete"),
     }
