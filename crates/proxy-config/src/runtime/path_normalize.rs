@@ -87,10 +87,8 @@ impl PathNormalization {
     /// backslash, no dot segment and (when merging) no double slash comes out as it went in.
     fn is_clean(&self, path: &str) -> bool {
         let dot_segment = path.split('/').skip(1).any(|seg| seg == "." || seg == "..");
-        path.starts_with('/')
-            && !path.contains(['%', '\\'])
-            && !dot_segment
-            && !(self.merge_slashes && path.contains("//"))
+        let needs_merge = self.merge_slashes && path.contains("//");
+        path.starts_with('/') && !path.contains(['%', '\\']) && !dot_segment && !needs_merge
     }
 }
 
