@@ -65,6 +65,20 @@ impl Pool {
         if let Some(s) = self.reuse(cluster).await {
             return Ok(s);
         }
+        // Boxed: the connect path's state (TCP, TLS and codec handshakes) is large, and kept
+        // inline it would be copied with every request's future even when a pooled connection
+        // answers.
+        Box::pin(self.open(host, cluster, stats, tls)).await
+    }
+
+    /// A new connection, within the cluster's connection limit (or one freed while waiting).
+    async fn open(
+        &self,
+        host: &Arc<Host>,
+        cluster: &Cluster,
+        stats: &Arc<ClusterStats>,
+        tls: Option<&ClientTls>,
+    ) -> Result<Sender, ConnectError> {
         let slot = match CxSlot::take(host, cluster, stats) {
             Some(slot) => slot,
             None => match self.wait_for_capacity(host, cluster, stats).await? {

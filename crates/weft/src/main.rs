@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+/// mimalloc instead of glibc malloc: the request path allocates and frees small objects
+/// (headers, futures, buffers) at a high rate, and glibc's bins and consolidation showed up as
+/// ~8 % of the proxy's CPU under load (docs/performance.md, "Profiling the L7 path").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// weft: a light service mesh that speaks Istio's configuration.
 #[derive(Debug, Parser)]
 #[command(name = "weft", version, about, propagate_version = true)]

@@ -192,11 +192,15 @@ async fn attempt_once(
     plan.cluster.stats.upstream_rq_total.inc();
     let per_try = plan.retry.and_then(|p| p.per_try_timeout);
     let started = Instant::now();
-    let result = match per_try {
-        Some(t) => tokio::time::timeout(t, exchange(plan, &host, req))
-            .await
-            .unwrap_or(Err(Failure::Timeout)),
-        None => exchange(plan, &host, req).await,
+    let result = {
+        // Pinned in place: the timeout wraps a pointer instead of moving the exchange.
+        let exchanged = std::pin::pin!(exchange(plan, &host, req));
+        match per_try {
+            Some(t) => tokio::time::timeout(t, exchanged)
+                .await
+                .unwrap_or(Err(Failure::Timeout)),
+            None => exchanged.await,
+        }
     };
     match result {
         Ok((response, h1)) => {

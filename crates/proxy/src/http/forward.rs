@@ -19,6 +19,12 @@ use super::{Ctx, Outcome, ProxyBody, mirror, reply, upgrade};
 use crate::state::Live;
 use crate::upstream::RequestPermit;
 
+static X_ENVOY_UPSTREAM_SERVICE_TIME: HeaderName =
+    HeaderName::from_static("x-envoy-upstream-service-time");
+static X_ENVOY_ORIGINAL_PATH: HeaderName = HeaderName::from_static("x-envoy-original-path");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
 const CONNECT_FAILURE: &str =
     "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
 const CONNECTION_TERMINATION: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
@@ -59,7 +65,9 @@ pub async fn forward(
         return super::connect::terminate(ctx, live, f, req, rec).await;
     }
     let (cluster_name, wc_ops) = choose_cluster(&f.clusters);
-    rec.upstream_cluster = cluster_name.to_string();
+    if ctx.logging() {
+        rec.upstream_cluster = cluster_name.to_string();
+    }
     let Some(cluster) = live.clusters.get(cluster_name) else {
         ctx.stats.no_cluster.inc();
         return fail(503, "", "NC", "cluster_not_found");
@@ -125,10 +133,13 @@ async fn run_within(
     rec: &mut LogRecord,
 ) -> Option<Attempts> {
     let mut tried = Vec::new();
-    let run = attempt::run(plan, body, &mut tried);
-    let attempts = match timeout {
-        Some(t) => tokio::time::timeout(t, run).await.ok(),
-        None => Some(run.await),
+    // Pinned in place: the timeout wraps a pointer instead of moving the attempts' state.
+    let attempts = {
+        let run = std::pin::pin!(attempt::run(plan, body, &mut tried));
+        match timeout {
+            Some(t) => tokio::time::timeout(t, run).await.ok(),
+            None => Some(run.await),
+        }
     };
     rec.upstream_host = tried.last().copied();
     attempts
@@ -198,11 +209,11 @@ fn respond(
     if let Some(token) = switched {
         upgrade::restore_response(&mut parts.headers, token);
     }
-    if let Ok(v) = HeaderValue::from_str(&elapsed.as_millis().to_string()) {
-        parts
-            .headers
-            .insert(HeaderName::from_static("x-envoy-upstream-service-time"), v);
-    }
+    let millis = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    parts.headers.insert(
+        X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
+        HeaderValue::from(millis),
+    );
     if let Some(ops) = wc_ops {
         ops.response.apply(&mut parts.headers);
     }
@@ -276,27 +287,12 @@ fn build_upstream_request(
 ) -> (RequestHead, DownstreamBody) {
     let route = routed.route;
     let (mut parts, body) = req.into_parts();
-    let original = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let mut path = original.clone();
-    if let (Some(rw), Some(prefix)) = (&f.prefix_rewrite, route.matched_prefix())
-        && original
-            .get(..prefix.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    let original = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let rewritten = rewrite_path(route, f, original);
+    if rewritten.is_some()
+        && let Ok(v) = HeaderValue::from_str(original)
     {
-        path = format!("{rw}{}", &original[prefix.len()..]);
-    } else if let Some(rw) = &f.regex_rewrite {
-        path = rw.apply(&original);
-    }
-    if path != original
-        && let Ok(v) = HeaderValue::from_str(&original)
-    {
-        parts
-            .headers
-            .insert(HeaderName::from_static("x-envoy-original-path"), v);
+        parts.headers.insert(X_ENVOY_ORIGINAL_PATH.clone(), v);
     }
     let host = f
         .host_rewrite
@@ -304,7 +300,7 @@ fn build_upstream_request(
         .or_else(|| HeaderValue::from_str(authority).ok())
         .unwrap_or_else(|| HeaderValue::from_static("unknown"));
     strip_hop_by_hop(&mut parts.headers);
-    set_target(&mut parts, protocol, host, &path);
+    set_target(&mut parts, protocol, host, rewritten.as_deref());
     for ops in [
         wc_ops,
         Some(&route.headers),
@@ -325,23 +321,47 @@ fn build_upstream_request(
     (head, body)
 }
 
-/// Version, URI and host for the upstream protocol.
+/// The route's prefix or regex rewrite of the path, `None` when the path goes as it came.
+fn rewrite_path(route: &Route, f: &Forward, original: &str) -> Option<String> {
+    let path = if let (Some(rw), Some(prefix)) = (&f.prefix_rewrite, route.matched_prefix())
+        && original
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    {
+        format!("{rw}{}", &original[prefix.len()..])
+    } else if let Some(rw) = &f.regex_rewrite {
+        rw.apply(original)
+    } else {
+        return None;
+    };
+    (path != original).then_some(path)
+}
+
+/// Version, URI and host for the upstream protocol; `path` is the rewritten path, if any.
 fn set_target(
     parts: &mut http::request::Parts,
     protocol: UpstreamProtocol,
     host: HeaderValue,
-    path: &str,
+    path: Option<&str>,
 ) {
     match protocol {
         UpstreamProtocol::Http1 => {
             parts.version = Version::HTTP_11;
-            parts.uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
+            parts.uri = match path {
+                Some(p) => p.parse().unwrap_or_else(|_| Uri::from_static("/")),
+                // Origin form from the request's own path: no re-parse, the bytes are shared.
+                None => parts
+                    .uri
+                    .path_and_query()
+                    .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone())),
+            };
             parts.headers.insert(header::HOST, host);
         }
         UpstreamProtocol::Http2 => {
             parts.version = Version::HTTP_2;
             let h = host.to_str().unwrap_or("unknown");
-            parts.uri = format!("http://{h}{path}")
+            let p = path.unwrap_or_else(|| parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+            parts.uri = format!("http://{h}{p}")
                 .parse()
                 .unwrap_or_else(|_| Uri::from_static("/"));
             parts.headers.remove(header::HOST);
@@ -349,33 +369,106 @@ fn set_target(
     }
 }
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == header::CONNECTION
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::UPGRADE
+        || *name == header::TE
+        || *name == KEEP_ALIVE
+        || *name == PROXY_CONNECTION
+}
+
 /// Removes connection-specific headers (RFC 9110 §7.6.1); `te: trailers` is kept for gRPC.
 fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // Most requests carry none: one pass over the names decides that without hashing.
+    if !h.keys().any(is_hop_by_hop) {
+        return;
+    }
+    // `connection: keep-alive` or `close`, the usual values, name nothing else to remove.
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().to_ascii_lowercase().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|n| !n.eq_ignore_ascii_case("keep-alive") && !n.eq_ignore_ascii_case("close"))
+        .filter_map(|n| HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes()).ok())
         .collect();
     for n in named {
         h.remove(n);
     }
     for n in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "upgrade",
+        &header::CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
     ] {
         h.remove(n);
     }
     let te_trailers = h
         .get(header::TE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("trailers"));
-    h.remove(header::TE);
-    if te_trailers {
-        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        .map(|v| v.to_str().is_ok_and(|v| v.contains("trailers")));
+    match te_trailers {
+        Some(true) => {
+            h.insert(header::TE, HeaderValue::from_static("trailers"));
+        }
+        Some(false) => {
+            h.remove(header::TE);
+        }
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, X-Private"),
+            ("keep-alive", "timeout=5"),
+            ("x-private", "secret"),
+            ("proxy-connection", "keep-alive"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("te", "gzip"),
+            ("x-kept", "1"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-kept"]);
+    }
+
+    #[test]
+    fn te_trailers_survives_for_grpc() {
+        let mut h = headers(&[
+            ("te", "trailers, deflate"),
+            ("content-type", "application/grpc"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.get("te").unwrap(), "trailers");
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn headers_without_hop_by_hop_names_are_untouched() {
+        let mut h = headers(&[("host", "a"), ("x-request-id", "b"), ("accept", "*/*")]);
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
     }
 }

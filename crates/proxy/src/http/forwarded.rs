@@ -40,7 +40,7 @@ pub(super) fn prepare_request(ctx: &Ctx, req: &mut Request<DownstreamBody>) -> O
         && (hcm.preserve_external_request_id || !hcm.use_remote_address);
     if !keep
         && hcm.generate_request_id
-        && let Ok(v) = HeaderValue::from_str(&uuid_v4())
+        && let Ok(v) = HeaderValue::from_bytes(&uuid_v4())
     {
         h.insert(X_REQUEST_ID.clone(), v);
     }
@@ -74,19 +74,23 @@ fn strip_envoy_headers(h: &mut http::HeaderMap) {
     }
 }
 
-/// A random (version 4) UUID.
-fn uuid_v4() -> String {
+/// A random (version 4) UUID in its 36-character text form, built without formatting
+/// machinery: it is made for every request.
+fn uuid_v4() -> [u8; 36] {
     let a = fastrand::u128(..);
     let a = (a & !(0xF << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let hex = format!("{a:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 36];
+    let mut nibble = 0;
+    for (i, slot) in out.iter_mut().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        let shift = 124 - 4 * nibble;
+        *slot = HEX[((a >> shift) & 0xF) as usize];
+        nibble += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -109,6 +113,24 @@ mod tests {
         for ip in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn request_ids_are_version_4_uuids() {
+        let a = uuid_v4();
+        let text = std::str::from_utf8(&a).unwrap();
+        let groups: Vec<&str> = text.split('-').collect();
+        let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(lens, [8, 4, 4, 4, 12], "{text}");
+        assert!(
+            groups
+                .iter()
+                .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+        assert!(text.bytes().all(|b| !b.is_ascii_uppercase()), "{text}");
+        assert_eq!(&text[14..15], "4", "version nibble: {text}");
+        assert!("89ab".contains(&text[19..20]), "variant nibble: {text}");
+        assert_ne!(uuid_v4(), a, "two ids must differ");
     }
 
     #[test]

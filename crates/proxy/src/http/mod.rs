@@ -59,6 +59,15 @@ struct Ctx {
     rbac_stats: Option<Arc<crate::stats::RbacStats>>,
     /// Open streams, for the connection's idle timeout.
     streams: ConnStreams,
+    /// The `server` response header, encoded once per connection.
+    server_header: Option<HeaderValue>,
+}
+
+impl Ctx {
+    /// Whether requests are access-logged: the per-request record is filled only then.
+    fn logging(&self) -> bool {
+        !self.hcm.access_log.is_empty()
+    }
 }
 
 /// What a request's handling left for the response hooks.
@@ -97,6 +106,7 @@ pub async fn serve(
         meta,
         stats: stats.clone(),
         streams: ConnStreams::new(),
+        server_header: HeaderValue::from_str(&hcm.server_name).ok(),
     });
     let drain_ctx = ctx.clone();
     let svc = service_fn(move |req| handle(ctx.clone(), req));
@@ -231,8 +241,8 @@ async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<ProxyB
         why = activity.expired() => stream_timeout_reply(&ctx, why),
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&ctx.hcm.server_name) {
-        h.insert(http::header::SERVER, v);
+    if let Some(v) = &ctx.server_header {
+        h.insert(http::header::SERVER, v.clone());
     }
     if req_version < http::Version::HTTP_2 && ctx.shared.listener_replaced(&ctx.listener) {
         h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
@@ -244,12 +254,14 @@ async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<ProxyB
     }
     let status = resp.status().as_u16();
     ctx.stats.count_status(status);
-    rec.response_code = status;
-    rec.response_flags = outcome.flags.to_string();
-    rec.response_code_details = outcome.details.to_string();
-    if !ctx.hcm.access_log.is_empty() {
+    // Without an access log the record is not kept: the response hook only counts.
+    let rec = ctx.logging().then(|| {
+        rec.response_code = status;
+        rec.response_flags = outcome.flags.to_string();
+        rec.response_code_details = outcome.details.into_owned();
         rec.response_headers = resp.headers().clone();
-    }
+        Box::new(rec)
+    });
     let done = StreamEnd {
         ctx: ctx.clone(),
         live,
@@ -285,7 +297,8 @@ fn count_stream_timeout(ctx: &Ctx, why: StreamExpiry) {
 struct StreamEnd {
     ctx: Arc<Ctx>,
     live: Arc<Live>,
-    rec: LogRecord,
+    /// The access-log record, when the manager has an access log.
+    rec: Option<Box<LogRecord>>,
     started: Instant,
     activity: Arc<StreamActivity>,
 }
@@ -300,15 +313,15 @@ impl StreamEnd {
         if let Some(why) = timed_out {
             count_stream_timeout(ctx, why);
         }
-        if ctx.hcm.access_log.is_empty() {
+        let Some(rec) = self.rec.as_deref_mut() else {
             return;
-        }
+        };
         if timed_out == Some(StreamExpiry::Idle) {
-            self.rec.response_flags = "SI".into();
+            rec.response_flags = "SI".into();
         }
-        self.rec.bytes_sent = sent;
-        self.rec.duration = self.started.elapsed();
-        let rec = &self.rec;
+        rec.bytes_sent = sent;
+        rec.duration = self.started.elapsed();
+        let rec = &*rec;
         self.live.log(&ctx.hcm.access_log, |s| s.format.render(rec));
     }
 }
@@ -333,24 +346,26 @@ pub(crate) fn peer_uri_sans(meta: &ConnMeta) -> String {
         .unwrap_or_default()
 }
 
+/// The request's record: path and authority always (routing reads them), the rest only for
+/// an access log, so a manager without one allocates nothing for it.
 fn log_record(ctx: &Ctx, req: &Request<DownstreamBody>) -> LogRecord {
     let mut rec = LogRecord {
-        start_time: Some(SystemTime::now()),
-        method: req.method().to_string(),
         path: req
             .uri()
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into()),
         authority: authority(req),
-        protocol: format!("{:?}", req.version()),
-        downstream_local: Some(ctx.meta.local),
-        downstream_remote: Some(ctx.meta.peer),
-        server_name: ctx.meta.server_name.clone(),
-        downstream_peer_uri_san: peer_uri_sans(&ctx.meta),
         ..Default::default()
     };
-    if !ctx.hcm.access_log.is_empty() {
+    if ctx.logging() {
+        rec.start_time = Some(SystemTime::now());
+        rec.method = req.method().to_string();
+        rec.protocol = format!("{:?}", req.version());
+        rec.downstream_local = Some(ctx.meta.local);
+        rec.downstream_remote = Some(ctx.meta.peer);
+        rec.server_name = ctx.meta.server_name.clone();
+        rec.downstream_peer_uri_san = peer_uri_sans(&ctx.meta);
         rec.request_headers = req.headers().clone();
         rec.bytes_received = req
             .headers()
@@ -387,24 +402,24 @@ async fn dispatch(
     let Some(vh) = table.find_virtual_host(&rec.authority) else {
         return no_route();
     };
-    let path = rec.path.clone();
-    let method = req.method().as_str().to_string();
     let Some(route) = vh.find_route(&RequestView {
-        path: &path,
+        path: &rec.path,
         headers: req.headers(),
-        method: &method,
+        method: req.method().as_str(),
         authority: &rec.authority,
         scheme: "http",
     }) else {
         return no_route();
     };
-    rec.route_name = route.name.clone();
+    if ctx.logging() {
+        rec.route_name = route.name.clone();
+    }
     if let Action::Forward(f) = &route.action
         && let Some(idle) = f.idle_timeout
     {
         activity.set_idle_timeout(idle);
     }
-    if let Some(reply) = filters::require_tls(ctx, vh, &rec.authority, &path) {
+    if let Some(reply) = filters::require_tls(ctx, vh, &rec.authority, &rec.path) {
         return reply;
     }
     let filtered = match filters::run(ctx, route, &mut req).await {

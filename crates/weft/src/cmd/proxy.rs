@@ -120,6 +120,23 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v * mult))
 }
 
+/// One worker runs on a current-thread runtime: every task, timer and socket lives on the thread
+/// that polls it, so a request pays no cross-thread wake-ups or work-stealing atomics (the way
+/// one Envoy worker owns its event loop). More workers share a multi-thread runtime.
+fn proxy_runtime(concurrency: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = if concurrency <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(concurrency);
+        b
+    };
+    builder
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_tracing();
     let (b, snap) = match (&args.mode, &args.bootstrap) {
@@ -131,11 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         (Some(_), Some(_)) => bail!("--bootstrap cannot be combined with sidecar/router"),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.concurrency.max(1))
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
+    let rt = proxy_runtime(args.concurrency)?;
     rt.block_on(async move {
         // Built inside the runtime: the CA client's channel needs it.
         let agent = match &args.mode {
