@@ -8,11 +8,13 @@
 pub mod ads;
 mod connection;
 mod delta;
+mod intern;
 pub mod metrics;
 pub mod node;
 pub mod push;
 pub mod resources;
 pub mod status;
+mod wire;
 
 pub use ads::{AdsOptions, AdsServer};
 pub use metrics::Metrics;
