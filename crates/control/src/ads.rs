@@ -24,7 +24,7 @@ use crate::intern::NameLists;
 use crate::metrics::Metrics;
 use crate::push::Push;
 use crate::status::SyncStatus;
-use crate::wire::{SotwService, SotwStream};
+use crate::wire::{Responses, SotwService};
 
 /// The largest request the server decodes (an EDS subscription of many clusters is large).
 pub(crate) const MAX_REQUEST_BYTES: usize = 16 << 20;
@@ -110,13 +110,13 @@ impl AdsServer {
     pub(crate) fn open_sotw(
         &self,
         request: Request<Streaming<DiscoveryRequest>>,
-    ) -> Response<SotwStream> {
+    ) -> Responses {
         let peer = request.remote_addr();
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(self.shared.options.send_queue.max(1));
         let connection = Connection::new(self.shared.clone(), tx, peer);
         tokio::spawn(connection.run(inbound));
-        Response::new(ReceiverStream::new(rx))
+        rx
     }
 
     /// Serves ADS on `listener` until `shutdown` completes.
