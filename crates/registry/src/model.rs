@@ -179,7 +179,12 @@ impl Registry {
     /// The services and ports that `ip` serves (a sidecar's inbound side).
     pub fn instances_at(&self, ip: &str) -> Vec<(Arc<Service>, Endpoint)> {
         let mut out = Vec::new();
+        // Called for every connecting proxy: look the service up only for the few endpoint
+        // lists that have the address, not for every service of the mesh.
         for (key, eps) in &self.endpoints {
+            if !eps.iter().any(|e| e.address == ip) {
+                continue;
+            }
             let Some(service) = self.services.get(key) else {
                 continue;
             };
