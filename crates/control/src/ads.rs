@@ -20,6 +20,7 @@ use weft_xds::pb::envoy::service::discovery::v3::{
 
 use crate::connection::Connection;
 use crate::delta::DeltaConnection;
+use crate::diffs::Diffs;
 use crate::intern::NameLists;
 use crate::metrics::Metrics;
 use crate::push::Push;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     pub push_slots: Option<Arc<Semaphore>>,
     /// Subscription name lists, shared by the connections that asked for the same names.
     pub names: NameLists,
+    /// What changed between two generations, per type, for incremental RDS/EDS pushes.
+    pub diffs: Diffs,
     next_connection: AtomicU64,
 }
 
@@ -101,16 +104,14 @@ impl AdsServer {
                 options,
                 push_slots,
                 names: NameLists::default(),
+                diffs: Diffs::default(),
                 next_connection: AtomicU64::new(0),
             }),
         }
     }
 
     /// Starts the task of one SotW stream and returns the stream of its responses.
-    pub(crate) fn open_sotw(
-        &self,
-        request: Request<Streaming<DiscoveryRequest>>,
-    ) -> Responses {
+    pub(crate) fn open_sotw(&self, request: Request<Streaming<DiscoveryRequest>>) -> Responses {
         let peer = request.remote_addr();
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(self.shared.options.send_queue.max(1));

@@ -322,11 +322,13 @@ impl Connection {
         let sub = self.subscriptions.entry(type_url.to_string()).or_default();
         let incremental = scope == Scope::Changed && sends_changes_only(type_url);
         let resources = if incremental {
-            let sent = sub
-                .sent
-                .as_deref()
-                .map_or(TypedResources::empty(), |s| s.get_or_empty(type_url));
-            let changed = set.changed_since(sent, &sub.names);
+            let changed = match &sub.sent {
+                Some(sent) => changed_subscribed(
+                    &self.shared.diffs.changed(type_url, sent, &current),
+                    &sub.names,
+                ),
+                None => set.changed_since(TypedResources::empty(), &sub.names),
+            };
             if changed.is_empty() {
                 return Ok(());
             }
@@ -364,6 +366,15 @@ impl Connection {
         };
         self.send(response, short).await
     }
+}
+
+/// The changed names a subscription to `subscribed` (all, when empty) asks for.
+fn changed_subscribed(changed: &[String], subscribed: &[String]) -> Vec<String> {
+    changed
+        .iter()
+        .filter(|n| subscribed.is_empty() || subscribed.binary_search(n).is_ok())
+        .cloned()
+        .collect()
 }
 
 /// What a response carries.

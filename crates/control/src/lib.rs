@@ -8,6 +8,7 @@
 pub mod ads;
 mod connection;
 mod delta;
+mod diffs;
 mod intern;
 pub mod metrics;
 pub mod node;
