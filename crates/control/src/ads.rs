@@ -24,6 +24,7 @@ use crate::diffs::Diffs;
 use crate::intern::NameLists;
 use crate::metrics::Metrics;
 use crate::push::Push;
+use crate::request::SotwRequest;
 use crate::status::SyncStatus;
 use crate::wire::{Responses, SotwService};
 
@@ -111,7 +112,7 @@ impl AdsServer {
     }
 
     /// Starts the task of one SotW stream and returns the stream of its responses.
-    pub(crate) fn open_sotw(&self, request: Request<Streaming<DiscoveryRequest>>) -> Responses {
+    pub(crate) fn open_sotw(&self, request: Request<Streaming<SotwRequest>>) -> Responses {
         let peer = request.remote_addr();
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(self.shared.options.send_queue.max(1));

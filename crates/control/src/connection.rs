@@ -9,12 +9,12 @@ use tonic::{Status, Streaming};
 use tracing::{debug, info, warn};
 use weft_translate::Proxy;
 use weft_xds::pb::envoy::config::core::v3::ControlPlane;
-use weft_xds::pb::envoy::service::discovery::v3::DiscoveryRequest;
 
 use crate::ads::Shared;
 use crate::metrics::TypeLabel;
 use crate::node::proxy_from_node;
 use crate::push::{Push, PushReason};
+use crate::request::SotwRequest;
 use crate::resources::{PUSH_ORDER, ProxyResources, TypedResources, short_type};
 use crate::status::{ConnectionStatus, Nack};
 use crate::wire::SharedResponse;
@@ -79,7 +79,7 @@ impl Connection {
         }
     }
 
-    pub async fn run(mut self, mut inbound: Streaming<DiscoveryRequest>) {
+    pub async fn run(mut self, mut inbound: Streaming<SotwRequest>) {
         let mut pushes = self.shared.pushes.clone();
         pushes.mark_unchanged();
         let close = loop {
@@ -129,7 +129,7 @@ impl Connection {
 
     fn register(
         &mut self,
-        req: &DiscoveryRequest,
+        req: &SotwRequest,
         pushes: &mut tokio::sync::watch::Receiver<Arc<Push>>,
     ) -> Result<(), Close> {
         let node = req.node.as_ref().ok_or_else(|| {
@@ -159,7 +159,7 @@ impl Connection {
 
     async fn on_request(
         &mut self,
-        mut req: DiscoveryRequest,
+        req: SotwRequest,
         pushes: &mut tokio::sync::watch::Receiver<Arc<Push>>,
     ) -> Result<(), Close> {
         if self.registered.is_none() {
@@ -168,15 +168,17 @@ impl Connection {
         if req.type_url.is_empty() {
             return Ok(());
         }
-        let mut names = std::mem::take(&mut req.resource_names);
-        names.sort();
-        names.dedup();
         let sub = self.subscriptions.entry(req.type_url.clone()).or_default();
-        let same_names = *sub.names == *names;
-        let names = if same_names {
-            sub.names.clone()
+        // An ACK repeats the subscription: compare it as it came, decode it only if it moved.
+        let (names, same_names) = if req.names_are(&sub.names) {
+            (sub.names.clone(), true)
         } else {
-            self.shared.names.intern(names)
+            let sorted = req.sorted_names();
+            if *sub.names == *sorted {
+                (sub.names.clone(), true)
+            } else {
+                (self.shared.names.intern(sorted), false)
+            }
         };
         if !req.response_nonce.is_empty() {
             if sub.sent_nonce.as_deref() != Some(req.response_nonce.as_str()) {
@@ -198,7 +200,7 @@ impl Connection {
         self.respond(&req.type_url, Scope::All).await
     }
 
-    fn record_ack(&self, req: &DiscoveryRequest, names: Arc<[String]>) {
+    fn record_ack(&self, req: &SotwRequest, names: Arc<[String]>) {
         let Some(r) = &self.registered else { return };
         let short = short_type(&req.type_url);
         self.shared.status.update(&r.id, |s| {
@@ -214,7 +216,7 @@ impl Connection {
         });
     }
 
-    fn record_nack(&self, req: &DiscoveryRequest, message: &str) {
+    fn record_nack(&self, req: &SotwRequest, message: &str) {
         let Some(r) = &self.registered else { return };
         let short = short_type(&req.type_url);
         warn!(connection = %r.id, r#type = short, %message, "proxy rejected configuration");

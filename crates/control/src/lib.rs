@@ -13,6 +13,7 @@ mod intern;
 pub mod metrics;
 pub mod node;
 pub mod push;
+mod request;
 pub mod resources;
 pub mod status;
 mod wire;

@@ -25,13 +25,14 @@ use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
 use tonic::server::NamedService;
 use tonic::{Request, Status, Streaming};
 use weft_xds::pb::envoy::config::core::v3::ControlPlane;
+use weft_xds::pb::envoy::service::discovery::v3::DiscoveryResponse;
 use weft_xds::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
     AggregatedDiscoveryServiceServer, SERVICE_NAME,
 };
-use weft_xds::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use weft_xds::pb::google::protobuf::Any;
 
 use crate::ads::AdsServer;
+use crate::request::SotwRequest;
 
 const SOTW_PATH: &str =
     "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
@@ -280,7 +281,7 @@ where
         let ads = self.ads.clone();
         Box::pin(async move {
             let decoder =
-                tonic_prost::ProstCodec::<DiscoveryResponse, DiscoveryRequest>::default().decoder();
+                tonic_prost::ProstCodec::<DiscoveryResponse, SotwRequest>::default().decoder();
             let max = Some(crate::ads::MAX_REQUEST_BYTES);
             let request = Request::from_http(
                 req.map(|body| Streaming::new_request(decoder, body, None, max)),
