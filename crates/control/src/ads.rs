@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
 use weft_security::service::CaService;
@@ -20,9 +20,16 @@ use weft_xds::pb::envoy::service::discovery::v3::{
 
 use crate::connection::Connection;
 use crate::delta::DeltaConnection;
+use crate::diffs::Diffs;
+use crate::intern::NameLists;
 use crate::metrics::Metrics;
 use crate::push::Push;
+use crate::request::SotwRequest;
 use crate::status::SyncStatus;
+use crate::wire::{Responses, SotwService};
+
+/// The largest request the server decodes (an EDS subscription of many clusters is large).
+pub(crate) const MAX_REQUEST_BYTES: usize = 16 << 20;
 
 /// Tuning of the ADS server.
 #[derive(Debug, Clone)]
@@ -31,6 +38,10 @@ pub struct AdsOptions {
     pub send_queue: usize,
     /// How long a connection may wait for its proxy to read before it is closed.
     pub send_timeout: Duration,
+    /// Connections that push at the same time (istiod's `PILOT_PUSH_THROTTLE`); the others
+    /// wait for a slot. A slot is held until the transport has taken the push's last
+    /// response, or for at most `send_timeout`. 0: no limit.
+    pub push_concurrency: usize,
 }
 
 impl Default for AdsOptions {
@@ -38,6 +49,7 @@ impl Default for AdsOptions {
         AdsOptions {
             send_queue: 8,
             send_timeout: Duration::from_secs(10),
+            push_concurrency: 100,
         }
     }
 }
@@ -47,6 +59,12 @@ pub(crate) struct Shared {
     pub status: Arc<SyncStatus>,
     pub metrics: Arc<Metrics>,
     pub options: AdsOptions,
+    /// Push slots (see [`AdsOptions::push_concurrency`]); `None` without a limit.
+    pub push_slots: Option<Arc<Semaphore>>,
+    /// Subscription name lists, shared by the connections that asked for the same names.
+    pub names: NameLists,
+    /// What changed between two generations, per type, for incremental RDS/EDS pushes.
+    pub diffs: Diffs,
     next_connection: AtomicU64,
 }
 
@@ -77,15 +95,30 @@ impl AdsServer {
         metrics: Arc<Metrics>,
         options: AdsOptions,
     ) -> Self {
+        let push_slots = (options.push_concurrency > 0)
+            .then(|| Arc::new(Semaphore::new(options.push_concurrency)));
         AdsServer {
             shared: Arc::new(Shared {
                 pushes,
                 status,
                 metrics,
                 options,
+                push_slots,
+                names: NameLists::default(),
+                diffs: Diffs::default(),
                 next_connection: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Starts the task of one SotW stream and returns the stream of its responses.
+    pub(crate) fn open_sotw(&self, request: Request<Streaming<SotwRequest>>) -> Responses {
+        let peer = request.remote_addr();
+        let inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(self.shared.options.send_queue.max(1));
+        let connection = Connection::new(self.shared.clone(), tx, peer);
+        tokio::spawn(connection.run(inbound));
+        rx
     }
 
     /// Serves ADS on `listener` until `shutdown` completes.
@@ -105,9 +138,10 @@ impl AdsServer {
         ca: Option<CaService>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), tonic::transport::Error> {
-        let service = AggregatedDiscoveryServiceServer::new(self)
-            .max_decoding_message_size(16 << 20)
+        let generated = AggregatedDiscoveryServiceServer::new(self.clone())
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(usize::MAX);
+        let service = SotwService::new(self, generated);
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(service)
@@ -128,12 +162,11 @@ impl AggregatedDiscoveryService for AdsServer {
         &self,
         request: Request<Streaming<DiscoveryRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
-        let peer = request.remote_addr();
-        let inbound = request.into_inner();
-        let (tx, rx) = mpsc::channel(self.shared.options.send_queue.max(1));
-        let connection = Connection::new(self.shared.clone(), tx, peer);
-        tokio::spawn(connection.run(inbound));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        // `SotwService` answers this method with shared responses before it gets here.
+        drop(request);
+        Err(Status::unimplemented(
+            "served by the shared-response SotW method",
+        ))
     }
 
     type DeltaAggregatedResourcesStream = DeltaStream;

@@ -4,21 +4,22 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tonic::{Status, Streaming};
 use tracing::{debug, info, warn};
 use weft_translate::Proxy;
 use weft_xds::pb::envoy::config::core::v3::ControlPlane;
-use weft_xds::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 
 use crate::ads::Shared;
 use crate::metrics::TypeLabel;
 use crate::node::proxy_from_node;
 use crate::push::{Push, PushReason};
-use crate::resources::{PUSH_ORDER, ProxyResources, short_type};
+use crate::request::SotwRequest;
+use crate::resources::{PUSH_ORDER, ProxyResources, TypedResources, short_type};
 use crate::status::{ConnectionStatus, Nack};
+use crate::wire::SharedResponse;
 
-type Sender = mpsc::Sender<Result<DiscoveryResponse, Status>>;
+type Sender = mpsc::Sender<Result<SharedResponse, Status>>;
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -31,16 +32,18 @@ enum Close {
     Shutdown,
 }
 
-/// What the proxy subscribed to for one type, and what it was last sent.
+/// What the proxy subscribed to for one type, and what it was last sent. Everything large is
+/// shared with the other connections: the names with those that asked for the same list, the
+/// sent resources with those of the same view.
 #[derive(Debug, Default)]
 struct Subscription {
-    /// Requested names; empty means every resource of the type.
-    names: Vec<String>,
+    /// Requested names, sorted; empty means every resource of the type.
+    names: Arc<[String]>,
     sent_version: Option<String>,
     sent_nonce: Option<String>,
-    /// Content hashes of the named resources (RDS, EDS) last sent, so a push carries only
-    /// the ones that changed.
-    sent_hashes: BTreeMap<String, u64>,
+    /// The resources the last response of this type was taken from, so a push of RDS or EDS
+    /// carries only the ones whose content changed since.
+    sent: Option<Arc<ProxyResources>>,
 }
 
 struct Registered {
@@ -57,6 +60,8 @@ pub(crate) struct Connection {
     push: Arc<Push>,
     subscriptions: BTreeMap<String, Subscription>,
     nonces: u64,
+    /// Resolves once the transport has taken the last queued response.
+    last_taken: Option<oneshot::Receiver<()>>,
 }
 
 impl Connection {
@@ -70,10 +75,11 @@ impl Connection {
             push,
             subscriptions: BTreeMap::new(),
             nonces: 0,
+            last_taken: None,
         }
     }
 
-    pub async fn run(mut self, mut inbound: Streaming<DiscoveryRequest>) {
+    pub async fn run(mut self, mut inbound: Streaming<SotwRequest>) {
         let mut pushes = self.shared.pushes.clone();
         pushes.mark_unchanged();
         let close = loop {
@@ -123,7 +129,7 @@ impl Connection {
 
     fn register(
         &mut self,
-        req: &DiscoveryRequest,
+        req: &SotwRequest,
         pushes: &mut tokio::sync::watch::Receiver<Arc<Push>>,
     ) -> Result<(), Close> {
         let node = req.node.as_ref().ok_or_else(|| {
@@ -153,7 +159,7 @@ impl Connection {
 
     async fn on_request(
         &mut self,
-        req: DiscoveryRequest,
+        req: SotwRequest,
         pushes: &mut tokio::sync::watch::Receiver<Arc<Push>>,
     ) -> Result<(), Close> {
         if self.registered.is_none() {
@@ -163,9 +169,17 @@ impl Connection {
             return Ok(());
         }
         let sub = self.subscriptions.entry(req.type_url.clone()).or_default();
-        let mut names = req.resource_names.clone();
-        names.sort();
-        names.dedup();
+        // An ACK repeats the subscription: compare it as it came, decode it only if it moved.
+        let (names, same_names) = if req.names_are(&sub.names) {
+            (sub.names.clone(), true)
+        } else {
+            let sorted = req.sorted_names();
+            if *sub.names == *sorted {
+                (sub.names.clone(), true)
+            } else {
+                (self.shared.names.intern(sorted), false)
+            }
+        };
         if !req.response_nonce.is_empty() {
             if sub.sent_nonce.as_deref() != Some(req.response_nonce.as_str()) {
                 debug!(type_url = %req.type_url, nonce = %req.response_nonce, "stale nonce ignored");
@@ -175,8 +189,8 @@ impl Connection {
                 self.record_nack(&req, &error.message);
                 return Ok(());
             }
-            self.record_ack(&req, &names);
-            if self.subscriptions.get(&req.type_url).map(|s| &s.names) == Some(&names) {
+            self.record_ack(&req, names.clone());
+            if same_names {
                 return Ok(());
             }
         }
@@ -186,13 +200,13 @@ impl Connection {
         self.respond(&req.type_url, Scope::All).await
     }
 
-    fn record_ack(&self, req: &DiscoveryRequest, names: &[String]) {
+    fn record_ack(&self, req: &SotwRequest, names: Arc<[String]>) {
         let Some(r) = &self.registered else { return };
         let short = short_type(&req.type_url);
         self.shared.status.update(&r.id, |s| {
             let t = s.types.entry(short.to_string()).or_default();
             t.acked_version = Some(req.version_info.clone());
-            t.subscribed = names.to_vec();
+            t.subscribed = names;
             if t.nacked
                 .as_ref()
                 .is_some_and(|n| n.version != req.version_info)
@@ -202,7 +216,7 @@ impl Connection {
         });
     }
 
-    fn record_nack(&self, req: &DiscoveryRequest, message: &str) {
+    fn record_nack(&self, req: &SotwRequest, message: &str) {
         let Some(r) = &self.registered else { return };
         let short = short_type(&req.type_url);
         warn!(connection = %r.id, r#type = short, %message, "proxy rejected configuration");
@@ -227,6 +241,15 @@ impl Connection {
     }
 
     async fn on_push(&mut self, push: Arc<Push>) -> Result<(), Close> {
+        if self.registered.is_none() {
+            return Ok(());
+        }
+        // At most `push_concurrency` connections push at once (istiod's push throttle): the
+        // others wait here instead of all encoding and queueing at the same moment.
+        let slot = match &self.shared.push_slots {
+            Some(slots) => slots.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         let Some(r) = self.registered.as_mut() else {
             return Ok(());
         };
@@ -234,6 +257,30 @@ impl Connection {
         r.resources = resources.clone();
         let reason = push.reason;
         self.push = push;
+        let mut sent_any = false;
+        for t in self.push_types(reason) {
+            let version = &resources.get_or_empty(&t).version;
+            let sent = self
+                .subscriptions
+                .get(&t)
+                .and_then(|s| s.sent_version.as_ref());
+            if sent != Some(version) {
+                self.respond(&t, Scope::Changed).await?;
+                sent_any = true;
+            }
+        }
+        if sent_any {
+            let elapsed = self.push.triggered.elapsed().as_secs_f64();
+            self.shared.metrics.convergence.observe(elapsed);
+        }
+        if slot.is_some() && sent_any {
+            self.wait_taken().await?;
+        }
+        Ok(())
+    }
+
+    /// The subscribed types a push of `reason` may change, in push order.
+    fn push_types(&self, reason: PushReason) -> Vec<String> {
         let mut types: Vec<String> = PUSH_ORDER
             .iter()
             .filter(|t| self.subscriptions.contains_key(**t))
@@ -248,34 +295,42 @@ impl Connection {
         if reason == PushReason::Endpoints {
             types.retain(|t| t == weft_xds::type_url::CLUSTER_LOAD_ASSIGNMENT);
         }
-        let mut sent_any = false;
-        for t in types {
-            let version = resources.get_or_empty(&t).version;
-            let sent = self
-                .subscriptions
-                .get(&t)
-                .and_then(|s| s.sent_version.as_ref());
-            if sent != Some(&version) {
-                self.respond(&t, Scope::Changed).await?;
-                sent_any = true;
+        types
+    }
+
+    /// Waits until the transport took the last queued response. The transport takes the next
+    /// response only once the proxy's flow-control window has room for the previous one, so
+    /// a response not taken within the send timeout means the proxy stopped reading: it is
+    /// closed as for a full queue, and never keeps its push slot.
+    async fn wait_taken(&mut self) -> Result<(), Close> {
+        let Some(taken) = self.last_taken.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(self.shared.options.send_timeout, taken).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                self.shared.metrics.write_timeouts.inc();
+                Err(Close::WriteTimeout)
             }
         }
-        if sent_any {
-            let elapsed = self.push.triggered.elapsed().as_secs_f64();
-            self.shared.metrics.convergence.observe(elapsed);
-        }
-        Ok(())
     }
 
     async fn respond(&mut self, type_url: &str, scope: Scope) -> Result<(), Close> {
         let Some(r) = &self.registered else {
             return Ok(());
         };
-        let set = r.resources.get_or_empty(type_url);
+        let current = r.resources.clone();
+        let set = current.get_or_empty(type_url);
         let sub = self.subscriptions.entry(type_url.to_string()).or_default();
         let incremental = scope == Scope::Changed && sends_changes_only(type_url);
         let resources = if incremental {
-            let changed = changed_names(&set, &sub.names, &sub.sent_hashes);
+            let changed = match &sub.sent {
+                Some(sent) => changed_subscribed(
+                    &self.shared.diffs.changed(type_url, sent, &current),
+                    &sub.names,
+                ),
+                None => set.changed_since(TypedResources::empty(), &sub.names),
+            };
             if changed.is_empty() {
                 return Ok(());
             }
@@ -283,7 +338,7 @@ impl Connection {
         } else {
             set.select(&sub.names)
         };
-        sub.sent_hashes = sent_hashes(&set, &sub.names);
+        sub.sent = Some(current.clone());
         self.nonces += 1;
         let nonce = format!("{}-{}", self.push.version, self.nonces);
         sub.sent_version = Some(set.version.clone());
@@ -299,18 +354,29 @@ impl Connection {
             t.sent_resources = count;
             t.subscribed = names;
         });
-        let response = DiscoveryResponse {
-            version_info: set.version,
+        let (taken, last_taken) = oneshot::channel();
+        self.last_taken = Some(last_taken);
+        let response = SharedResponse {
+            version_info: set.version.clone(),
             resources,
             type_url: type_url.to_string(),
             nonce,
             control_plane: Some(ControlPlane {
                 identifier: "weft".into(),
             }),
-            ..Default::default()
+            taken: Some(taken),
         };
         self.send(response, short).await
     }
+}
+
+/// The changed names a subscription to `subscribed` (all, when empty) asks for.
+fn changed_subscribed(changed: &[String], subscribed: &[String]) -> Vec<String> {
+    changed
+        .iter()
+        .filter(|n| subscribed.is_empty() || subscribed.binary_search(n).is_ok())
+        .cloned()
+        .collect()
 }
 
 /// What a response carries.
@@ -333,33 +399,8 @@ fn sends_changes_only(type_url: &str) -> bool {
     )
 }
 
-/// Subscribed names (all, for an empty subscription) whose content differs from what was sent.
-fn changed_names(
-    set: &crate::resources::TypedResources,
-    subscribed: &[String],
-    sent: &BTreeMap<String, u64>,
-) -> Vec<String> {
-    set.hashes
-        .iter()
-        .filter(|(name, _)| subscribed.is_empty() || subscribed.binary_search(name).is_ok())
-        .filter(|(name, hash)| sent.get(*name) != Some(*hash))
-        .map(|(name, _)| name.clone())
-        .collect()
-}
-
-fn sent_hashes(
-    set: &crate::resources::TypedResources,
-    subscribed: &[String],
-) -> BTreeMap<String, u64> {
-    set.hashes
-        .iter()
-        .filter(|(name, _)| subscribed.is_empty() || subscribed.binary_search(name).is_ok())
-        .map(|(n, h)| (n.clone(), *h))
-        .collect()
-}
-
 impl Connection {
-    async fn send(&self, response: DiscoveryResponse, short: &str) -> Result<(), Close> {
+    async fn send(&self, response: SharedResponse, short: &str) -> Result<(), Close> {
         let timeout = self.shared.options.send_timeout;
         let metrics = &self.shared.metrics;
         match tokio::time::timeout(timeout, self.tx.send(Ok(response))).await {

@@ -271,7 +271,7 @@ impl DeltaConnection {
             });
         }
         let response = DeltaDiscoveryResponse {
-            system_version_info: set.version,
+            system_version_info: set.version.clone(),
             resources,
             type_url: type_url.to_string(),
             removed_resources: removed,

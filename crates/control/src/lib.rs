@@ -8,11 +8,15 @@
 pub mod ads;
 mod connection;
 mod delta;
+mod diffs;
+mod intern;
 pub mod metrics;
 pub mod node;
 pub mod push;
+mod request;
 pub mod resources;
 pub mod status;
+mod wire;
 
 pub use ads::{AdsOptions, AdsServer};
 pub use metrics::Metrics;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use weft_xds::pb::google::protobuf::Any;
 use weft_xds::type_url;
@@ -89,16 +89,43 @@ impl TypedResources {
         )
     }
 
+    /// The set without resources, with the version every empty set has.
+    pub fn empty() -> &'static TypedResources {
+        static EMPTY: OnceLock<TypedResources> = OnceLock::new();
+        EMPTY.get_or_init(|| TypedResources::new(std::iter::empty()))
+    }
+
     /// The resources a request asks for: all of them for a wildcard (empty) subscription.
-    pub fn select(&self, names: &[String]) -> Vec<Any> {
+    /// They are the shared packed resources, not copies: a response to every proxy of a view
+    /// points at the same bytes.
+    pub fn select(&self, names: &[String]) -> Vec<Arc<Any>> {
         if names.is_empty() {
-            return self.items.values().map(|a| (**a).clone()).collect();
+            return self.items.values().cloned().collect();
         }
         names
             .iter()
             .filter_map(|n| self.items.get(n))
-            .map(|a| (**a).clone())
+            .cloned()
             .collect()
+    }
+
+    /// Names in `subscribed` (every name, for an empty subscription) whose content differs
+    /// from `sent`, or that `sent` did not have. One merge over both sorted maps, so a push
+    /// costs a comparison per resource, not a lookup.
+    pub fn changed_since(&self, sent: &TypedResources, subscribed: &[String]) -> Vec<String> {
+        let mut old = sent.hashes.iter().peekable();
+        let mut changed = Vec::new();
+        for (name, hash) in &self.hashes {
+            while old.next_if(|(n, _)| n.as_str() < name.as_str()).is_some() {}
+            let same = old
+                .next_if(|(n, _)| *n == name)
+                .is_some_and(|(_, h)| h == hash);
+            let wanted = subscribed.is_empty() || subscribed.binary_search(name).is_ok();
+            if !same && wanted {
+                changed.push(name.clone());
+            }
+        }
+        changed
     }
 }
 
@@ -114,10 +141,8 @@ impl ProxyResources {
     }
 
     /// The set of `url`, or an empty set with a stable version.
-    pub fn get_or_empty(&self, url: &str) -> TypedResources {
-        self.get(url)
-            .cloned()
-            .unwrap_or_else(|| TypedResources::new(std::iter::empty()))
+    pub fn get_or_empty(&self, url: &str) -> &TypedResources {
+        self.get(url).unwrap_or_else(|| TypedResources::empty())
     }
 }
 
@@ -147,5 +172,29 @@ mod tests {
         let set = TypedResources::new([any("a", b"1"), any("b", b"2")]);
         assert_eq!(set.select(&[]).len(), 2);
         assert_eq!(set.select(&["b".into(), "zz".into()]).len(), 1);
+    }
+
+    #[test]
+    fn select_shares_the_packed_resources() {
+        let set = TypedResources::new([any("a", b"1")]);
+        let picked = set.select(&[]);
+        assert!(Arc::ptr_eq(&picked[0], &set.items["a"]));
+    }
+
+    #[test]
+    fn changed_since_finds_new_and_changed_subscribed_names() {
+        let sent = TypedResources::new([any("a", b"1"), any("b", b"2"), any("d", b"4")]);
+        let now = TypedResources::new([
+            any("a", b"1"),
+            any("b", b"9"),
+            any("c", b"3"),
+            any("e", b"5"),
+        ]);
+        assert_eq!(now.changed_since(&sent, &[]), ["b", "c", "e"]);
+        let only_a_c = ["a".to_string(), "c".to_string()];
+        assert_eq!(now.changed_since(&sent, &only_a_c), ["c"]);
+        assert!(now.changed_since(&now, &[]).is_empty());
+        let empty = TypedResources::default();
+        assert_eq!(now.changed_since(&empty, &[]).len(), 4);
     }
 }

@@ -27,7 +27,7 @@ pub struct TypeStatus {
     /// The last NACK, kept until a later version is ACKed.
     pub nacked: Option<Nack>,
     /// Names the proxy subscribed to (empty: all).
-    pub subscribed: Vec<String>,
+    pub subscribed: Arc<[String]>,
 }
 
 /// One connection.

@@ -302,6 +302,7 @@ async fn stuck_proxy_does_not_block_others() {
     let options = AdsOptions {
         send_queue: 1,
         send_timeout: Duration::from_secs(2),
+        ..AdsOptions::default()
     };
     // Each CDS response is 2 MiB, far beyond HTTP/2 flow-control windows.
     let big = |n: &str| resources(&[(n, 2 << 20)], &[]);
@@ -328,5 +329,63 @@ async fn stuck_proxy_does_not_block_others() {
             .encode()
             .contains("pilot_xds_write_timeout_total 1")
     );
+    drop(stuck);
+}
+
+#[tokio::test]
+async fn throttled_pushes_reach_every_proxy() {
+    let options = AdsOptions {
+        push_concurrency: 1,
+        ..AdsOptions::default()
+    };
+    let h = start(options, resources(&[("a", 4)], &[])).await;
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        let mut c = Client::connect(h.addr).await;
+        c.subscribe(CLUSTER, &[]).await;
+        let first = c.next().await;
+        c.ack(&first).await;
+        clients.push((c, first.version_info));
+    }
+    h.pushes.send_replace(push(
+        2,
+        PushReason::Config,
+        resources(&[("a", 4), ("b", 4)], &[]),
+    ));
+    for (c, first) in &mut clients {
+        let r = c.next().await;
+        assert_ne!(&r.version_info, first);
+        assert_eq!(r.resources.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_proxy_gives_its_push_slot_back() {
+    let options = AdsOptions {
+        send_timeout: Duration::from_secs(1),
+        push_concurrency: 1,
+        ..AdsOptions::default()
+    };
+    // 2 MiB responses: the stuck proxy's pushes stay queued, never taken by the transport.
+    let big = |n: &str| resources(&[(n, 2 << 20)], &[]);
+    let h = start(options, big("a")).await;
+    let mut stuck = Client::connect(h.addr).await;
+    stuck.subscribe(CLUSTER, &[]).await;
+    let mut live = Client::connect(h.addr).await;
+    live.subscribe(CLUSTER, &[]).await;
+    let first = live.next().await;
+    live.ack(&first).await;
+    // Whichever of the two takes the one slot first, a slot the stuck proxy kept would
+    // stop the live one from getting one of these pushes.
+    for (v, name) in [(2, "b"), (3, "c")] {
+        h.pushes
+            .send_replace(push(v, PushReason::Config, big(name)));
+        let r = live.next().await;
+        assert!(r.resources.len() == 1 && r.version_info != first.version_info);
+        live.ack(&r).await;
+    }
+    // The stuck proxy is closed once a push waited a send timeout to be taken.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(h.status.len(), 1, "{:?}", h.status.snapshot());
     drop(stuck);
 }

@@ -117,3 +117,39 @@ fn route_versions_do_not_depend_on_map_order() {
         .collect();
     assert!(versions.windows(2).all(|w| w[0] == w[1]), "{versions:?}");
 }
+
+#[test]
+fn labels_are_part_of_the_view_and_a_config_change_regenerates() {
+    let g = generation("");
+    let with_labels = |app: &str| {
+        let meta = NodeMetadata {
+            labels: [("app".to_string(), app.to_string())].into_iter().collect(),
+            ..Default::default()
+        };
+        Proxy::parse(
+            "sidecar~10.9.0.9~x.default~default.svc.cluster.local",
+            &meta,
+        )
+        .expect("proxy")
+    };
+    let reviews = g.generator.generate(&with_labels("reviews"));
+    let ratings = g.generator.generate(&with_labels("ratings"));
+    assert!(!Arc::ptr_eq(&reviews, &ratings), "other labels, other view");
+    assert_eq!(g.generator.views(), 2);
+    assert!(Arc::ptr_eq(
+        &reviews,
+        &g.generator.generate(&with_labels("reviews"))
+    ));
+
+    let vs = "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec: {hosts: [reviews], http: [{timeout: 3s, route: [{destination: {host: reviews}}]}]}\n";
+    let next = generation(vs);
+    let regenerated = next.generator.generate(&with_labels("reviews"));
+    assert!(!Arc::ptr_eq(&reviews, &regenerated));
+    let rds = weft_xds::type_url::ROUTE_CONFIGURATION;
+    assert_ne!(
+        reviews.get(rds).map(|r| &r.version),
+        regenerated.get(rds).map(|r| &r.version),
+        "the route change is in the new generation"
+    );
+    assert_eq!(reviews.get(CLUSTER), regenerated.get(CLUSTER));
+}

@@ -50,6 +50,14 @@ impl Registry {
             });
             eps.dedup();
         }
+        for (key, eps) in &reg.endpoints {
+            for e in eps {
+                let keys = reg.by_address.entry(e.address.clone()).or_default();
+                if keys.last() != Some(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
         reg
     }
 

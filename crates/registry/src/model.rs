@@ -1,6 +1,6 @@
 //! Services and endpoints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -134,6 +134,10 @@ pub struct Endpoint {
 pub struct Registry {
     pub(crate) services: BTreeMap<(String, String), Arc<Service>>,
     pub(crate) endpoints: BTreeMap<(String, String), Vec<Endpoint>>,
+    /// The keys of the endpoint lists each address is in, in key order: every connecting
+    /// proxy asks what its address serves, and a scan of every endpoint per proxy adds up.
+    #[serde(skip)]
+    pub(crate) by_address: HashMap<String, Vec<(String, String)>>,
 }
 
 impl Registry {
@@ -179,8 +183,9 @@ impl Registry {
     /// The services and ports that `ip` serves (a sidecar's inbound side).
     pub fn instances_at(&self, ip: &str) -> Vec<(Arc<Service>, Endpoint)> {
         let mut out = Vec::new();
-        for (key, eps) in &self.endpoints {
-            let Some(service) = self.services.get(key) else {
+        for key in self.by_address.get(ip).into_iter().flatten() {
+            let (Some(service), Some(eps)) = (self.services.get(key), self.endpoints.get(key))
+            else {
                 continue;
             };
             for e in eps.iter().filter(|e| e.address == ip) {

@@ -78,6 +78,8 @@ fn kubernetes_service_with_pods() {
     assert_eq!(eps[0].service_account.as_deref(), Some("bookinfo-reviews"));
     let inbound = reg.instances_at("10.1.0.1");
     assert_eq!(inbound.len(), 1);
+    assert_eq!(inbound[0].0.hostname, "reviews.default.svc.cluster.local");
+    assert!(reg.instances_at("10.1.0.99").is_empty());
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub struct Args {
     /// Longest time a push waits for changes to settle, in milliseconds (PILOT_DEBOUNCE_MAX).
     #[arg(long, default_value_t = 10_000)]
     pub debounce_max_ms: u64,
+    /// Proxies pushed to at the same time after a change (PILOT_PUSH_THROTTLE); the others
+    /// wait for a slot. 0: no limit.
+    #[arg(long, default_value_t = 100)]
+    pub push_concurrency: usize,
     #[command(flatten)]
     pub ca: CaArgs,
 }
@@ -158,7 +162,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             quiet: Duration::from_millis(args.debounce_after_ms),
             max: Duration::from_millis(args.debounce_max_ms.max(args.debounce_after_ms)),
         },
-        ads: AdsOptions::default(),
+        ads: AdsOptions {
+            push_concurrency: args.push_concurrency,
+            ..AdsOptions::default()
+        },
         ca: args.ca.options(&mesh)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
