@@ -9,7 +9,7 @@ mod cmd;
 
 /// mimalloc instead of glibc malloc: the request path allocates and frees small objects
 /// (headers, futures, buffers) at a high rate, and glibc's bins and consolidation showed up as
-/// ~8 % of the proxy's CPU under load (docs/performance.md, "Profiling the L7 path").
+/// ~8 % of the proxy's CPU under load (bench/README.md, "Instructions per request").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
