@@ -100,9 +100,14 @@ pub(crate) async fn connect(
     };
     rec.upstream_host = Some(host.addr);
     // tcp_proxy has no pending queue: at max_connections the connection is refused (UO).
+    // The connection counts from before it connects (increment, then compare), so connections
+    // accepted together cannot all pass the check while the first ones are still connecting.
+    let before = cluster.stats.upstream_cx_active.inc();
+    let cx = CxGuard(cluster.stats.clone());
     if let Some(max) = cluster.cfg.breakers.max_connections
-        && u64::try_from(cluster.stats.upstream_cx_active.get()).unwrap_or(0) >= max
+        && u64::try_from(before).unwrap_or(0) >= max
     {
+        drop(cx);
         cluster.limits.stats.upstream_cx_overflow.inc();
         return Err("UO");
     }
@@ -111,11 +116,10 @@ pub(crate) async fn connect(
         Ok(stream) => {
             // A connected TCP upstream is the whole attempt: it counts as a success.
             cluster.report(&host, AttemptOutcome::Status(200));
-            cluster.stats.upstream_cx_active.inc();
             Ok(Upstream {
                 stream,
                 _active: active,
-                _cx: CxGuard(cluster.stats.clone()),
+                _cx: cx,
             })
         }
         Err(e) => {

@@ -138,6 +138,45 @@ async fn tcp_max_connections_refuses_with_overflow() {
     assert_eq!(got.as_deref(), Some("three"));
 }
 
+/// Connections accepted together race for the last slots: exactly `max_connections` of them
+/// may reach the upstream, however their connects interleave.
+#[tokio::test]
+async fn tcp_max_connections_holds_under_simultaneous_connects() {
+    let echo_addr = echo_server().await;
+    let port = free_port();
+    let c = cluster(
+        "echo",
+        &[echo_addr],
+        "    circuit_breakers: { thresholds: [ { max_connections: 2 } ] }",
+    );
+    let p = proxy(&bootstrap(&[tcp_listener(port, "echo")], &[c])).await;
+    // Blocking connects without yielding to the runtime: all twelve wait in the accept queue
+    // together, so the proxy starts their upstream connects side by side.
+    let mut clients = Vec::new();
+    for _ in 0..12 {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_nonblocking(true).unwrap();
+        clients.push(TcpStream::from_std(s).unwrap());
+    }
+    for s in &mut clients {
+        let _ = s.write_all(b"ping").await;
+    }
+    let mut echoed = 0;
+    for s in &mut clients {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+        if matches!(read, Ok(Ok(n)) if n > 0) {
+            echoed += 1;
+        }
+    }
+    assert_eq!(
+        echoed, 2,
+        "only max_connections upstream connections are made"
+    );
+    assert_eq!(stat(&p, "cluster.echo.upstream_cx_overflow").await, 10);
+    assert_eq!(stat(&p, "cluster.echo.upstream_cx_active").await, 2);
+}
+
 #[tokio::test]
 async fn http_pending_overflow_when_connections_are_exhausted() {
     let b = backend("slow").await;
