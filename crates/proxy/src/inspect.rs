@@ -14,6 +14,9 @@ pub struct Inspected {
     pub tls: bool,
     pub server_name: Option<String>,
     pub application_protocols: Vec<String>,
+    /// The timeout passed before the inspectors could decide (a server-first protocol, or a
+    /// client that sends nothing).
+    pub timed_out: bool,
 }
 
 impl Inspected {
@@ -22,16 +25,32 @@ impl Inspected {
     }
 }
 
-/// Peeks until the inspectors have an answer, the peer stops sending or `timeout` passes.
-pub async fn inspect(stream: &TcpStream, tls: bool, http: bool, timeout: Duration) -> Inspected {
+/// Peeks until the inspectors have an answer, the peer stops sending or `timeout` passes
+/// (`None`: no timeout, as Envoy's `listener_filters_timeout: 0s`).
+pub async fn inspect(
+    stream: &TcpStream,
+    tls: bool,
+    http: bool,
+    timeout: Option<Duration>,
+) -> Inspected {
     let mut buf = vec![0u8; PEEK_MAX];
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let mut last = 0;
     // Bounded: each round either sees more bytes or waits for readability until the deadline.
     for _ in 0..64 {
-        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+        let peeked = match deadline {
+            Some(at) => tokio::time::timeout_at(at, stream.peek(&mut buf)).await,
+            None => Ok(stream.peek(&mut buf).await),
+        };
+        let n = match peeked {
             Ok(Ok(n)) => n,
-            _ => break,
+            Ok(Err(_)) => break,
+            Err(_) => {
+                return Inspected {
+                    timed_out: true,
+                    ..Inspected::default()
+                };
+            }
         };
         let data = &buf[..n];
         if let Some(done) = classify(data, tls, http) {
@@ -61,6 +80,7 @@ pub fn classify(data: &[u8], tls: bool, http: bool) -> Option<Inspected> {
                 tls: true,
                 server_name: sni,
                 application_protocols: alpn,
+                timed_out: false,
             }),
             Hello::Partial => None,
             Hello::Invalid => Some(Inspected::default()),
@@ -92,9 +112,8 @@ pub fn classify(data: &[u8], tls: bool, http: bool) -> Option<Inspected> {
 
 fn proto(p: &str) -> Inspected {
     Inspected {
-        tls: false,
-        server_name: None,
         application_protocols: vec![p.to_string()],
+        ..Inspected::default()
     }
 }
 

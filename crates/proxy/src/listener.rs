@@ -152,6 +152,12 @@ async fn handle_conn(shared: Arc<Shared>, name: String, stream: TcpStream, peer:
     } else {
         Inspected::default()
     };
+    if inspected.timed_out && !listener.continue_on_inspect_timeout {
+        // Envoy closes a connection whose listener filters timed out, unless told to go on.
+        lstats.downstream_pre_cx_timeout.inc();
+        tracing::debug!(listener = %listener.name, %peer, "listener filters timed out");
+        return;
+    }
     let conn = ConnInfo {
         destination,
         source: peer,
@@ -203,7 +209,10 @@ async fn terminate_tls(
         return Some(Stream::Plain(stream));
     };
     let ssl = shared.stats.listener_ssl(&listener.stat_prefix);
-    match tls::server::accept(tls, &shared.secrets, stream, listener.inspect_timeout).await {
+    let handshake_timeout = listener
+        .inspect_timeout
+        .unwrap_or(weft_proxy_config::runtime::listener::DEFAULT_INSPECT_TIMEOUT);
+    match tls::server::accept(tls, &shared.secrets, stream, handshake_timeout).await {
         Ok((s, peer_tls)) => {
             ssl.handshake.inc();
             ctx.tls = Some(Arc::new(peer_tls));

@@ -92,7 +92,11 @@ stat_block!(TcpStats {
 });
 
 stat_block!(ListenerStats {
-    counters: [downstream_cx_total, no_filter_chain_match],
+    counters: [
+        downstream_cx_total,
+        no_filter_chain_match,
+        downstream_pre_cx_timeout
+    ],
     gauges: [downstream_cx_active]
 });
 

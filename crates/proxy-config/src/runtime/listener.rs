@@ -19,6 +19,9 @@ use crate::model::listener::{
     self as m, AccessLogConfig, ListenerFilterConfig, NetworkFilterConfig,
 };
 
+/// Envoy's default `listener_filters_timeout`.
+pub const DEFAULT_INSPECT_TIMEOUT: Duration = Duration::from_secs(15);
+
 #[derive(Debug)]
 pub struct Listener {
     pub name: String,
@@ -31,7 +34,12 @@ pub struct Listener {
     pub bind_to_port: bool,
     pub tls_inspector: bool,
     pub http_inspector: bool,
-    pub inspect_timeout: Duration,
+    /// `listener_filters_timeout`: how long the inspectors wait for the client's first bytes;
+    /// `None` when set to 0, which Envoy reads as "no timeout".
+    pub inspect_timeout: Option<Duration>,
+    /// `continue_on_listener_filters_timeout`: at the timeout, match filter chains with what
+    /// is known (a server-first protocol reaches the default chain) instead of closing.
+    pub continue_on_inspect_timeout: bool,
     pub chains: Vec<FilterChain>,
     pub default_chain: Option<FilterChain>,
 }
@@ -208,9 +216,12 @@ pub fn build_listener(l: &m::Listener) -> Result<Listener> {
         bind_to_port: l.bind_to_port.unwrap_or(true),
         tls_inspector,
         http_inspector,
-        inspect_timeout: l
-            .listener_filters_timeout
-            .map_or(Duration::from_secs(15), |d| d.0),
+        inspect_timeout: match l.listener_filters_timeout {
+            None => Some(DEFAULT_INSPECT_TIMEOUT),
+            Some(d) if d.0.is_zero() => None,
+            Some(d) => Some(d.0),
+        },
+        continue_on_inspect_timeout: l.continue_on_listener_filters_timeout,
         chains,
         default_chain,
     })
