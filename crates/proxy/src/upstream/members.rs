@@ -31,6 +31,9 @@ struct LevelSet {
     localities: Vec<(u32, Vec<usize>)>,
     ring: Option<Ring>,
     maglev: Option<Maglev>,
+    /// Every host has the same weight: round robin, random and least request need no
+    /// per-pick weight table.
+    equal_weights: bool,
 }
 
 impl Members {
@@ -62,6 +65,9 @@ impl Members {
         tick: u64,
         rand: &mut dyn FnMut(u64) -> u64,
     ) -> Option<Arc<Host>> {
+        if let Some(host) = self.choose_uniform(cfg, ctx, tick, rand) {
+            return Some(host);
+        }
         let counts: Vec<Level> = self.levels.iter().map(|l| l.count(&self.hosts)).collect();
         let (li, panic) = priority::choose(
             &counts,
@@ -94,6 +100,45 @@ impl Members {
         Some(self.hosts[level.hosts[p]].clone())
     }
 
+    /// The common shape in O(1) without allocating: one priority level, one locality (or no
+    /// locality weighting), equal weights, no hash policy and nothing to avoid. The picked host
+    /// must be usable; otherwise (or for any other shape) `None`, and the full choice runs,
+    /// which handles health, panic and failover.
+    fn choose_uniform(
+        &self,
+        cfg: &Cluster,
+        ctx: &PickContext<'_>,
+        tick: u64,
+        rand: &mut dyn FnMut(u64) -> u64,
+    ) -> Option<Arc<Host>> {
+        let [level] = self.levels.as_slice() else {
+            return None;
+        };
+        let n = level.hosts.len() as u64;
+        let locality_split = cfg.locality_weighted && level.localities.len() > 1;
+        if n == 0 || !level.equal_weights || !ctx.avoid.is_empty() || locality_split {
+            return None;
+        }
+        let host = |p: u64| &self.hosts[level.hosts[p as usize]];
+        let chosen = match cfg.lb {
+            LbPolicy::RoundRobin => host(tick % n),
+            LbPolicy::Random => host(rand(n)),
+            LbPolicy::LeastRequest if n == 1 => host(0),
+            LbPolicy::LeastRequest => {
+                let a = rand(n);
+                let b = (a + 1 + rand(n - 1)) % n;
+                let (a, b) = (host(a), host(b));
+                if !a.usable() || !b.usable() {
+                    return None;
+                }
+                let load = |h: &Host| h.active_rq.load(Ordering::Relaxed);
+                if load(b) < load(a) { b } else { a }
+            }
+            _ => return None,
+        };
+        chosen.usable().then(|| chosen.clone())
+    }
+
     pub fn find(&self, addr: SocketAddr) -> Option<&Arc<Host>> {
         self.hosts.iter().find(|h| h.addr == addr)
     }
@@ -123,11 +168,13 @@ impl LevelSet {
             }
             _ => (None, None),
         };
+        let equal_weights = weights.windows(2).all(|w| w[0] == w[1]);
         LevelSet {
             hosts: idx,
             localities: localities.into_values().collect(),
             ring,
             maglev,
+            equal_weights,
         }
     }
 

@@ -248,3 +248,52 @@ fn locality_weights_steer_traffic() {
     let share = heavy as f64 / 4000.0;
     assert!((share - 0.75).abs() < 0.06, "{share}");
 }
+
+#[test]
+fn uniform_clusters_round_robin_over_every_host_and_skip_unusable_ones() {
+    let eps = [("10.0.0.1:80", 0), ("10.0.0.2:80", 0), ("10.0.0.3:80", 0)];
+    let c = cluster(&static_cluster("", &eps));
+    let ctx = PickContext::default();
+    let mut first: Vec<SocketAddr> = picks(&c, 6, &ctx);
+    assert_eq!(first[..3], first[3..], "round robin repeats with period 3");
+    first.truncate(3);
+    first.sort();
+    let all: Vec<SocketAddr> = eps.iter().map(|(a, _)| a.parse().unwrap()).collect();
+    assert_eq!(first, all, "every host in one period");
+    eject(&c, "10.0.0.2:80");
+    let after = picks(&c, 30, &ctx);
+    assert!(
+        !after.contains(&"10.0.0.2:80".parse().unwrap()),
+        "{after:?}"
+    );
+    assert!(after.contains(&"10.0.0.1:80".parse().unwrap()));
+    assert!(after.contains(&"10.0.0.3:80".parse().unwrap()));
+}
+
+#[test]
+fn uniform_least_request_prefers_the_idle_host_and_honours_avoid() {
+    let eps = [("10.0.0.1:80", 0), ("10.0.0.2:80", 0)];
+    let c = cluster(&static_cluster("    lb_policy: LEAST_REQUEST\n", &eps));
+    let busy = c
+        .hosts()
+        .into_iter()
+        .find(|h| h.addr.to_string() == "10.0.0.1:80")
+        .unwrap();
+    busy.active_rq.store(50, Ordering::Relaxed);
+    let idle: SocketAddr = "10.0.0.2:80".parse().unwrap();
+    assert!(
+        picks(&c, 20, &PickContext::default())
+            .iter()
+            .all(|a| *a == idle)
+    );
+    let avoid = [idle];
+    let ctx = PickContext {
+        avoid: &avoid,
+        ..Default::default()
+    };
+    assert_eq!(
+        c.pick(&ctx).unwrap().addr,
+        busy.addr,
+        "the avoided host is skipped"
+    );
+}
