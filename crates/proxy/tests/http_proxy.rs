@@ -130,6 +130,15 @@ async fn routes_by_domain_path_and_headers() {
     let stats = admin(&p, "/stats").await.body;
     assert!(stats.contains("http.ingress.no_route: 1"), "{stats}");
     assert!(stats.contains("cluster.a.upstream_rq_2xx: 1"), "{stats}");
+    // The manager uses the remote address: the caller (loopback, internal) keeps the request
+    // id it sent, and x-forwarded-proto is what the proxy saw.
+    let sent = [
+        ("x-request-id", "caller-id-1"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let j = get(addr, "api.example.com", "/", &sent).await.json();
+    assert_eq!(j["headers"]["x-request-id"], "caller-id-1");
+    assert_eq!(j["headers"]["x-forwarded-proto"], "http");
 }
 
 #[tokio::test]

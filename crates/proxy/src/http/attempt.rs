@@ -29,12 +29,34 @@ pub struct RequestHead {
 
 impl RequestHead {
     pub fn with_body(&self, body: UpstreamBody) -> Request<UpstreamBody> {
+        self.clone().into_request(body)
+    }
+
+    fn into_request(self, body: UpstreamBody) -> Request<UpstreamBody> {
         let mut req = Request::new(body);
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.uri.clone();
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
         *req.version_mut() = self.version;
-        *req.headers_mut() = self.headers.clone();
+        *req.headers_mut() = self.headers;
         req
+    }
+
+    /// The head for one attempt: the last one possible takes it, earlier ones copy it (a
+    /// request without retries never copies its headers).
+    fn for_attempt(&mut self, last: bool) -> RequestHead {
+        if last {
+            std::mem::replace(
+                self,
+                RequestHead {
+                    method: http::Method::GET,
+                    uri: http::Uri::from_static("/"),
+                    version: self.version,
+                    headers: HeaderMap::new(),
+                },
+            )
+        } else {
+            self.clone()
+        }
     }
 }
 
@@ -107,7 +129,6 @@ pub struct Attempts {
 #[derive(Debug)]
 pub struct AttemptPlan<'a> {
     pub cluster: &'a UpstreamCluster,
-    pub head: RequestHead,
     pub retry: Option<&'a RetryPolicy>,
     pub hash: Option<u64>,
     pub original_dst: Option<SocketAddr>,
@@ -178,11 +199,12 @@ async fn exchange(
 /// One attempt on one host, with the per-try timeout.
 async fn attempt_once(
     plan: &AttemptPlan<'_>,
+    head: RequestHead,
     host: Arc<Host>,
     body: UpstreamBody,
     number: u32,
 ) -> Result<Answer, Failure> {
-    let mut req = plan.head.with_body(body);
+    let mut req = head.into_request(body);
     if plan.attempt_count_header
         && let Ok(v) = HeaderValue::from_str(&number.to_string())
     {
@@ -245,6 +267,7 @@ fn retriable(policy: Option<&RetryPolicy>, result: &Result<Answer, Failure>) -> 
 /// Runs the first attempt and the retries the policy allows; `tried` collects the hosts.
 pub async fn run(
     plan: &AttemptPlan<'_>,
+    mut head: RequestHead,
     body: &mut RequestBody,
     tried: &mut Vec<SocketAddr>,
 ) -> Attempts {
@@ -266,7 +289,8 @@ pub async fn run(
             (_, None) => Err(Failure::Body("request body already sent".into())),
             (Some(host), Some(b)) => {
                 tried.push(host.addr);
-                attempt_once(plan, host, b, number).await
+                let head = head.for_attempt(number > retries);
+                attempt_once(plan, head, host, b, number).await
             }
         };
         let done = |result, exhausted| Attempts {

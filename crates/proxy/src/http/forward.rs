@@ -100,13 +100,12 @@ pub async fn forward(
     }
     let plan = AttemptPlan {
         cluster,
-        head,
         retry: f.retry.as_deref(),
         hash: hashed.hash,
         original_dst: Some(ctx.meta.local),
         attempt_count_header: routed.vh.attempt_count_upstream,
     };
-    let Some(attempts) = run_within(&plan, &mut body, timeout, rec).await else {
+    let Some(attempts) = run_within(&plan, head, &mut body, timeout, rec).await else {
         cluster.stats.upstream_rq_timeout.inc();
         rec.upstream_failure = Failure::Timeout.to_string();
         return fail(504, "upstream request timeout", "UT", "response_timeout");
@@ -128,6 +127,7 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
 /// The attempts within the route timeout (`None` when it fired); records the last host tried.
 async fn run_within(
     plan: &AttemptPlan<'_>,
+    head: RequestHead,
     body: &mut request_body::RequestBody,
     timeout: Option<std::time::Duration>,
     rec: &mut LogRecord,
@@ -135,7 +135,7 @@ async fn run_within(
     let mut tried = Vec::new();
     // Pinned in place: the timeout wraps a pointer instead of moving the attempts' state.
     let attempts = {
-        let run = std::pin::pin!(attempt::run(plan, body, &mut tried));
+        let run = std::pin::pin!(attempt::run(plan, head, body, &mut tried));
         match timeout {
             Some(t) => tokio::time::timeout(t, run).await.ok(),
             None => Some(run.await),

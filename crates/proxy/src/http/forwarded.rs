@@ -2,7 +2,7 @@
 //! `x-forwarded-for` / `-proto` and, for external callers, removal of `x-envoy-*`.
 
 use http::Request;
-use http::header::{HeaderName, HeaderValue};
+use http::header::{Entry, HeaderName, HeaderValue};
 
 use super::Ctx;
 use super::request_body::DownstreamBody;
@@ -28,23 +28,39 @@ pub(super) fn prepare_request(ctx: &Ctx, req: &mut Request<DownstreamBody>) -> O
             h.insert(X_FORWARDED_FOR.clone(), v);
         }
     }
-    if hcm.use_remote_address || !h.contains_key(&X_FORWARDED_PROTO) {
-        let proto = if ctx.meta.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+    let proto = HeaderValue::from_static(if ctx.meta.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    });
+    // One lookup per header (entry), not a check and then an insert.
+    match h.entry(X_FORWARDED_PROTO.clone()) {
+        Entry::Occupied(mut e) if hcm.use_remote_address => {
+            e.insert(proto);
+        }
+        Entry::Occupied(_) => {}
+        Entry::Vacant(e) => {
+            e.insert(proto);
+        }
     }
-    let keep = h.contains_key(&X_REQUEST_ID)
-        && (hcm.preserve_external_request_id || !hcm.use_remote_address);
-    if !keep
-        && hcm.generate_request_id
-        && let Ok(v) = HeaderValue::from_bytes(&uuid_v4())
-    {
-        h.insert(X_REQUEST_ID.clone(), v);
+    // Envoy resets the id of an edge request only: one from an external (non-internal) peer
+    // when the manager uses the remote address.
+    let edge = hcm.use_remote_address && !is_internal(ctx.meta.peer.ip());
+    let keep_external = hcm.preserve_external_request_id || !edge;
+    let new_id = || HeaderValue::from_bytes(&uuid_v4()).ok();
+    match h.entry(X_REQUEST_ID.clone()) {
+        Entry::Occupied(mut e) => {
+            if !keep_external
+                && hcm.generate_request_id
+                && let Some(v) = new_id()
+            {
+                e.insert(v);
+            }
+            Some(e.get().clone())
+        }
+        Entry::Vacant(e) if hcm.generate_request_id => new_id().map(|v| e.insert(v).clone()),
+        Entry::Vacant(_) => None,
     }
-    h.get(&X_REQUEST_ID).cloned()
 }
 
 /// Envoy's default internal addresses: loopback and private ranges (RFC 1918, RFC 4193).
