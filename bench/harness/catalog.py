@@ -18,6 +18,7 @@ class Scenario:
 
 def _build() -> list[Scenario]:
     from . import scenarios as s
+    from . import scenarios_bulk as b
     from . import scenarios_ctl as c
     from . import scenarios_mem as m
     from . import scenarios_tls as t
@@ -78,8 +79,20 @@ def _build() -> list[Scenario]:
         Scenario(
             "S4",
             "Bulk throughput through a TCP and an mTLS hop",
-            "Gb/s and CPU per GB (iperf3).",
-            later="with mTLS (security issue)",
+            "reported: Gb/s and proxy CPU seconds per GB (the issue sets no ratio).",
+            "iperf3 (`-c 127.0.0.1 -t S -J`, one stream and `-P 4`) against one `iperf3 -s` on the backend "
+            "CPU: direct; one TCP hop (weft `tcp_proxy`, haproxy `mode tcp`); and an mTLS sidecar pair "
+            "(A: plaintext in, weft cluster with S3's `UpstreamTlsContext` / haproxy `server ... ssl crt ... "
+            "verify required`; B: weft `DownstreamTlsContext` with `require_client_certificate` in front of "
+            "`tcp_proxy` / haproxy `bind ... ssl ... verify required`; S3's per-run PKI). Gb/s is "
+            "`end.sum_received.bits_per_second`; proxy CPU s/GB is utime+stime of the proxy processes (both "
+            "of a pair) over the bytes received, per run, then the median. Every target must pass a 1 s "
+            "iperf3 test first and every run must move data (else an error, never 0 Gb/s); B must refuse a "
+            "plaintext iperf3 client, and after the runs both proxies of a pair must have counted TLS "
+            "handshakes (weft `ssl.handshake`, haproxy `CumSslConns`).",
+            "bulk",
+            frozenset({"iperf3", "haproxy", "openssl", "taskset"}),
+            b.s4,
         ),
         Scenario(
             "S5",

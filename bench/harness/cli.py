@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from . import configs, configs_tls, env, report
+from . import configs, configs_tls, env, report, scenarios_bulk
 from .catalog import BY_ID, CATALOG
 from .load import LoadError
 from .procs import stop_all
@@ -115,6 +115,7 @@ def _dump(directory: str) -> int:
         "haproxy-tcp.cfg": configs.haproxy_tcp(b, 18101, 1000),
         "nginx-proxy.conf": configs.nginx_proxy(directory, b, 18102, 18112, 1000),
         **configs_tls.dump(directory, b),
+        **scenarios_bulk.dump(directory),
     }
     for name, text in files.items():
         with open(os.path.join(directory, name), "w", encoding="utf-8") as f:

@@ -86,6 +86,16 @@ COLUMNS = {
         ("handshakes per proxy-CPU-second", lambda rs, r: _num(r.get("per_core"))),
         ("RSS MB", lambda rs, r: _mb(r.get("rss_kb"))),
     ],
+    "bulk": [
+        ("variant", lambda rs, r: r["variant"]),
+        ("target", lambda rs, r: r["target"]),
+        ("Gb/s", lambda rs, r: _num(r.get("gbps"), ".2f")),
+        ("× direct", lambda rs, r: _num(r.get("x_direct"), ".2f")),
+        ("proxy CPU s/GB", lambda rs, r: _num(r.get("cpu_s_per_gb"), ".3f")),
+        ("RSS MB", lambda rs, r: _mb(r.get("rss_kb"))),
+        ("peak RSS MB", lambda rs, r: _mb(r.get("hwm_kb"))),
+        ("retransmits", lambda rs, r: _num(r.get("retransmits"))),
+    ],
     "idle": [
         ("variant", lambda rs, r: r["variant"]),
         ("target", lambda rs, r: r["target"]),
