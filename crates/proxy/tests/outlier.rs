@@ -333,3 +333,48 @@ async fn a_lone_request_frees_its_retry_slot_before_the_next_retry() {
         Some(1)
     );
 }
+
+/// With `split_external_local_origin_errors`, connection failures are local-origin results:
+/// the local-origin success-rate detector ejects a host that refuses every connection, while the
+/// external detector (which never sees a response from it) and the consecutive local-origin
+/// detector (enforcement off) do not.
+#[tokio::test]
+async fn local_origin_success_rate_ejects_a_host_that_refuses_connections() {
+    let refusing: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let mut backends = vec![(refusing, Arc::new(Hits::default()))];
+    for _ in 0..4 {
+        backends.push(scripted_backend(|_| 200, Duration::ZERO).await);
+    }
+    // Local-origin rates 0, 100, 100, 100, 100: mean 80, stdev 40, threshold 80 − 1.9 × 40 = 4.
+    let p = pool_of(
+        backends,
+        &format!(
+            "{RATE_ONLY}, split_external_local_origin_errors: true, \
+             enforcing_consecutive_local_origin_failure: 0, \
+             success_rate_minimum_hosts: 5, success_rate_request_volume: 10"
+        ),
+    )
+    .await;
+    let batches = p
+        .load_until("outlier_detection.ejections_enforced_local_origin_success_rate")
+        .await;
+    let stat = |name: &'static str| p.stat(name);
+    assert_eq!(
+        stat("outlier_detection.ejections_enforced_local_origin_success_rate").await,
+        1,
+        "after {batches} batches"
+    );
+    assert_eq!(
+        stat("outlier_detection.ejections_enforced_success_rate").await,
+        0
+    );
+    assert_eq!(
+        stat("outlier_detection.ejections_enforced_consecutive_local_origin_failure").await,
+        0
+    );
+    assert_eq!(stat("outlier_detection.ejections_active").await, 1);
+    assert_eq!(p.health(0).await, "/failed_outlier_check");
+    // Ejected, the refusing host is no longer chosen: every request now succeeds.
+    let statuses = burst(p.addr, "/", 80, 4).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
