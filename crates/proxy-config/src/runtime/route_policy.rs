@@ -116,7 +116,8 @@ pub fn compile_stream_duration(d: &m::MaxStreamDuration) -> StreamDuration {
 }
 
 /// A trusted caller's override of the route timeout, in milliseconds.
-pub const UPSTREAM_RQ_TIMEOUT_MS: &str = "x-envoy-upstream-rq-timeout-ms";
+pub static UPSTREAM_RQ_TIMEOUT_MS: http::HeaderName =
+    http::HeaderName::from_static("x-envoy-upstream-rq-timeout-ms");
 
 /// Parses a gRPC `grpc-timeout` value (`<digits><unit>`, units H M S m u n).
 pub fn parse_grpc_timeout(v: &str) -> Option<Duration> {
@@ -153,7 +154,7 @@ impl StreamDuration {
                 .or(t);
         }
         if let Some(ms) = h
-            .get(UPSTREAM_RQ_TIMEOUT_MS)
+            .get(&UPSTREAM_RQ_TIMEOUT_MS)
             .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
         {
             t = Some(Duration::from_millis(ms)).filter(|d| !d.is_zero());
@@ -270,18 +271,18 @@ mod tests {
         };
         let mut h = HeaderMap::new();
         h.insert("grpc-timeout", "2S".parse().unwrap());
-        h.insert(UPSTREAM_RQ_TIMEOUT_MS, "250".parse().unwrap());
+        h.insert(UPSTREAM_RQ_TIMEOUT_MS.clone(), "250".parse().unwrap());
         assert_eq!(
             d.effective_timeout(route, &h),
             Some(Duration::from_millis(250))
         );
-        h.insert(UPSTREAM_RQ_TIMEOUT_MS, "0".parse().unwrap());
+        h.insert(UPSTREAM_RQ_TIMEOUT_MS.clone(), "0".parse().unwrap());
         assert_eq!(
             d.effective_timeout(route, &h),
             Some(Duration::from_secs(60)),
             "0 lifts the timeout, max_stream_duration still bounds it"
         );
-        h.insert(UPSTREAM_RQ_TIMEOUT_MS, "soon".parse().unwrap());
+        h.insert(UPSTREAM_RQ_TIMEOUT_MS.clone(), "soon".parse().unwrap());
         assert_eq!(
             d.effective_timeout(route, &h),
             Some(Duration::from_secs(2)),

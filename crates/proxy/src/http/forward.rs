@@ -81,7 +81,7 @@ pub async fn forward(
         .effective_timeout(f.timeout, req.headers());
     // Consumed here, as Envoy's router does: the upstream never sees the override.
     req.headers_mut()
-        .remove(weft_proxy_config::runtime::route_policy::UPSTREAM_RQ_TIMEOUT_MS);
+        .remove(&weft_proxy_config::runtime::route_policy::UPSTREAM_RQ_TIMEOUT_MS);
     let downstream_version = req.version();
     let content_length = content_length(req.headers());
     let upgrade = upgrade::prepare(ctx, f, cluster.cfg.protocol, &mut req);
